@@ -1,0 +1,148 @@
+package io.jvmm.chardev;
+
+import static io.jvmm.chardev.nativ.LinuxConstants.EFD_CLOEXEC;
+import static io.jvmm.chardev.nativ.LinuxConstants.EFD_NONBLOCK;
+import static io.jvmm.chardev.nativ.LinuxConstants.F_GETFL;
+import static io.jvmm.chardev.nativ.LinuxConstants.F_SETFL;
+import static io.jvmm.chardev.nativ.LinuxConstants.O_NONBLOCK;
+
+import io.jvmm.chardev.nativ.LibC;
+import io.jvmm.chardev.nativ.Native;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import jnr.constants.platform.Errno;
+import jnr.ffi.byref.LongLongByReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A Linux eventfd: a 64-bit counter the kernel can signal across threads and processes (KVM
+ * irqfd/ioeventfd, vhost-user kick/call, ivshmem doorbells). Always non-blocking, so
+ * {@link #consume()} never stalls an event loop.
+ *
+ * <p>Thread-safe: signal and consume may be called from any thread; the kernel serialises them.
+ */
+public final class EventFd implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(EventFd.class);
+    private static final int EAGAIN = Errno.EAGAIN.intValue();
+    private static final LibC LIBC = Native.libc();
+
+    private final int fd;
+    private volatile boolean closed;
+
+    private EventFd(int fd) {
+        this.fd = fd;
+    }
+
+    /** A new eventfd with counter 0 ({@code EFD_CLOEXEC | EFD_NONBLOCK}). */
+    public static EventFd create() {
+        int fd = Native.check(LIBC.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), "eventfd(0, EFD_CLOEXEC|EFD_NONBLOCK)");
+        log.debug("created eventfd {}", fd);
+        return new EventFd(fd);
+    }
+
+    /**
+     * Wraps an eventfd received from a peer and takes ownership of it (close() closes it). The fd
+     * is made non-blocking; note this flag lives on the open file description, which the peer
+     * shares.
+     *
+     * @throws IllegalArgumentException if fd is not an open eventfd
+     */
+    public static EventFd adopt(int fd) {
+        String kind = fdKind(fd);
+        if (!"anon_inode:[eventfd]".equals(kind)) {
+            throw new IllegalArgumentException("fd " + fd + " is not an eventfd (it is " + kind + ")");
+        }
+        int flags = Native.check(LIBC.fcntl(fd, F_GETFL, 0), "fcntl(fd " + fd + ", F_GETFL)");
+        if ((flags & O_NONBLOCK) == 0) {
+            Native.check(LIBC.fcntl(fd, F_SETFL, flags | O_NONBLOCK), "fcntl(fd " + fd + ", F_SETFL, O_NONBLOCK)");
+        }
+        log.debug("adopted eventfd {}", fd);
+        return new EventFd(fd);
+    }
+
+    /** What /proc says an fd of this process is, e.g. {@code anon_inode:[eventfd]}. */
+    static String fdKind(int fd) {
+        if (fd < 0) {
+            throw new IllegalArgumentException("fd " + fd + " is negative");
+        }
+        try {
+            return Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)).toString();
+        } catch (NoSuchFileException e) {
+            throw new IllegalArgumentException("fd " + fd + " is not open", e);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("fd " + fd + " cannot be inspected: " + e.getMessage(), e);
+        }
+    }
+
+    /** The file descriptor, for handing to KVM or a peer. */
+    public int fd() {
+        ensureOpen();
+        return fd;
+    }
+
+    /** Adds 1 to the counter. */
+    public void signal() {
+        signal(1);
+    }
+
+    /**
+     * Adds n (&gt; 0) to the counter.
+     *
+     * @throws NativeException with EAGAIN if the counter would overflow (the reader is not
+     *         consuming)
+     */
+    public void signal(long n) {
+        if (n <= 0) {
+            throw new IllegalArgumentException("eventfd " + fd + ": signal count must be positive, got " + n);
+        }
+        ensureOpen();
+        if (LIBC.eventfd_write(fd, n) < 0) {
+            throw Native.error("eventfd_write(fd " + fd + ", " + n + ")");
+        }
+    }
+
+    /** Returns the counter and resets it to 0; returns 0 at once if nothing is pending. */
+    public long consume() {
+        ensureOpen();
+        LongLongByReference value = new LongLongByReference();
+        if (LIBC.eventfd_read(fd, value) < 0) {
+            int errno = Native.errno();
+            if (errno == EAGAIN) {
+                return 0;
+            }
+            throw new NativeException("eventfd_read(fd " + fd + ")", errno);
+        }
+        return value.longValue();
+    }
+
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /** Closes the fd; later calls do nothing. */
+    @Override
+    public void close() {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        }
+        Native.check(LIBC.close(fd), "close(eventfd " + fd + ")");
+        log.debug("closed eventfd {}", fd);
+    }
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new IllegalStateException("eventfd " + fd + " is closed");
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "EventFd[" + fd + (closed ? ", closed]" : "]");
+    }
+}

@@ -1,0 +1,107 @@
+package io.jvmm.chardev;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jvmm.chardev.nativ.LinuxConstants;
+import io.jvmm.chardev.nativ.Native;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+@Timeout(value = 30, unit = TimeUnit.SECONDS)
+class EventFdTest {
+
+    @Test
+    void counterAccumulatesSignalsAndConsumeResetsIt() {
+        try (EventFd e = EventFd.create()) {
+            assertEquals(0, e.consume(), "fresh eventfd has nothing pending");
+            e.signal();
+            e.signal();
+            e.signal();
+            assertEquals(3, e.consume());
+            assertEquals(0, e.consume(), "consume must reset the counter");
+            e.signal(40);
+            e.signal(2);
+            assertEquals(42, e.consume());
+        }
+    }
+
+    @Test
+    void createdFdIsNonBlockingAndCloseOnExec() {
+        try (EventFd e = EventFd.create()) {
+            int fl = Native.libc().fcntl(e.fd(), LinuxConstants.F_GETFL, 0);
+            int fdFlags = Native.libc().fcntl(e.fd(), LinuxConstants.F_GETFD, 0);
+            assertTrue((fl & LinuxConstants.O_NONBLOCK) != 0);
+            assertTrue((fdFlags & LinuxConstants.FD_CLOEXEC) != 0);
+        }
+    }
+
+    @Test
+    void adoptedFdSeesTheOriginalsSignals() {
+        try (EventFd original = EventFd.create()) {
+            int dup = Native.check(Native.libc().fcntl(original.fd(), LinuxConstants.F_DUPFD_CLOEXEC, 0), "dup");
+            try (EventFd adopted = EventFd.adopt(dup)) {
+                original.signal(5);
+                assertEquals(5, adopted.consume());
+                adopted.signal();
+                assertEquals(1, original.consume());
+            }
+            // adopt took ownership: closing it closed the duplicate.
+            assertThrows(IllegalArgumentException.class, () -> EventFd.adopt(dup));
+        }
+    }
+
+    @Test
+    void adoptMakesABlockingEventFdNonBlocking() {
+        int fd = Native.check(Native.libc().eventfd(0, LinuxConstants.EFD_CLOEXEC), "eventfd");
+        try (EventFd adopted = EventFd.adopt(fd)) {
+            assertEquals(0, adopted.consume(), "consume on an adopted blocking eventfd must not block");
+        }
+    }
+
+    @Test
+    void adoptRejectsWhatIsNotAnEventFd() {
+        try (SharedMemory mem = SharedMemory.create("not-an-eventfd", 4096)) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> EventFd.adopt(mem.fd()));
+            assertTrue(e.getMessage().contains("fd " + mem.fd()) && e.getMessage().contains("not an eventfd"), e.getMessage());
+        }
+        assertThrows(IllegalArgumentException.class, () -> EventFd.adopt(-1));
+    }
+
+    @Test
+    void rejectsNonPositiveSignal() {
+        try (EventFd e = EventFd.create()) {
+            assertThrows(IllegalArgumentException.class, () -> e.signal(0));
+            assertThrows(IllegalArgumentException.class, () -> e.signal(-1));
+            assertEquals(0, e.consume());
+        }
+    }
+
+    @Test
+    void overflowIsANativeExceptionNotAHang() {
+        try (EventFd e = EventFd.create()) {
+            e.signal(0xfffffffffffffffeL >>> 1);
+            e.signal(0xfffffffffffffffeL >>> 1);
+            NativeException ex = assertThrows(NativeException.class, () -> e.signal(1));
+            assertEquals("EAGAIN", ex.errnoName());
+            assertTrue(ex.getMessage().contains("eventfd_write(fd " + e.fd()), ex.getMessage());
+        }
+    }
+
+    @Test
+    void closeIsIdempotentAndClosedUseFails() {
+        EventFd e = EventFd.create();
+        int fd = e.fd();
+        assertFalse(e.isClosed());
+        e.close();
+        e.close();
+        assertTrue(e.isClosed());
+        assertThrows(IllegalStateException.class, e::signal);
+        assertThrows(IllegalStateException.class, e::consume);
+        assertThrows(IllegalStateException.class, e::fd);
+        assertThrows(IllegalArgumentException.class, () -> EventFd.fdKind(fd), "the fd must really be closed");
+    }
+}
