@@ -8,10 +8,6 @@ import static io.jvmm.chardev.nativ.LinuxConstants.O_NONBLOCK;
 
 import io.jvmm.chardev.nativ.LibC;
 import io.jvmm.chardev.nativ.Native;
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
-import java.nio.file.Path;
 import jnr.constants.platform.Errno;
 import jnr.ffi.byref.LongLongByReference;
 import org.slf4j.Logger;
@@ -44,37 +40,30 @@ public final class EventFd implements AutoCloseable {
     }
 
     /**
-     * Wraps an eventfd received from a peer and takes ownership of it (close() closes it). The fd
-     * is made non-blocking; note this flag lives on the open file description, which the peer
-     * shares.
+     * Wraps an eventfd received from a peer and takes ownership of it: close() closes it, and so
+     * does a failure here. The fd is made non-blocking; note this flag lives on the open file
+     * description, which the peer shares.
      *
      * @throws IllegalArgumentException if fd is not an open eventfd
      */
     public static EventFd adopt(int fd) {
-        String kind = fdKind(fd);
-        if (!"anon_inode:[eventfd]".equals(kind)) {
-            throw new IllegalArgumentException("fd " + fd + " is not an eventfd (it is " + kind + ")");
-        }
-        int flags = Native.check(LIBC.fcntl(fd, F_GETFL, 0), "fcntl(fd " + fd + ", F_GETFL)");
-        if ((flags & O_NONBLOCK) == 0) {
-            Native.check(LIBC.fcntl(fd, F_SETFL, flags | O_NONBLOCK), "fcntl(fd " + fd + ", F_SETFL, O_NONBLOCK)");
+        try {
+            String kind = Fds.describe(fd);
+            if (!"anon_inode:[eventfd]".equals(kind)) {
+                throw new IllegalArgumentException("fd " + fd + " is not an eventfd (it is " + kind + ")");
+            }
+            int flags = Native.check(LIBC.fcntl(fd, F_GETFL, 0), "fcntl(fd " + fd + ", F_GETFL)");
+            if ((flags & O_NONBLOCK) == 0) {
+                Native.check(LIBC.fcntl(fd, F_SETFL, flags | O_NONBLOCK), "fcntl(fd " + fd + ", F_SETFL, O_NONBLOCK)");
+            }
+        } catch (RuntimeException e) {
+            if (fd >= 0 && Fds.isOpen(fd)) {
+                Fds.closeQuietly(fd);
+            }
+            throw e;
         }
         log.debug("adopted eventfd {}", fd);
         return new EventFd(fd);
-    }
-
-    /** What /proc says an fd of this process is, e.g. {@code anon_inode:[eventfd]}. */
-    static String fdKind(int fd) {
-        if (fd < 0) {
-            throw new IllegalArgumentException("fd " + fd + " is negative");
-        }
-        try {
-            return Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)).toString();
-        } catch (NoSuchFileException e) {
-            throw new IllegalArgumentException("fd " + fd + " is not open", e);
-        } catch (IOException e) {
-            throw new IllegalArgumentException("fd " + fd + " cannot be inspected: " + e.getMessage(), e);
-        }
     }
 
     /** The file descriptor, for handing to KVM or a peer. */
@@ -131,7 +120,7 @@ public final class EventFd implements AutoCloseable {
             }
             closed = true;
         }
-        Native.check(LIBC.close(fd), "close(eventfd " + fd + ")");
+        Fds.close(fd);
         log.debug("closed eventfd {}", fd);
     }
 

@@ -80,7 +80,7 @@ public final class SharedMemory implements AutoCloseable {
             log.debug("created shared memory \"{}\": fd {}, {} bytes at 0x{}", name, fd, size, Long.toHexString(address));
             return new SharedMemory(name, size, fd, 0, true, address);
         } catch (RuntimeException e) {
-            LIBC.close(fd);
+            Fds.closeQuietly(fd);
             throw e;
         }
     }
@@ -104,8 +104,8 @@ public final class SharedMemory implements AutoCloseable {
             log.debug("mapped {}: {} bytes at 0x{}", name, size, Long.toHexString(address));
             return new SharedMemory(name, size, fd, fdOffset, takeOwnership, address);
         } catch (RuntimeException e) {
-            if (takeOwnership && fd >= 0) {
-                LIBC.close(fd);
+            if (takeOwnership) {
+                Fds.closeQuietly(fd);
             }
             throw e;
         }
@@ -203,7 +203,7 @@ public final class SharedMemory implements AutoCloseable {
             GuardMapping.replace(address, size);
         } finally {
             if (ownsFd) {
-                Native.check(LIBC.close(fd), "close(shared memory \"" + name + "\" fd " + fd + ")");
+                Fds.close(fd);
             }
         }
         log.debug("closed shared memory \"{}\"", name);

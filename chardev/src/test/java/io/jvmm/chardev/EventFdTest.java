@@ -42,7 +42,7 @@ class EventFdTest {
     @Test
     void adoptedFdSeesTheOriginalsSignals() {
         try (EventFd original = EventFd.create()) {
-            int dup = Native.check(Native.libc().fcntl(original.fd(), LinuxConstants.F_DUPFD_CLOEXEC, 0), "dup");
+            int dup = Fds.dup(original.fd());
             try (EventFd adopted = EventFd.adopt(dup)) {
                 original.signal(5);
                 assertEquals(5, adopted.consume());
@@ -63,10 +63,12 @@ class EventFdTest {
     }
 
     @Test
-    void adoptRejectsWhatIsNotAnEventFd() {
+    void adoptRejectsWhatIsNotAnEventFdAndClosesIt() {
         try (SharedMemory mem = SharedMemory.create("not-an-eventfd", 4096)) {
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> EventFd.adopt(mem.fd()));
-            assertTrue(e.getMessage().contains("fd " + mem.fd()) && e.getMessage().contains("not an eventfd"), e.getMessage());
+            int dup = Fds.dup(mem.fd());
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> EventFd.adopt(dup));
+            assertTrue(e.getMessage().contains("fd " + dup) && e.getMessage().contains("not an eventfd"), e.getMessage());
+            assertFalse(Fds.isOpen(dup), "adopt takes ownership even when it fails");
         }
         assertThrows(IllegalArgumentException.class, () -> EventFd.adopt(-1));
     }
@@ -102,6 +104,6 @@ class EventFdTest {
         assertThrows(IllegalStateException.class, e::signal);
         assertThrows(IllegalStateException.class, e::consume);
         assertThrows(IllegalStateException.class, e::fd);
-        assertThrows(IllegalArgumentException.class, () -> EventFd.fdKind(fd), "the fd must really be closed");
+        assertThrows(IllegalArgumentException.class, () -> Fds.describe(fd), "the fd must really be closed");
     }
 }

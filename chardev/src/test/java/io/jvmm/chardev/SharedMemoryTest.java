@@ -26,7 +26,7 @@ class SharedMemoryTest {
             assertEquals(0, mem.fdOffset());
             assertEquals(1, mem.windowCount());
             assertNotEquals(0, mem.address());
-            assertTrue(EventFd.fdKind(mem.fd()).startsWith("/memfd:small"), EventFd.fdKind(mem.fd()));
+            assertTrue(Fds.describe(mem.fd()).startsWith("/memfd:small"), Fds.describe(mem.fd()));
             ByteBuffer w = mem.window(0);
             assertEquals(8192, w.capacity());
             assertEquals(ByteOrder.LITTLE_ENDIAN, w.order());
@@ -94,13 +94,13 @@ class SharedMemoryTest {
     @Test
     void mapTakingOwnershipClosesTheFd() {
         try (SharedMemory mem = SharedMemory.create("owned", 4096)) {
-            int dup = Native.check(Native.libc().fcntl(mem.fd(), LinuxConstants.F_DUPFD_CLOEXEC, 0), "dup");
+            int dup = Fds.dup(mem.fd());
             SharedMemory view = SharedMemory.map(dup, 0, 4096, true);
             view.close();
-            assertThrows(IllegalArgumentException.class, () -> EventFd.fdKind(dup));
-            int dup2 = Native.check(Native.libc().fcntl(mem.fd(), LinuxConstants.F_DUPFD_CLOEXEC, 0), "dup");
+            assertThrows(IllegalArgumentException.class, () -> Fds.describe(dup));
+            int dup2 = Fds.dup(mem.fd());
             assertThrows(IllegalArgumentException.class, () -> SharedMemory.map(dup2, 1, 4096, true));
-            assertThrows(IllegalArgumentException.class, () -> EventFd.fdKind(dup2),
+            assertThrows(IllegalArgumentException.class, () -> Fds.describe(dup2),
                     "a failed map that took ownership closes the fd");
         }
     }
@@ -145,6 +145,14 @@ class SharedMemoryTest {
         assertThrows(IllegalStateException.class, () -> mem.window(0));
         assertThrows(IllegalStateException.class, mem::address);
         assertThrows(IllegalStateException.class, mem::fd);
-        assertThrows(IllegalArgumentException.class, () -> EventFd.fdKind(fd), "owned fd is closed");
+        assertThrows(IllegalArgumentException.class, () -> Fds.describe(fd), "owned fd is closed");
+    }
+
+    @Test
+    void staleBufferAfterCloseFaultsInsteadOfCrashingTheJvm() {
+        try (ChildJvm child = ChildJvm.start(StaleBufferChild.class)) {
+            assertEquals(3, child.awaitExit(java.time.Duration.ofSeconds(30)),
+                    () -> "expected an InternalError (exit 3); output:\n" + child.output());
+        }
     }
 }

@@ -1,6 +1,7 @@
 package io.jvmm.chardev.nativ;
 
 import jnr.ffi.Pointer;
+import jnr.ffi.annotations.Out;
 import jnr.ffi.annotations.Variadic;
 import jnr.ffi.byref.LongLongByReference;
 import jnr.ffi.types.off_t;
@@ -9,7 +10,8 @@ import jnr.ffi.types.ssize_t;
 
 /**
  * The raw libc functions jvmm calls, bound by jnr-ffi. Everything here returns the C result
- * unchanged (-1 and errno on failure); {@link Native} turns failures into exceptions.
+ * unchanged (-1 and errno on failure); {@link Native} turns failures into exceptions, and the
+ * small wrappers in this package ({@link UnixSockets}, {@link Epoll}) own the struct layouts.
  *
  * <p>Binding rules learnt the hard way (see PLATFORM-NOTES.md): a function whose six
  * parameters are all numeric gets a garbage sixth argument (jnr-ffi bug #181), so every
@@ -20,6 +22,9 @@ import jnr.ffi.types.ssize_t;
 public interface LibC {
 
     // --- file descriptors -------------------------------------------------------------
+
+    @Variadic(fixedCount = 2)
+    int open(String path, int flags, int mode);
 
     int close(int fd);
 
@@ -33,6 +38,12 @@ public interface LibC {
     int ftruncate(int fd, @off_t long length);
 
     long sysconf(int name);
+
+    /** ioctl with a pointer argument (struct in/out); request is glibc's unsigned long. */
+    int ioctl(int fd, long request, Pointer arg);
+
+    /** ioctl with an integer argument (e.g. KVM_CHECK_EXTENSION, KVM_CREATE_VCPU). */
+    int ioctl(int fd, long request, long arg);
 
     // --- eventfd ----------------------------------------------------------------------
 
@@ -50,4 +61,34 @@ public interface LibC {
     long mmap(Pointer addr, @size_t long length, int prot, int flags, int fd, @off_t long offset);
 
     int munmap(long addr, @size_t long length);
+
+    // --- sockets (struct pointers as raw addresses of memory the caller owns) ---------
+
+    int socket(int domain, int type, int protocol);
+
+    int socketpair(int domain, int type, int protocol, @Out int[] sv);
+
+    int bind(int fd, long addrAddress, int addrLen);
+
+    int listen(int fd, int backlog);
+
+    int accept4(int fd, long addrAddress, long addrLenAddress, int flags);
+
+    int connect(int fd, long addrAddress, int addrLen);
+
+    int shutdown(int fd, int how);
+
+    int setsockopt(int fd, int level, int optname, long optvalAddress, int optlen);
+
+    @ssize_t long sendmsg(int fd, long msghdrAddress, int flags);
+
+    @ssize_t long recvmsg(int fd, long msghdrAddress, int flags);
+
+    // --- epoll ------------------------------------------------------------------------
+
+    int epoll_create1(int flags);
+
+    int epoll_ctl(int epfd, int op, int fd, long eventAddress);
+
+    int epoll_wait(int epfd, long eventsAddress, int maxevents, int timeoutMs);
 }

@@ -1,0 +1,631 @@
+package io.jvmm.chardev;
+
+import static io.jvmm.chardev.nativ.LinuxConstants.EPOLLIN;
+import static io.jvmm.chardev.nativ.LinuxConstants.EPOLLRDHUP;
+
+import io.jvmm.chardev.nativ.Epoll;
+import io.jvmm.chardev.nativ.Native;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.PriorityQueue;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
+import java.util.function.LongConsumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * An event context (ARCHITECTURE.md rule 5): a single-threaded epoll loop on its own named
+ * thread that owns the I/O sources registered on it (readable fds, eventfds, hang-up watches),
+ * its timers and its tasks. Every callback runs on that thread, one at a time.
+ *
+ * <p>{@link #waitUntil} is the synchronous wait: on the context's own thread it runs a nested
+ * loop over this context's sources only, so everything the wait depends on (a listener that must
+ * accept a connection, a reply handler) has to be registered here; from another thread it simply
+ * blocks. Either way the {@link Watchdog} reports a wait that makes no progress, and the wait
+ * fails with {@link SyncWaitTimeoutException} at its timeout.
+ *
+ * <p>A callback that throws is logged at ERROR; an fd source whose callback throws is cancelled
+ * (a level-triggered fd left unread would otherwise spin the loop). A source whose callback is
+ * still running in an outer frame when a nested loop sees it ready again is parked until that
+ * callback returns, so callbacks are never re-entered.
+ *
+ * <p>{@link #close()} stops the thread and closes the epoll fd and wakeup eventfd it created;
+ * registered fds belong to whoever registered them and are left open.
+ */
+public final class EventContext implements Executor, AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(EventContext.class);
+    private static final long WAKEUP_KEY = 0;
+    private static final int MAX_EVENTS = 64;
+    /** Longest a waitUntil sleeps before re-evaluating a condition another thread may have changed. */
+    private static final long RECHECK_MS = 5;
+    private static final Duration CLOSE_JOIN = Duration.ofSeconds(5);
+
+    private final String name;
+    private final Thread thread;
+    private final int epfd;
+    private final EventFd wakeup;
+    private final Object epollLock = new Object();
+    private final ConcurrentHashMap<Long, FdSource> sources = new ConcurrentHashMap<>();
+    private final ConcurrentLinkedQueue<Task> tasks = new ConcurrentLinkedQueue<>();
+    private final PriorityQueue<Timer> timers = new PriorityQueue<>();
+    private final AtomicLong nextKey = new AtomicLong(1);
+    private final AtomicBoolean wakePending = new AtomicBoolean();
+    private final AtomicBoolean stopping = new AtomicBoolean();
+    private final AtomicLong progress = new AtomicLong();
+    private final AtomicInteger foreignWaiters = new AtomicInteger();
+    private final Object progressMonitor = new Object();
+    private final List<Epoll.Events> eventBuffers = new ArrayList<>(); // one per nesting depth
+    private volatile String running = "nothing";
+    private volatile boolean resourcesClosed;
+    private int depth;
+
+    private EventContext(String name) {
+        this.name = name;
+        this.epfd = Epoll.create();
+        try {
+            this.wakeup = EventFd.create();
+            Epoll.add(epfd, wakeup.fd(), EPOLLIN, WAKEUP_KEY, "wakeup of context " + name);
+        } catch (RuntimeException e) {
+            Fds.closeQuietly(epfd);
+            throw e;
+        }
+        this.thread = new Thread(this::loop, "ctx-" + name);
+        this.thread.setDaemon(true);
+    }
+
+    /** Creates a context and starts its thread, named {@code ctx-<name>}. */
+    public static EventContext start(String name) {
+        Objects.requireNonNull(name, "name");
+        EventContext c = new EventContext(name);
+        c.thread.start();
+        log.debug("event context '{}' started", name);
+        return c;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    /** True when called on this context's thread. */
+    public boolean inContext() {
+        return Thread.currentThread() == thread;
+    }
+
+    // ---------------------------------------------------------------- sources
+
+    /**
+     * Calls onReadable on the context thread whenever fd is readable (level-triggered: it must
+     * read, or it is called again), including at end of stream or error. Callable from any thread.
+     */
+    public Registration addReadable(int fd, String what, Runnable onReadable) {
+        Objects.requireNonNull(onReadable, "onReadable");
+        return addFd(fd, EPOLLIN, what, events -> onReadable.run());
+    }
+
+    /**
+     * Calls onSignal with the consumed count whenever the eventfd is signalled. The context
+     * consumes the counter itself; the EventFd stays owned by the caller.
+     */
+    public Registration addEventFd(EventFd eventFd, String what, LongConsumer onSignal) {
+        Objects.requireNonNull(onSignal, "onSignal");
+        return addFd(eventFd.fd(), EPOLLIN, what, events -> {
+            long n = eventFd.consume();
+            if (n > 0) {
+                onSignal.accept(n);
+            }
+        });
+    }
+
+    /**
+     * Calls onHangup once when the peer of a socket hangs up or the fd errors (EPOLLRDHUP,
+     * EPOLLHUP, EPOLLERR), without ever reading from it: the data stays for whoever reads the
+     * socket. The watch cancels itself before calling onHangup.
+     */
+    public Registration addHangupWatch(int fd, String what, Runnable onHangup) {
+        Objects.requireNonNull(onHangup, "onHangup");
+        FdSource[] self = new FdSource[1];
+        Registration r = addFd(fd, EPOLLRDHUP, what, events -> {
+            self[0].cancel();
+            onHangup.run();
+        });
+        self[0] = (FdSource) r;
+        return r;
+    }
+
+    private Registration addFd(int fd, int events, String what, EventHandler handler) {
+        Objects.requireNonNull(what, "what");
+        FdSource s = new FdSource(nextKey.getAndIncrement(), fd, events, what, handler);
+        synchronized (epollLock) {
+            ensureOpen("register " + what);
+            sources.put(s.key, s);
+            try {
+                Epoll.add(epfd, fd, events, s.key, what + " on context " + name);
+            } catch (RuntimeException e) {
+                sources.remove(s.key);
+                throw e;
+            }
+        }
+        log.debug("context '{}': registered fd {} for {}", name, fd, what);
+        return s;
+    }
+
+    /** Runs task once on the context thread after delay. */
+    public Registration schedule(Duration delay, String what, Runnable task) {
+        Objects.requireNonNull(task, "task");
+        Objects.requireNonNull(what, "what");
+        Timer t = new Timer(System.nanoTime() + Math.max(0, delay.toNanos()), nextKey.getAndIncrement(), what, task);
+        boolean earliest;
+        synchronized (timers) {
+            ensureOpen("schedule " + what);
+            timers.add(t);
+            earliest = timers.peek() == t;
+        }
+        if (earliest && !inContext()) {
+            wake();
+        }
+        return t;
+    }
+
+    /** Runs command on the context thread, after the tasks already queued. */
+    @Override
+    public void execute(Runnable command) {
+        execute("task", command);
+    }
+
+    /** As {@link #execute(Runnable)}, naming the task for watchdog reports and logs. */
+    public void execute(String what, Runnable command) {
+        Objects.requireNonNull(command, "command");
+        enqueue(new Task(what, command, null));
+    }
+
+    /** Runs callable on the context thread; the future completes with its result or exception. */
+    public <T> CompletableFuture<T> submit(Callable<T> callable) {
+        Objects.requireNonNull(callable, "callable");
+        CompletableFuture<T> f = new CompletableFuture<>();
+        enqueue(new Task("submitted task", () -> {
+            try {
+                f.complete(callable.call());
+            } catch (Throwable t) {
+                f.completeExceptionally(t);
+            }
+        }, f));
+        return f;
+    }
+
+    private void enqueue(Task task) {
+        if (stopping.get()) {
+            throw new RejectedExecutionException("event context '" + name + "' is closed; cannot run " + task.what);
+        }
+        tasks.add(task);
+        if (!inContext()) {
+            wake();
+        }
+    }
+
+    private void wake() {
+        if (wakePending.compareAndSet(false, true)) {
+            // Under the lock so that a concurrent close cannot release the fd (and let the number
+            // be reused by someone else) between the check and the write.
+            synchronized (epollLock) {
+                if (!resourcesClosed) {
+                    wakeup.signal();
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- synchronous waits
+
+    /**
+     * Waits until condition is true. On this context's thread it runs a nested loop over this
+     * context's sources, timers and tasks only (so whatever makes the condition true must be on
+     * this context); on another thread it blocks, re-evaluating the condition (on the waiting
+     * thread: it must be thread-safe) whenever the context dispatches something and at least
+     * every few ms.
+     *
+     * @throws SyncWaitTimeoutException naming this context, what and the elapsed time
+     * @throws IllegalStateException if the context is closed while waiting
+     */
+    public void waitUntil(BooleanSupplier condition, Duration timeout, String what) {
+        Objects.requireNonNull(condition, "condition");
+        Objects.requireNonNull(what, "what");
+        if (condition.getAsBoolean()) {
+            return;
+        }
+        long start = System.nanoTime();
+        long deadline = start + timeout.toNanos();
+        try (Watchdog.Watch watch = Watchdog.instance().watch(this, what, Thread.currentThread())) {
+            if (inContext()) {
+                nestedWait(condition, start, deadline, what);
+            } else {
+                foreignWait(condition, start, deadline, what);
+            }
+        }
+    }
+
+    private void nestedWait(BooleanSupplier condition, long start, long deadline, String what) {
+        depth++;
+        String outer = running;
+        try {
+            while (!condition.getAsBoolean()) {
+                checkWaitable(start, deadline, what);
+                running = "a nested wait for " + what;
+                runOnce(Math.min(RECHECK_MS, remainingMs(deadline)));
+            }
+        } finally {
+            depth--;
+            running = outer;
+        }
+    }
+
+    private void foreignWait(BooleanSupplier condition, long start, long deadline, String what) {
+        foreignWaiters.incrementAndGet();
+        try {
+            while (!condition.getAsBoolean()) {
+                checkWaitable(start, deadline, what);
+                synchronized (progressMonitor) {
+                    progressMonitor.wait(Math.min(RECHECK_MS, remainingMs(deadline)));
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting on event context '" + name + "' for " + what, e);
+        } finally {
+            foreignWaiters.decrementAndGet();
+        }
+    }
+
+    private void checkWaitable(long start, long deadline, String what) {
+        long now = System.nanoTime();
+        if (stopping.get()) {
+            throw new IllegalStateException("event context '" + name + "' closed while waiting for " + what);
+        }
+        if (now - deadline >= 0) {
+            String busy = running;
+            throw new SyncWaitTimeoutException(name, what, Duration.ofNanos(now - start),
+                    "nothing".equals(busy) ? "" : "context thread running " + busy);
+        }
+    }
+
+    private static long remainingMs(long deadline) {
+        long ns = deadline - System.nanoTime();
+        return Math.max(1, (ns + 999_999) / 1_000_000);
+    }
+
+    // ---------------------------------------------------------------- the loop
+
+    private void loop() {
+        try {
+            while (!stopping.get()) {
+                runOnce(-1);
+            }
+        } catch (Throwable t) {
+            log.error("event context '{}' loop died", name, t);
+        } finally {
+            stopping.set(true);
+            releaseResources();
+        }
+    }
+
+    /**
+     * One iteration: due timers, queued tasks, then epoll_wait (up to maxWaitMs, -1 = until the
+     * next timer or event) and dispatch of what is ready.
+     */
+    private void runOnce(long maxWaitMs) {
+        runDueTimers();
+        runTasks();
+        if (stopping.get()) {
+            return;
+        }
+        long timeout = tasks.isEmpty() ? waitBudget(maxWaitMs) : 0;
+        while (eventBuffers.size() <= depth) {
+            eventBuffers.add(new Epoll.Events(MAX_EVENTS));
+        }
+        Epoll.Events events = eventBuffers.get(depth);
+        int n = Epoll.await(epfd, events, (int) Math.min(Integer.MAX_VALUE, timeout));
+        for (int i = 0; i < n && !stopping.get(); i++) {
+            long key = events.key(i);
+            if (key == WAKEUP_KEY) {
+                wakePending.set(false);
+                wakeup.consume();
+                continue;
+            }
+            FdSource s = sources.get(key);
+            if (s != null) {
+                dispatch(s, events.events(i));
+            }
+        }
+    }
+
+    private long waitBudget(long maxWaitMs) {
+        long untilTimer = -1;
+        synchronized (timers) {
+            Timer next = timers.peek();
+            if (next != null) {
+                untilTimer = Math.max(0, (next.deadline - System.nanoTime() + 999_999) / 1_000_000);
+            }
+        }
+        if (maxWaitMs < 0) {
+            return untilTimer;
+        }
+        return untilTimer < 0 ? maxWaitMs : Math.min(maxWaitMs, untilTimer);
+    }
+
+    private void runDueTimers() {
+        while (true) {
+            Timer t;
+            synchronized (timers) {
+                t = timers.peek();
+                if (t == null || t.deadline - System.nanoTime() > 0) {
+                    return;
+                }
+                timers.poll();
+            }
+            if (!t.cancelled) {
+                t.cancelled = true; // fired: a later cancel() is a no-op
+                runGuarded(t.what, t.task);
+            }
+        }
+    }
+
+    private void runTasks() {
+        // Only the tasks queued now: tasks that queue more tasks must not starve I/O.
+        for (int n = tasks.size(); n > 0 && !stopping.get(); n--) {
+            Task t = tasks.poll();
+            if (t == null) {
+                return;
+            }
+            runGuarded(t.what, t.command);
+        }
+    }
+
+    private void dispatch(FdSource s, int events) {
+        if (s.cancelled) {
+            return;
+        }
+        if (s.busy) {
+            // Its callback is running in an outer frame (which is now in a nested wait). Park the
+            // fd so the nested loop does not spin on it; the outer frame re-arms it.
+            if (!s.parked) {
+                s.parked = true;
+                synchronized (epollLock) {
+                    if (!s.cancelled && !resourcesClosed) {
+                        Epoll.modify(epfd, s.fd, 0, s.key, s.what);
+                    }
+                }
+            }
+            return;
+        }
+        s.busy = true;
+        String outer = running;
+        running = s.what;
+        try {
+            s.handler.handle(events);
+        } catch (RuntimeException | Error e) {
+            log.error("event context '{}': callback for {} (fd {}) failed; cancelling it", name, s.what, s.fd, e);
+            s.cancel();
+        } finally {
+            running = outer;
+            s.busy = false;
+            if (s.parked) {
+                s.parked = false;
+                synchronized (epollLock) {
+                    if (!s.cancelled && !resourcesClosed) {
+                        Epoll.modify(epfd, s.fd, s.events, s.key, s.what);
+                    }
+                }
+            }
+            madeProgress();
+        }
+    }
+
+    private void runGuarded(String what, Runnable r) {
+        String outer = running;
+        running = what;
+        try {
+            r.run();
+        } catch (RuntimeException | Error e) {
+            log.error("event context '{}': {} failed", name, what, e);
+        } finally {
+            running = outer;
+            madeProgress();
+        }
+    }
+
+    private void madeProgress() {
+        progress.incrementAndGet();
+        if (foreignWaiters.get() > 0) {
+            synchronized (progressMonitor) {
+                progressMonitor.notifyAll();
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- watchdog view
+
+    /** Number of callbacks, tasks and timers dispatched so far ("progress" for the watchdog). */
+    long progress() {
+        return progress.get();
+    }
+
+    Thread thread() {
+        return thread;
+    }
+
+    /** What the context thread is dispatching now, for reports. */
+    String running() {
+        return running;
+    }
+
+    // ---------------------------------------------------------------- closing
+
+    public boolean isClosed() {
+        return stopping.get();
+    }
+
+    /**
+     * Stops the loop: queued tasks are dropped (submitted futures fail with
+     * RejectedExecutionException), then the thread ends and the context's own epoll fd and
+     * wakeup eventfd are closed. From another thread this waits for the loop thread to finish
+     * its current callback (up to 5 s, then warns); from the context thread it returns at once and
+     * the loop ends when the current callback returns. Idempotent.
+     */
+    @Override
+    public void close() {
+        if (stopping.compareAndSet(false, true)) {
+            log.debug("closing event context '{}'", name);
+            wake();
+        }
+        if (!inContext()) {
+            try {
+                thread.join(CLOSE_JOIN.toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            if (thread.isAlive()) {
+                log.warn("event context '{}' did not stop within {} ms; its thread is {} running {}",
+                        name, CLOSE_JOIN.toMillis(), thread.getState(), running);
+            }
+        }
+    }
+
+    private void releaseResources() {
+        for (Task t; (t = tasks.poll()) != null; ) {
+            if (t.future != null) {
+                t.future.completeExceptionally(new RejectedExecutionException("event context '" + name + "' closed"));
+            } else {
+                log.debug("context '{}' closed before running {}", name, t.what);
+            }
+        }
+        synchronized (timers) {
+            timers.clear();
+        }
+        synchronized (epollLock) {
+            resourcesClosed = true;
+            sources.clear();
+            Fds.closeQuietly(epfd);
+            wakeup.close();
+        }
+        synchronized (progressMonitor) {
+            progressMonitor.notifyAll();
+        }
+        log.debug("event context '{}' stopped", name);
+    }
+
+    private void ensureOpen(String action) {
+        if (stopping.get()) {
+            throw new IllegalStateException("event context '" + name + "' is closed; cannot " + action);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "EventContext[" + name + (stopping.get() ? ", closed]" : "]");
+    }
+
+    // ---------------------------------------------------------------- registrations
+
+    @FunctionalInterface
+    private interface EventHandler {
+        void handle(int events);
+    }
+
+    private record Task(String what, Runnable command, CompletableFuture<?> future) {
+    }
+
+    /** An fd in this context's epoll set. busy/parked are touched on the context thread only. */
+    private final class FdSource implements Registration {
+        final long key;
+        final int fd;
+        final int events;
+        final String what;
+        final EventHandler handler;
+        volatile boolean cancelled;
+        boolean busy;
+        boolean parked;
+
+        FdSource(long key, int fd, int events, String what, EventHandler handler) {
+            this.key = key;
+            this.fd = fd;
+            this.events = events;
+            this.what = what;
+            this.handler = handler;
+        }
+
+        @Override
+        public String what() {
+            return what;
+        }
+
+        @Override
+        public void cancel() {
+            synchronized (epollLock) {
+                if (cancelled) {
+                    return;
+                }
+                cancelled = true;
+                sources.remove(key);
+                if (!resourcesClosed) {
+                    Epoll.delete(epfd, fd, what);
+                }
+            }
+            log.debug("context '{}': cancelled {} (fd {})", name, what, fd);
+        }
+
+        @Override
+        public boolean isCancelled() {
+            return cancelled;
+        }
+    }
+
+    /** A one-shot timer; ordered by deadline, then creation order. */
+    private final class Timer implements Registration, Comparable<Timer> {
+        final long deadline;
+        final long seq;
+        final String what;
+        final Runnable task;
+        volatile boolean cancelled;
+
+        Timer(long deadline, long seq, String what, Runnable task) {
+            this.deadline = deadline;
+            this.seq = seq;
+            this.what = what;
+            this.task = task;
+        }
+
+        @Override
+        public int compareTo(Timer o) {
+            int c = Long.compare(deadline - o.deadline, 0);
+            return c != 0 ? c : Long.compare(seq, o.seq);
+        }
+
+        @Override
+        public String what() {
+            return what;
+        }
+
+        @Override
+        public void cancel() {
+            cancelled = true;
+            synchronized (timers) {
+                timers.remove(this);
+            }
+        }
+
+        @Override
+        public boolean isCancelled() {
+            return cancelled;
+        }
+    }
+}

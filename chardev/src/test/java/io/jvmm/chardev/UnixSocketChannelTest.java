@@ -1,0 +1,233 @@
+package io.jvmm.chardev;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+@Timeout(value = 30, unit = TimeUnit.SECONDS)
+class UnixSocketChannelTest {
+    private UnixSocketChannel a;
+    private UnixSocketChannel b;
+
+    @BeforeEach
+    void pair() {
+        UnixSocketChannel[] p = UnixSocketChannel.pair();
+        a = p[0];
+        b = p[1];
+    }
+
+    @AfterEach
+    void closePair() {
+        a.close();
+        b.close();
+    }
+
+    private static long openFdCount() throws IOException {
+        try (Stream<Path> s = Files.list(Path.of("/proc/self/fd"))) {
+            return s.count();
+        }
+    }
+
+    @Test
+    void bytesAndEightFdsTravelInOneMessage() {
+        List<EventFd> sent = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            sent.add(EventFd.create());
+        }
+        try {
+            byte[] payload = "vhost-user SET_MEM_TABLE".getBytes();
+            a.send(ByteBuffer.wrap(payload), sent.stream().mapToInt(EventFd::fd).toArray());
+
+            ByteBuffer dst = ByteBuffer.allocateDirect(256);
+            ReceivedMessage m = b.receive(dst, UnixSocketChannel.MAX_FDS);
+            assertEquals(payload.length, m.bytes(), "all bytes in the one recvmsg");
+            assertEquals(payload.length, dst.position(), "receive advances the position");
+            byte[] got = new byte[payload.length];
+            dst.flip().get(got);
+            assertArrayEquals(payload, got);
+            assertEquals(8, m.fds().length, "all 8 fds in the same recvmsg");
+            for (int i = 0; i < 8; i++) {
+                try (EventFd received = EventFd.adopt(m.fds()[i])) {
+                    sent.get(i).signal(i + 1);
+                    assertEquals(i + 1, received.consume(), "fd " + i + " is the " + i + "th eventfd sent, in order");
+                }
+            }
+        } finally {
+            sent.forEach(EventFd::close);
+        }
+    }
+
+    @Test
+    void moreFdsThanRoomForIsAnErrorAndLeaksNothing() throws IOException {
+        try (EventFd e1 = EventFd.create(); EventFd e2 = EventFd.create(); EventFd e3 = EventFd.create()) {
+            long before = openFdCount();
+            a.send(ByteBuffer.wrap(new byte[] {1, 2, 3, 4}), e1.fd(), e2.fd(), e3.fd());
+            TooManyFdsException ex = assertThrows(TooManyFdsException.class, () -> b.receive(ByteBuffer.allocate(16), 1));
+            assertTrue(ex.getMessage().contains("MSG_CTRUNC") && ex.getMessage().contains("1 expected"), ex.getMessage());
+            assertEquals(before, openFdCount(), "the fd that did arrive was closed");
+        }
+    }
+
+    @Test
+    void endOfStreamIsDetected() {
+        a.send(ByteBuffer.wrap(new byte[] {9}));
+        a.close();
+        ByteBuffer dst = ByteBuffer.allocate(8);
+        assertEquals(1, b.receive(dst, 0).bytes());
+        ReceivedMessage m = b.receive(dst, 0);
+        assertTrue(m.eof());
+        assertEquals(0, m.fds().length);
+    }
+
+    @Test
+    void receiveFullyReportsHowMuchArrivedBeforeEof() {
+        a.send(ByteBuffer.wrap(new byte[] {1, 2, 3}));
+        a.shutdownOutput();
+        EndOfStreamException e = assertThrows(EndOfStreamException.class,
+                () -> b.receiveFully(ByteBuffer.allocate(12), new ArrayList<>()));
+        assertEquals(3, e.received());
+        assertEquals(12, e.expected());
+        assertTrue(e.getMessage().contains("3 of 12 bytes"), e.getMessage());
+    }
+
+    @Test
+    void receiveFullyAssemblesPiecesAndCollectsFds() throws Exception {
+        try (EventFd e1 = EventFd.create(); EventFd e2 = EventFd.create()) {
+            CompletableFuture<Void> sender = CompletableFuture.runAsync(() -> {
+                a.send(ByteBuffer.wrap(new byte[] {1, 2}), e1.fd());
+                sleep(50);
+                a.send(ByteBuffer.wrap(new byte[] {3, 4, 5}), e2.fd());
+            });
+            ByteBuffer dst = ByteBuffer.allocate(5);
+            List<Integer> fds = new ArrayList<>();
+            b.receiveFully(dst, fds);
+            sender.get(10, TimeUnit.SECONDS);
+            assertArrayEquals(new byte[] {1, 2, 3, 4, 5}, dst.array());
+            assertEquals(2, fds.size());
+            Fds.closeQuietly(fds);
+        }
+    }
+
+    @Test
+    void largeMessagesFromHeapAndDirectBuffersArriveIntact() throws Exception {
+        int size = 3 * 1024 * 1024; // larger than the socket buffer: several sendmsg calls
+        byte[] data = new byte[size];
+        for (int i = 0; i < size; i++) {
+            data[i] = (byte) (i * 7 + (i >> 12));
+        }
+        try (EventFd e = EventFd.create()) {
+            CompletableFuture<Void> sender = CompletableFuture.runAsync(() -> {
+                ByteBuffer heap = ByteBuffer.wrap(data);
+                a.send(heap, e.fd());
+                ByteBuffer direct = ByteBuffer.allocateDirect(size).put(data).flip();
+                a.send(direct);
+            });
+            List<Integer> fds = new ArrayList<>();
+            ByteBuffer intoDirect = ByteBuffer.allocateDirect(size);
+            b.receiveFully(intoDirect, fds);
+            ByteBuffer intoHeap = ByteBuffer.allocate(size);
+            b.receiveFully(intoHeap, fds);
+            sender.get(20, TimeUnit.SECONDS);
+            assertEquals(1, fds.size(), "the fd travelled once, with the first piece");
+            Fds.closeQuietly(fds);
+            byte[] got = new byte[size];
+            intoDirect.flip().get(got);
+            assertArrayEquals(data, got, "heap -> direct");
+            assertArrayEquals(data, intoHeap.array(), "direct -> heap");
+        }
+    }
+
+    @Test
+    void sharedMemorySlicesAreSentInPlace() {
+        try (SharedMemory mem = SharedMemory.create("socket-io", 4096)) {
+            mem.window(0).putLong(100, 0x0102030405060708L);
+            a.send(mem.slice(100, 8));
+            ByteBuffer into = mem.slice(200, 8);
+            b.receiveFully(into, new ArrayList<>());
+            assertEquals(0x0102030405060708L, mem.window(0).getLong(200));
+        }
+    }
+
+    @Test
+    void receiveTimeoutBoundsTheWait() {
+        b.setReceiveTimeout(Duration.ofMillis(100));
+        long start = System.nanoTime();
+        ReceiveTimeoutException e = assertThrows(ReceiveTimeoutException.class, () -> b.receive(ByteBuffer.allocate(4), 0));
+        assertTrue(System.nanoTime() - start >= TimeUnit.MILLISECONDS.toNanos(90));
+        assertTrue(e.getMessage().contains("100 ms"), e.getMessage());
+        a.send(ByteBuffer.wrap(new byte[] {1}));
+        assertEquals(1, b.receive(ByteBuffer.allocate(4), 0).bytes(), "still usable after a timeout");
+    }
+
+    @Test
+    void badSendsAreRejected() throws Exception {
+        int[] nine = new int[9];
+        try (EventFd e = EventFd.create()) {
+            java.util.Arrays.fill(nine, e.fd());
+            assertThrows(IllegalArgumentException.class, () -> a.send(ByteBuffer.allocate(1), nine));
+            assertThrows(IllegalArgumentException.class, () -> a.send(ByteBuffer.allocate(0), e.fd()));
+            assertThrows(IllegalArgumentException.class, () -> a.send(ByteBuffer.allocate(1), -1));
+            assertThrows(IllegalArgumentException.class, () -> b.receive(ByteBuffer.allocate(0), 0));
+        }
+    }
+
+    @Test
+    void sendToAGonePeerIsEpipe() {
+        b.close();
+        NativeException e = assertThrows(NativeException.class, () -> a.send(ByteBuffer.allocate(16)));
+        assertEquals("EPIPE", e.errnoName());
+    }
+
+    @Test
+    void closeWakesABlockedReceiver() throws Exception {
+        CompletableFuture<ReceivedMessage> r = CompletableFuture.supplyAsync(() -> b.receive(ByteBuffer.allocate(4), 0));
+        Thread.sleep(100);
+        assertFalse(r.isDone());
+        b.close();
+        ReceivedMessage m = r.get(10, TimeUnit.SECONDS);
+        assertTrue(m.eof());
+        assertThrows(IllegalStateException.class, () -> b.receive(ByteBuffer.allocate(4), 0));
+    }
+
+    @Test
+    void adoptChecksTheFd() {
+        int dup = Fds.dup(a.fd());
+        try (UnixSocketChannel adopted = UnixSocketChannel.adopt(dup)) {
+            adopted.send(ByteBuffer.wrap(new byte[] {5}));
+            ByteBuffer dst = ByteBuffer.allocate(1);
+            b.receive(dst, 0);
+            assertEquals(5, dst.get(0));
+        }
+        try (EventFd e = EventFd.create()) {
+            int notSocket = Fds.dup(e.fd());
+            IllegalArgumentException ex = assertThrows(IllegalArgumentException.class, () -> UnixSocketChannel.adopt(notSocket));
+            assertTrue(ex.getMessage().contains("not a socket"), ex.getMessage());
+            assertFalse(Fds.isOpen(notSocket));
+        }
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
