@@ -317,7 +317,7 @@ public final class Msix {
         }
     }
 
-    /** Replaces a vector's address and/or data in one step; the caller holds the lock. */
+    /** Replaces a vector's address bits under {@code addressMask} and/or its data, as one new immutable message. */
     void updateMessage(int vector, long addressMask, long address, boolean setData, int data) {
         synchronized (lock) {
             MsiMessage old = messages.get(vector);
