@@ -1,0 +1,184 @@
+package io.jvmm.devices.blk;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.AsynchronousFileChannel;
+import java.nio.channels.CompletionHandler;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A raw image file. Positional asynchronous I/O goes straight between the file and the guest's
+ * buffers; a small pool of I/O threads keeps several requests in flight.
+ */
+public final class RawFileBackend implements BlockBackend {
+    private static final Logger log = LoggerFactory.getLogger(RawFileBackend.class);
+    private static final int ZERO_CHUNK = 1 << 20;
+    private static final ByteBuffer ZEROES = ByteBuffer.allocateDirect(ZERO_CHUNK).asReadOnlyBuffer();
+
+    private final Path path;
+    private final boolean readOnly;
+    private final ExecutorService io;
+    private final AsynchronousFileChannel channel;
+    private final long size;
+
+    /**
+     * @throws IllegalArgumentException naming the file when it cannot be opened as asked
+     */
+    public RawFileBackend(String ownerId, Path path, boolean readOnly, int ioThreads) {
+        this.path = path;
+        this.readOnly = readOnly;
+        AtomicInteger n = new AtomicInteger();
+        this.io = Executors.newFixedThreadPool(ioThreads, r -> {
+            Thread t = new Thread(r, ownerId + "-io-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            Set<StandardOpenOption> options = readOnly ? Set.of(StandardOpenOption.READ)
+                    : Set.of(StandardOpenOption.READ, StandardOpenOption.WRITE);
+            this.channel = AsynchronousFileChannel.open(path, options, io);
+            this.size = channel.size();
+        } catch (NoSuchFileException e) {
+            io.shutdownNow();
+            throw new IllegalArgumentException("drive file " + path + " does not exist", e);
+        } catch (IOException e) {
+            io.shutdownNow();
+            throw new IllegalArgumentException("cannot open drive file " + path + (readOnly ? " for reading" : " for reading and writing")
+                    + ": " + e.getMessage() + (readOnly ? "" : " (use readonly=on for a read-only file)"), e);
+        }
+        if (!Files.isRegularFile(path)) {
+            log.warn("drive {} is not a regular file; treating it as a raw image", path);
+        }
+    }
+
+    @Override
+    public long size() {
+        return size;
+    }
+
+    @Override
+    public boolean readOnly() {
+        return readOnly;
+    }
+
+    @Override
+    public CompletableFuture<Void> read(ByteBuffer dst, long position) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        readMore(dst, position, done);
+        return done;
+    }
+
+    private void readMore(ByteBuffer dst, long position, CompletableFuture<Void> done) {
+        if (!dst.hasRemaining()) {
+            done.complete(null);
+            return;
+        }
+        channel.read(dst, position, null, new CompletionHandler<Integer, Void>() {
+            @Override
+            public void completed(Integer n, Void a) {
+                if (n < 0) {
+                    done.completeExceptionally(new IOException("end of " + path + " at offset " + position));
+                } else {
+                    readMore(dst, position + n, done);
+                }
+            }
+
+            @Override
+            public void failed(Throwable e, Void a) {
+                done.completeExceptionally(e);
+            }
+        });
+    }
+
+    @Override
+    public CompletableFuture<Void> write(ByteBuffer src, long position) {
+        if (readOnly) {
+            return CompletableFuture.failedFuture(new IOException(path + " is read-only"));
+        }
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        writeMore(src, position, done);
+        return done;
+    }
+
+    private void writeMore(ByteBuffer src, long position, CompletableFuture<Void> done) {
+        if (!src.hasRemaining()) {
+            done.complete(null);
+            return;
+        }
+        channel.write(src, position, null, new CompletionHandler<Integer, Void>() {
+            @Override
+            public void completed(Integer n, Void a) {
+                writeMore(src, position + n, done);
+            }
+
+            @Override
+            public void failed(Throwable e, Void a) {
+                done.completeExceptionally(e);
+            }
+        });
+    }
+
+    @Override
+    public CompletableFuture<Void> flush() {
+        return CompletableFuture.runAsync(() -> {
+            try {
+                channel.force(false);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }, io);
+    }
+
+    /** A raw file keeps no allocation map here, so discarding zeroes the range. */
+    @Override
+    public CompletableFuture<Void> discard(long position, long length) {
+        return writeZeroes(position, length, true);
+    }
+
+    @Override
+    public CompletableFuture<Void> writeZeroes(long position, long length, boolean mayUnmap) {
+        if (readOnly) {
+            return CompletableFuture.failedFuture(new IOException(path + " is read-only"));
+        }
+        CompletableFuture<Void> all = CompletableFuture.completedFuture(null);
+        for (long off = 0; off < length; off += ZERO_CHUNK) {
+            int n = (int) Math.min(ZERO_CHUNK, length - off);
+            long pos = position + off;
+            all = all.thenCompose(x -> write(ZEROES.duplicate().limit(n), pos));
+        }
+        return all;
+    }
+
+    @Override
+    public String describe() {
+        return "raw file " + path + (readOnly ? " (read-only)" : "");
+    }
+
+    @Override
+    public void close() {
+        try {
+            channel.close();
+        } catch (IOException e) {
+            log.warn("closing {}: {}", path, e.toString());
+        }
+        io.shutdown();
+        try {
+            io.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

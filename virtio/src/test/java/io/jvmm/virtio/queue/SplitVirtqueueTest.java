@@ -1,0 +1,233 @@
+package io.jvmm.virtio.queue;
+
+import io.jvmm.pci.mem.GuestMemory;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** The device side of a split ring against rings laid out by hand, as a driver would. */
+class SplitVirtqueueTest {
+    static final int SIZE = 8;
+    static final long DESC = 0x1000;
+    static final long AVAIL = 0x2000;
+    static final long USED = 0x3000;
+
+    private final GuestMemory memory = GuestMemory.ofRam("ram", 1 << 20);
+    private final AtomicInteger interrupts = new AtomicInteger();
+    private int availIdx;
+
+    @AfterEach
+    void close() {
+        memory.close();
+    }
+
+    private SplitVirtqueue queue(boolean eventIdx, boolean indirect) {
+        return new SplitVirtqueue(0, memory, SIZE, 256, DESC, AVAIL, USED, eventIdx, indirect, interrupts::incrementAndGet);
+    }
+
+    private void desc(long table, int i, long addr, int len, int flags, int next) {
+        long d = table + 16L * i;
+        memory.write64(d, addr);
+        memory.write32(d + 8, len);
+        memory.write16(d + 12, flags);
+        memory.write16(d + 14, next);
+    }
+
+    private void publish(int head) {
+        memory.write16(AVAIL + 4 + 2L * (availIdx % SIZE), head);
+        availIdx++;
+        memory.write16Release(AVAIL + 2, availIdx);
+    }
+
+    @Test
+    void chainsComeOutAsZeroCopyViewsAndGoBackThroughTheUsedRing() {
+        SplitVirtqueue q = queue(false, false);
+        assertNull(q.pop());
+        memory.write32(0x8000, 0xabcd1234);
+        desc(DESC, 0, 0x8000, 16, SplitVirtqueue.DESC_F_NEXT, 3);
+        desc(DESC, 3, 0x9000, 512, SplitVirtqueue.DESC_F_NEXT | SplitVirtqueue.DESC_F_WRITE, 5);
+        desc(DESC, 5, 0x9200, 1, SplitVirtqueue.DESC_F_WRITE, 0);
+        publish(0);
+
+        DescriptorChain c = q.pop();
+        assertEquals(0, c.head());
+        assertEquals(16, c.readableLength());
+        assertEquals(513, c.writableLength());
+        assertEquals(0xabcd1234, c.readable().get(0).getInt(0));
+        c.writable().get(0).putInt(0, 0x55667788);
+        assertEquals(0x55667788, memory.read32(0x9000), "writable segment is a view of guest memory");
+        assertEquals(2, c.writableRange(511, 2).size(), "range split at the segment boundary");
+        assertNull(q.pop());
+
+        q.push(c, 513);
+        assertEquals(1, memory.read16(USED + 2));
+        assertEquals(0, memory.read32(USED + 4));
+        assertEquals(513, memory.read32(USED + 8));
+        q.notifyGuest();
+        assertEquals(1, interrupts.get());
+        q.notifyGuest();
+        assertEquals(1, interrupts.get(), "nothing new pushed: no second interrupt");
+    }
+
+    @Test
+    void indirectTablesAreFollowed() {
+        SplitVirtqueue q = queue(false, true);
+        long table = 0x6000;
+        desc(table, 0, 0x8000, 16, SplitVirtqueue.DESC_F_NEXT, 1);
+        desc(table, 1, 0x9000, 100, SplitVirtqueue.DESC_F_WRITE, 0);
+        desc(DESC, 2, table, 32, SplitVirtqueue.DESC_F_INDIRECT, 0);
+        publish(2);
+        DescriptorChain c = q.pop();
+        assertEquals(2, c.head());
+        assertEquals(16, c.readableLength());
+        assertEquals(100, c.writableLength());
+    }
+
+    @Test
+    void noInterruptFlagSuppressesInterrupts() {
+        SplitVirtqueue q = queue(false, false);
+        desc(DESC, 0, 0x8000, 8, SplitVirtqueue.DESC_F_WRITE, 0);
+        publish(0);
+        memory.write16(AVAIL, SplitVirtqueue.AVAIL_F_NO_INTERRUPT);
+        q.push(q.pop(), 8);
+        q.notifyGuest();
+        assertEquals(0, interrupts.get());
+    }
+
+    @Test
+    void eventIdxInterruptsOnlyWhenUsedEventIsCrossed() {
+        SplitVirtqueue q = queue(true, false);
+        long usedEvent = AVAIL + 4 + 2L * SIZE;
+        for (int i = 0; i < 4; i++) {
+            desc(DESC, i, 0x8000 + 64L * i, 8, SplitVirtqueue.DESC_F_WRITE, 0);
+            publish(i);
+        }
+        memory.write16(usedEvent, 2);   // the driver wants an interrupt once used idx passes 2
+        q.push(q.pop(), 0);
+        q.notifyGuest();
+        assertEquals(0, interrupts.get(), "used idx 1 does not cross used_event 2");
+        q.push(q.pop(), 0);
+        q.notifyGuest();
+        assertEquals(0, interrupts.get(), "used idx 2 does not cross used_event 2");
+        q.push(q.pop(), 0);
+        q.notifyGuest();
+        assertEquals(1, interrupts.get(), "used idx 3 crosses used_event 2");
+
+        // Device -> driver suppression: avail_event tells the driver when to kick.
+        assertTrue(q.enableNotifications(), "one chain is still available");
+        assertEquals(3, memory.read16(USED + 4 + 8L * SIZE));
+        q.pop();
+        assertFalse(q.enableNotifications());
+        assertEquals(4, memory.read16(USED + 4 + 8L * SIZE));
+    }
+
+    @Test
+    void noNotifyFlagIsSetWhileDraining() {
+        SplitVirtqueue q = queue(false, false);
+        q.disableNotifications();
+        assertEquals(SplitVirtqueue.USED_F_NO_NOTIFY, memory.read16(USED));
+        assertFalse(q.enableNotifications());
+        assertEquals(0, memory.read16(USED));
+    }
+
+    private VirtqueueFault fault(SplitVirtqueue q) {
+        return assertThrows(VirtqueueFault.class, q::pop);
+    }
+
+    @Test
+    void descriptorLoopIsAFault() {
+        SplitVirtqueue q = queue(false, false);
+        desc(DESC, 0, 0x8000, 8, SplitVirtqueue.DESC_F_NEXT, 1);
+        desc(DESC, 1, 0x8000, 8, SplitVirtqueue.DESC_F_NEXT, 0);
+        publish(0);
+        assertTrue(fault(q).getMessage().contains("loop"));
+    }
+
+    @Test
+    void chainLongerThanTheQueueIsAFault() {
+        SplitVirtqueue q = queue(false, true);
+        long table = 0x6000;
+        for (int i = 0; i < SIZE + 1; i++) {   // a valid indirect table with more entries than the queue size
+            desc(table, i, 0x8000, 8, i < SIZE ? SplitVirtqueue.DESC_F_NEXT : 0, i + 1);
+        }
+        desc(DESC, 0, table, 16 * (SIZE + 1), SplitVirtqueue.DESC_F_INDIRECT, 0);
+        publish(0);
+        assertTrue(fault(q).getMessage().contains("longer than the queue size"));
+    }
+
+    @Test
+    void bufferOutsideGuestMemoryIsAFault() {
+        SplitVirtqueue q = queue(false, false);
+        desc(DESC, 0, (1 << 20) - 4, 8, 0, 0);
+        publish(0);
+        String m = fault(q).getMessage();
+        assertTrue(m.contains("chain 0: buffer guest memory access [0xffffc, +8)"), m);
+    }
+
+    @Test
+    void indirectInsideIndirectIsAFault() {
+        SplitVirtqueue q = queue(false, true);
+        desc(0x6000, 0, 0x7000, 16, SplitVirtqueue.DESC_F_INDIRECT, 0);
+        desc(DESC, 0, 0x6000, 16, SplitVirtqueue.DESC_F_INDIRECT, 0);
+        publish(0);
+        assertTrue(fault(q).getMessage().contains("indirect table inside an indirect table"));
+    }
+
+    @Test
+    void indirectWithoutNegotiationIsAFault() {
+        SplitVirtqueue q = queue(false, false);
+        desc(DESC, 0, 0x6000, 16, SplitVirtqueue.DESC_F_INDIRECT, 0);
+        publish(0);
+        assertTrue(fault(q).getMessage().contains("not negotiated"));
+    }
+
+    @Test
+    void availIndexJumpIsAFault() {
+        SplitVirtqueue q = queue(false, false);
+        memory.write16Release(AVAIL + 2, SIZE + 1);
+        assertTrue(fault(q).getMessage().contains("jumped"));
+    }
+
+    @Test
+    void readableAfterWritableIsAFault() {
+        SplitVirtqueue q = queue(false, false);
+        desc(DESC, 0, 0x8000, 8, SplitVirtqueue.DESC_F_WRITE | SplitVirtqueue.DESC_F_NEXT, 1);
+        desc(DESC, 1, 0x8100, 8, 0, 0);
+        publish(0);
+        assertTrue(fault(q).getMessage().contains("after a device-writable"));
+    }
+
+    @Test
+    void badQueueSizesAndRingPlacementsAreFaults() {
+        for (int size : new int[] {0, 3, 512, 65535}) {
+            VirtqueueFault f = assertThrows(VirtqueueFault.class, () ->
+                    new SplitVirtqueue(1, memory, size, 256, DESC, AVAIL, USED, false, false, () -> { }));
+            assertTrue(f.getMessage().startsWith("queue 1: queue size " + size), f.getMessage());
+        }
+        assertThrows(VirtqueueFault.class, () -> new SplitVirtqueue(0, memory, SIZE, 256, DESC + 8, AVAIL, USED, false, false, () -> { }));
+        assertThrows(VirtqueueFault.class, () -> new SplitVirtqueue(0, memory, SIZE, 256, DESC, 1 << 20, USED, false, false, () -> { }));
+    }
+
+    @Test
+    void freeRunningIndicesWrapAt65536() {
+        SplitVirtqueue q = queue(false, false);
+        availIdx = 0xfffe;
+        memory.write16(AVAIL + 2, availIdx);
+        q.setLastAvailIndex(0xfffe);
+        for (int i = 0; i < 4; i++) {
+            desc(DESC, i, 0x8000, 4, SplitVirtqueue.DESC_F_WRITE, 0);
+            publish(i);
+        }
+        int n = 0;
+        DescriptorChain c;
+        while ((c = q.pop()) != null) {
+            q.push(c, 4);
+            n++;
+        }
+        assertEquals(4, n);
+        assertEquals(2, q.lastAvailIndex());
+    }
+}
