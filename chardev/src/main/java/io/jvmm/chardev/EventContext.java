@@ -337,8 +337,11 @@ public final class EventContext implements Executor, AutoCloseable {
         for (int i = 0; i < n && !stopping.get(); i++) {
             long key = events.key(i);
             if (key == WAKEUP_KEY) {
-                wakePending.set(false);
+                // Consume first, then allow new signals: the other order can swallow a signal
+                // while the flag still says one is pending, and later wake() calls would skip it.
+                // A task queued between the two is picked up by the next runTasks().
                 wakeup.consume();
+                wakePending.set(false);
                 continue;
             }
             FdSource s = sources.get(key);

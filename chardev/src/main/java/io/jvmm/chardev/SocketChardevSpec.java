@@ -86,7 +86,11 @@ public record SocketChardevSpec(String id, Path path, boolean server, boolean wa
             throw new IllegalArgumentException("chardev options '" + options + "': id= and path= are required");
         }
         boolean server = onOff(options, "server", kv.remove("server"), false);
-        boolean wait = onOff(options, "wait", kv.remove("wait"), server);
+        String waitOption = kv.remove("wait");
+        if (!server && waitOption != null) {
+            throw new IllegalArgumentException("chardev '" + id + "': wait= is incompatible with a client (server=off)");
+        }
+        boolean wait = onOff(options, "wait", waitOption, server);
         Duration reconnect = null;
         String seconds = kv.remove("reconnect");
         String ms = kv.remove("reconnect-ms");

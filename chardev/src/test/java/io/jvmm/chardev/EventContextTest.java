@@ -1,0 +1,372 @@
+package io.jvmm.chardev;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+@Timeout(value = 30, unit = TimeUnit.SECONDS)
+class EventContextTest {
+    private final List<AutoCloseable> toClose = new CopyOnWriteArrayList<>();
+
+    private EventContext context(String name) {
+        EventContext c = EventContext.start(name);
+        toClose.add(c);
+        return c;
+    }
+
+    private <T extends AutoCloseable> T closeLater(T c) {
+        toClose.add(0, c); // closed before the contexts
+        return c;
+    }
+
+    @AfterEach
+    void closeAll() throws Exception {
+        for (AutoCloseable c : toClose) {
+            c.close();
+        }
+    }
+
+    @Test
+    void tasksRunInOrderOnTheContextThread() throws Exception {
+        EventContext c = context("order");
+        List<Integer> seen = Collections.synchronizedList(new ArrayList<>());
+        for (int i = 0; i < 100; i++) {
+            int n = i;
+            c.execute(() -> seen.add(n));
+        }
+        String thread = c.submit(() -> Thread.currentThread().getName() + " " + c.inContext()).get(5, TimeUnit.SECONDS);
+        assertEquals("ctx-order true", thread);
+        assertFalse(c.inContext());
+        List<Integer> expected = new ArrayList<>();
+        for (int i = 0; i < 100; i++) {
+            expected.add(i);
+        }
+        assertEquals(expected, seen);
+    }
+
+    /** Many threads hand work over concurrently; a lost wake-up would leave a future pending. */
+    @Test
+    void noWakeUpIsLostUnderConcurrentSubmission() throws Exception {
+        EventContext c = context("busy");
+        AtomicInteger ran = new AtomicInteger();
+        List<CompletableFuture<Void>> producers = new ArrayList<>();
+        for (int t = 0; t < 4; t++) {
+            producers.add(CompletableFuture.runAsync(() -> {
+                for (int i = 0; i < 2000; i++) {
+                    c.execute(ran::incrementAndGet);
+                    try {
+                        c.submit(ran::incrementAndGet).get(5, TimeUnit.SECONDS);
+                    } catch (Exception e) {
+                        throw new AssertionError("submitted task " + i + " never ran", e);
+                    }
+                }
+            }, java.util.concurrent.Executors.newSingleThreadExecutor()));
+        }
+        for (CompletableFuture<Void> p : producers) {
+            p.get(25, TimeUnit.SECONDS);
+        }
+        c.waitUntil(() -> ran.get() == 4 * 2000 * 2, Duration.ofSeconds(5), "all tasks");
+    }
+
+    @Test
+    void submitCarriesExceptionsAndAFailingTaskDoesNotKillTheLoop() throws Exception {
+        EventContext c = context("failing");
+        CompletableFuture<Object> f = c.submit(() -> {
+            throw new IllegalStateException("boom");
+        });
+        ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(5, TimeUnit.SECONDS));
+        assertEquals("boom", e.getCause().getMessage());
+        c.execute(() -> {
+            throw new IllegalStateException("ignored boom");
+        });
+        assertEquals(42, c.submit(() -> 42).get(5, TimeUnit.SECONDS));
+    }
+
+    @Test
+    void timersFireInDeadlineOrderAndCancelledOnesDoNot() throws Exception {
+        EventContext c = context("timers");
+        List<String> fired = new CopyOnWriteArrayList<>();
+        CountDownLatch done = new CountDownLatch(1);
+        c.schedule(Duration.ofMillis(150), "late", () -> {
+            fired.add("late");
+            done.countDown();
+        });
+        c.schedule(Duration.ofMillis(50), "early", () -> fired.add("early"));
+        Registration cancelled = c.schedule(Duration.ofMillis(100), "cancelled", () -> fired.add("cancelled"));
+        long start = System.nanoTime();
+        cancelled.cancel();
+        assertTrue(cancelled.isCancelled());
+        assertTrue(done.await(5, TimeUnit.SECONDS));
+        assertTrue(System.nanoTime() - start >= TimeUnit.MILLISECONDS.toNanos(140), "timer fired early");
+        assertEquals(List.of("early", "late"), fired);
+    }
+
+    @Test
+    void eventFdSignalsAreConsumedAndDelivered() throws Exception {
+        EventContext c = context("eventfd");
+        EventFd e = closeLater(EventFd.create());
+        AtomicLong total = new AtomicLong();
+        List<String> threads = new CopyOnWriteArrayList<>();
+        c.addEventFd(e, "test doorbell", n -> {
+            total.addAndGet(n);
+            threads.add(Thread.currentThread().getName());
+        });
+        e.signal();
+        e.signal(4);
+        c.waitUntil(() -> total.get() == 5, Duration.ofSeconds(5), "doorbell count 5");
+        assertEquals(0, e.consume(), "the context consumed the counter");
+        assertTrue(threads.stream().allMatch("ctx-eventfd"::equals), threads.toString());
+    }
+
+    @Test
+    void readableFdCallbacksStopAfterCancel() throws Exception {
+        EventContext c = context("readable");
+        UnixSocketChannel[] p = UnixSocketChannel.pair();
+        closeLater(p[0]);
+        closeLater(p[1]);
+        List<Byte> got = new CopyOnWriteArrayList<>();
+        Registration r = c.addReadable(p[1].fd(), "test socket", () -> {
+            ByteBuffer b = ByteBuffer.allocate(1);
+            p[1].receive(b, 0);
+            got.add(b.get(0));
+        });
+        p[0].send(ByteBuffer.wrap(new byte[] {7}));
+        c.waitUntil(() -> got.size() == 1, Duration.ofSeconds(5), "first byte");
+        r.cancel();
+        p[0].send(ByteBuffer.wrap(new byte[] {8}));
+        c.submit(() -> null).get(5, TimeUnit.SECONDS);
+        Thread.sleep(50);
+        assertEquals(List.of((byte) 7), got, "no callback after cancel");
+        assertEquals(r.what(), "test socket");
+    }
+
+    @Test
+    void aThrowingFdCallbackIsCancelledAndTheLoopGoesOn() throws Exception {
+        EventContext c = context("throwing");
+        EventFd e = closeLater(EventFd.create());
+        AtomicInteger calls = new AtomicInteger();
+        Registration r = c.addReadable(e.fd(), "never reads", () -> {
+            calls.incrementAndGet();
+            throw new IllegalStateException("handler bug");
+        });
+        e.signal();
+        c.waitUntil(r::isCancelled, Duration.ofSeconds(5), "cancellation of the failing source");
+        assertEquals(1, calls.get(), "not spinning on the level-triggered fd");
+        assertEquals("ok", c.submit(() -> "ok").get(5, TimeUnit.SECONDS));
+    }
+
+    @Test
+    void duplicateRegistrationIsAClearError() {
+        EventContext c = context("dup");
+        EventFd e = closeLater(EventFd.create());
+        c.addEventFd(e, "first", n -> { });
+        NativeException ex = assertThrows(NativeException.class, () -> c.addEventFd(e, "second", n -> { }));
+        assertEquals("EEXIST", ex.errnoName());
+        assertTrue(ex.getMessage().contains("second on context dup"), ex.getMessage());
+    }
+
+    @Test
+    void closeStopsTheThreadRejectsWorkAndLeavesRegisteredFdsOpen() throws Exception {
+        EventContext c = EventContext.start("closing");
+        EventFd e = closeLater(EventFd.create());
+        c.addEventFd(e, "doorbell", n -> { });
+        CountDownLatch blocked = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        c.execute(() -> {
+            blocked.countDown();
+            await(release);
+            c.close(); // from its own thread: returns at once, the loop ends after this task
+        });
+        assertTrue(blocked.await(5, TimeUnit.SECONDS));
+        CompletableFuture<String> queued = c.submit(() -> "never");
+        release.countDown();
+        c.close();
+        c.close();
+        assertTrue(c.isClosed());
+        ExecutionException ex = assertThrows(ExecutionException.class, () -> queued.get(5, TimeUnit.SECONDS));
+        assertTrue(ex.getCause() instanceof RejectedExecutionException, ex.getCause().toString());
+        assertThrows(RejectedExecutionException.class, () -> c.execute(() -> { }));
+        assertThrows(IllegalStateException.class, () -> c.addEventFd(e, "late", n -> { }));
+        e.signal();
+        assertEquals(1, e.consume(), "the context did not close an fd it does not own");
+    }
+
+    @Test
+    void waitUntilFromAnotherThreadSeesTheContextsProgress() {
+        EventContext c = context("foreign-wait");
+        AtomicBoolean flag = new AtomicBoolean();
+        c.schedule(Duration.ofMillis(100), "set flag", () -> flag.set(true));
+        c.waitUntil(flag::get, Duration.ofSeconds(5), "the flag");
+        assertTrue(flag.get());
+        SyncWaitTimeoutException e = assertThrows(SyncWaitTimeoutException.class,
+                () -> c.waitUntil(() -> false, Duration.ofMillis(100), "something that never happens"));
+        assertTrue(e.getMessage().contains("'foreign-wait'") && e.getMessage().contains("something that never happens")
+                && e.getMessage().contains("timed out after"), e.getMessage());
+    }
+
+    /**
+     * Rule 5, the good case: the listener that must accept the connection is on the same context
+     * X as the synchronous wait, so X's nested loop accepts it.
+     */
+    @Test
+    void syncWaitOnAContextRunsItsOwnListener(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        EventContext x = context("X");
+        java.nio.file.Path path = dir.resolve("x.sock");
+        UnixServerSocket server = closeLater(UnixServerSocket.listen(path));
+        AtomicReference<UnixSocketChannel> accepted = new AtomicReference<>();
+        x.addReadable(server.fd(), "listener on X", () -> accepted.set(closeLater(server.accept())));
+
+        String result = x.submit(() -> {
+            UnixSocketChannel client = closeLater(UnixSocketChannel.tryConnect(path).orElseThrow());
+            x.waitUntil(() -> accepted.get() != null, Duration.ofSeconds(5), "the server to accept our connection");
+            // Round trip over the accepted connection proves it is the client's peer.
+            client.send(ByteBuffer.wrap(new byte[] {1}));
+            ByteBuffer b = ByteBuffer.allocate(1);
+            accepted.get().receive(b, 0);
+            return "accepted " + b.get(0) + " on " + Thread.currentThread().getName();
+        }).get(10, TimeUnit.SECONDS);
+        assertEquals("accepted 1 on ctx-X", result);
+    }
+
+    /**
+     * Rule 5, the bad case: the listener sits on context Y, which is blocked, while X waits
+     * synchronously for the accept. The watchdog reports X's wait, and the wait fails with a
+     * clear error at its timeout instead of hanging.
+     */
+    @Test
+    void syncWaitOnTheWrongContextIsReportedAndTimesOut(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        Watchdog watchdog = Watchdog.instance();
+        Duration oldThreshold = watchdog.threshold();
+        watchdog.setThreshold(Duration.ofMillis(200));
+        List<StalledWaitReport> reports = new CopyOnWriteArrayList<>();
+        try (Watchdog.Subscription s = watchdog.subscribe(reports::add)) {
+            EventContext x = context("X2");
+            EventContext y = context("Y2");
+            java.nio.file.Path path = dir.resolve("y.sock");
+            UnixServerSocket server = closeLater(UnixServerSocket.listen(path));
+            AtomicReference<UnixSocketChannel> accepted = new AtomicReference<>();
+            y.addReadable(server.fd(), "listener on Y", () -> accepted.set(closeLater(server.accept())));
+            CountDownLatch releaseY = new CountDownLatch(1);
+            CountDownLatch yBlocked = new CountDownLatch(1);
+            y.execute("a task that blocks Y", () -> {
+                yBlocked.countDown();
+                await(releaseY);
+            });
+            assertTrue(yBlocked.await(5, TimeUnit.SECONDS));
+
+            long start = System.nanoTime();
+            CompletableFuture<Object> waiting = x.submit(() -> {
+                closeLater(UnixSocketChannel.tryConnect(path).orElseThrow());
+                x.waitUntil(() -> accepted.get() != null, Duration.ofMillis(1500), "the accept by Y's listener");
+                return "accepted";
+            });
+            ExecutionException e = assertThrows(ExecutionException.class, () -> waiting.get(10, TimeUnit.SECONDS));
+            long elapsedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+            releaseY.countDown();
+            y.waitUntil(() -> accepted.get() != null, Duration.ofSeconds(5), "Y's late accept once unblocked");
+
+            SyncWaitTimeoutException timeout = (SyncWaitTimeoutException) e.getCause();
+            assertEquals("X2", timeout.context());
+            assertEquals("the accept by Y's listener", timeout.what());
+            assertTrue(timeout.getMessage().contains("'X2'") && timeout.getMessage().contains("the accept by Y's listener")
+                    && timeout.getMessage().contains("timed out after"), timeout.getMessage());
+            assertTrue(timeout.elapsed().toMillis() >= 1500, "waited the full timeout: " + timeout.elapsed());
+            assertTrue(elapsedMs < 8000, "bounded: " + elapsedMs + " ms");
+
+            StalledWaitReport report = reports.stream().filter(r -> r.context().equals("X2")).findFirst()
+                    .orElseThrow(() -> new AssertionError("watchdog did not report X's wait: " + reports));
+            assertEquals("the accept by Y's listener", report.what());
+            assertEquals("ctx-X2", report.waitingThread());
+            assertTrue(report.stalled().toMillis() >= 200, report.message());
+            assertTrue(report.message().contains("'X2'") && report.message().contains("the accept by Y's listener"),
+                    report.message());
+        } finally {
+            watchdog.setThreshold(oldThreshold);
+        }
+    }
+
+    /** The report says what a blocked context thread is doing (its task and stack). */
+    @Test
+    void watchdogReportShowsWhatABlockedContextThreadIsDoing() throws Exception {
+        Watchdog watchdog = Watchdog.instance();
+        Duration oldThreshold = watchdog.threshold();
+        watchdog.setThreshold(Duration.ofMillis(150));
+        List<StalledWaitReport> reports = new CopyOnWriteArrayList<>();
+        try (Watchdog.Subscription s = watchdog.subscribe(reports::add)) {
+            EventContext c = context("blocked");
+            CountDownLatch release = new CountDownLatch(1);
+            c.execute("a task stuck on a latch", () -> await(release));
+            assertThrows(SyncWaitTimeoutException.class,
+                    () -> c.waitUntil(() -> false, Duration.ofMillis(600), "a reply that cannot come"));
+            release.countDown();
+            StalledWaitReport report = reports.stream().filter(r -> r.context().equals("blocked")).findFirst()
+                    .orElseThrow(() -> new AssertionError("no report: " + reports));
+            assertEquals("a task stuck on a latch", report.running());
+            assertTrue(report.contextThread().startsWith("ctx-blocked"), report.contextThread());
+            assertTrue(report.contextStack().stream().anyMatch(f -> f.getClassName().contains("CountDownLatch")),
+                    report.message());
+        } finally {
+            watchdog.setThreshold(oldThreshold);
+        }
+        Watchdog.Subscription unsubscribed = watchdog.subscribe(reports::add);
+        unsubscribed.close();
+    }
+
+    /** A callback that waits is not re-entered by its own still-readable fd in the nested loop. */
+    @Test
+    void nestedWaitDoesNotReenterABusyCallback() throws Exception {
+        EventContext c = context("nested");
+        UnixSocketChannel[] p = UnixSocketChannel.pair();
+        closeLater(p[0]);
+        closeLater(p[1]);
+        AtomicInteger depth = new AtomicInteger();
+        AtomicInteger maxDepth = new AtomicInteger();
+        AtomicInteger bytes = new AtomicInteger();
+        AtomicBoolean timerFired = new AtomicBoolean();
+        c.addReadable(p[1].fd(), "two-byte socket", () -> {
+            maxDepth.accumulateAndGet(depth.incrementAndGet(), Math::max);
+            try {
+                p[1].receive(ByteBuffer.allocate(1), 0);
+                if (bytes.incrementAndGet() == 1) {
+                    c.schedule(Duration.ofMillis(100), "unblock", () -> timerFired.set(true));
+                    c.waitUntil(timerFired::get, Duration.ofSeconds(5), "the timer"); // fd still readable meanwhile
+                }
+            } finally {
+                depth.decrementAndGet();
+            }
+        });
+        p[0].send(ByteBuffer.wrap(new byte[] {1, 2}));
+        c.waitUntil(() -> bytes.get() == 2, Duration.ofSeconds(5), "both bytes");
+        assertEquals(1, maxDepth.get(), "callback was re-entered");
+        assertTrue(timerFired.get());
+    }
+
+    private static void await(CountDownLatch latch) {
+        try {
+            latch.await(20, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
