@@ -300,6 +300,11 @@ public abstract class PciDevice {
     protected void barMapped(int index, IoRegion region) {
     }
 
+    /** The lock guest config accesses and BAR mapping run under, for subclasses that extend them. */
+    protected final Object configLock() {
+        return lock;
+    }
+
     /** Called with the config lock held after BAR {@code index} was unmapped. */
     protected void barUnmapped(int index, IoRegion region) {
     }

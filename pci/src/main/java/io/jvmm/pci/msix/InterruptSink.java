@@ -5,4 +5,12 @@ package io.jvmm.pci.msix;
 public interface InterruptSink {
 
     void deliver(MsiMessage message);
+
+    /**
+     * Delivery that names the device's vector, for sinks that keep per-vector routes (KVM irqfds).
+     * MSI-X always calls this one; by default it forgets the vector.
+     */
+    default void deliver(Msix source, int vector, MsiMessage message) {
+        deliver(message);
+    }
 }

@@ -185,7 +185,7 @@ public final class Msix {
         checkVector(vector);
         SignalResult result = states.signal(vector);
         switch (result) {
-            case DELIVERED -> sink.deliver(messages.get(vector));
+            case DELIVERED -> sink.deliver(this, vector, messages.get(vector));
             case DROPPED -> log.debug("{}: MSI-X vector {} signalled while MSI-X is disabled, dropped", deviceId, vector);
             case PENDING -> log.trace("{}: MSI-X vector {} masked, pending", deviceId, vector);
         }
@@ -302,7 +302,7 @@ public final class Msix {
         int result = states.change(vector, set, clear);
         if ((result & VectorStates.DELIVER_PENDING) != 0) {
             log.trace("{}: MSI-X vector {} unmasked with pending bit, delivering", deviceId, vector);
-            sink.deliver(messages.get(vector));
+            sink.deliver(this, vector, messages.get(vector));
         }
         boolean was = (result & VectorStates.WAS_BLOCKED) != 0;
         boolean now = (result & VectorStates.NOW_BLOCKED) != 0;

@@ -69,6 +69,8 @@ public class VirtioPciDevice extends PciDevice {
     private boolean resetting;
     private volatile boolean broken;
     private volatile int isr;
+    private NotifyBinding notifyBinding;    // guarded by the PCI config lock (BAR mapping runs under it)
+    private long boundNotifyBase = -1;
 
     public VirtioPciDevice(VirtioDevice device, GuestMemory memory, InterruptSink sink) {
         super(device.id(), VENDOR_ID, DEVICE_ID_BASE + device.deviceType(), device.pciClassCode(), 1,
@@ -133,6 +135,45 @@ public class VirtioPciDevice extends PciDevice {
     /** Where a notification for {@code queue} lands: on the device's context, never on a vCPU. */
     public void queueNotified(int queue) {
         context.execute(() -> serveQueue(queue));
+    }
+
+    /**
+     * Hands queue notifications to an accelerator (KVM ioeventfds). From then on, whenever the
+     * guest maps the virtio BAR the binding learns each queue's notify address, and when it
+     * unmaps or moves it the old addresses are unbound.
+     */
+    public void bindNotifications(NotifyBinding binding) {
+        synchronized (configLock()) {
+            this.notifyBinding = binding;
+            barRegion(VIRTIO_BAR).ifPresent(region -> bindAll(region.base()));
+        }
+    }
+
+    @Override
+    protected void barMapped(int index, io.jvmm.pci.dispatch.IoRegion region) {
+        if (index == VIRTIO_BAR && notifyBinding != null) {
+            bindAll(region.base());
+        }
+    }
+
+    @Override
+    protected void barUnmapped(int index, io.jvmm.pci.dispatch.IoRegion region) {
+        if (index == VIRTIO_BAR && notifyBinding != null && boundNotifyBase == region.base()) {
+            for (int q = 0; q < queues.length; q++) {
+                notifyBinding.unbind(q, region.base() + NOTIFY_OFFSET + (long) q * NOTIFY_OFF_MULTIPLIER, 2);
+            }
+            boundNotifyBase = -1;
+        }
+    }
+
+    private void bindAll(long barBase) {
+        if (boundNotifyBase == barBase) {
+            return;
+        }
+        for (int q = 0; q < queues.length; q++) {
+            notifyBinding.bind(q, barBase + NOTIFY_OFFSET + (long) q * NOTIFY_OFF_MULTIPLIER, 2);
+        }
+        boundNotifyBase = barBase;
     }
 
     private static long powerOfTwoAtLeast(long n) {
