@@ -14,6 +14,7 @@ import io.jvmm.tests.driver.virtio.VirtioPciDriver;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -63,13 +64,23 @@ final class VirtioTestBed implements AutoCloseable {
         return create(dir, Options.defaults());
     }
 
+    /** A bed over a fresh, sparse (all zero) image of {@code options.imageBytes()} in {@code dir}. */
     static VirtioTestBed create(Path dir, Options options) {
         Path image = dir.resolve("disk.raw");
-        try (RandomAccessFile f = new RandomAccessFile(image.toFile(), "rw")) {
-            f.setLength(options.imageBytes());   // sparse: reads as zeroes
+        try {
+            Files.deleteIfExists(image);
+            try (RandomAccessFile f = new RandomAccessFile(image.toFile(), "rw")) {
+                f.setLength(options.imageBytes());
+            }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+        return createOver(dir, options);
+    }
+
+    /** A bed over the image a previous bed left in {@code dir}. */
+    static VirtioTestBed createOver(Path dir, Options options) {
+        Path image = dir.resolve("disk.raw");
         TestMachine machine = new TestMachine(RAM);
         try {
             BlockBackend backend = options.wrapBackend().apply(new RawFileBackend("blk0", image, options.readOnly(), 4));

@@ -309,11 +309,19 @@ public final class SplitQueue {
                     ? Poll.await(() -> usedPending() > 0, Duration.ofNanos(remaining))
                     : interrupts.awaitMoreThan(message, seen, Duration.ofNanos(remaining)));
             if (!signalled) {
-                throw new DriverTimeoutException(String.format("%s queue %d: no used buffer%s within %d ms (%d chains in flight, used index %d)",
+                throw new DriverTimeoutException(String.format("%s queue %d: no used buffer%s within %d ms (%s)",
                         owner, index, message == null ? "" : String.format(" and no interrupt (MSI data 0x%x)", message.data()),
-                        timeout.toMillis(), inFlightCount, memory.read16(ring.usedIdx())));
+                        timeout.toMillis(), describeState()));
             }
         }
+    }
+
+    /** The ring's indices as both sides see them, for error messages. */
+    public String describeState() {
+        return String.format("%d chains in flight, %d descriptors free, avail idx %d (kicked at %d), used idx %d, collected up to %d%s",
+                inFlightCount, freeCount, availIdx, kickedAvailIdx, memory.read16(ring.usedIdx()), lastUsed,
+                eventIdx ? String.format(", used_event %d, avail_event %d", memory.read16(ring.usedEvent()), memory.read16(ring.availEvent()))
+                        : String.format(", used flags 0x%x", memory.read16(ring.used())));
     }
 
     /**
