@@ -1,8 +1,5 @@
 package io.jvmm.chardev;
 
-import static io.jvmm.chardev.nativ.LinuxConstants.SHUT_RDWR;
-
-import io.jvmm.chardev.nativ.Native;
 import io.jvmm.chardev.nativ.UnixSockets;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -110,7 +107,10 @@ public final class UnixServerSocket implements AutoCloseable {
             }
             closed = true;
         }
-        Native.libc().shutdown(fd, SHUT_RDWR); // wakes a thread blocked in accept (EINVAL)
+        NativeException shutdownFailure = UnixSockets.shutdownForClose(fd); // wakes a blocked accept (EINVAL)
+        if (shutdownFailure != null) {
+            log.warn("{}: {}", this, shutdownFailure.getMessage());
+        }
         Fds.close(fd);
         try {
             Files.deleteIfExists(path);

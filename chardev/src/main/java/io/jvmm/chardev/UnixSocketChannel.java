@@ -3,7 +3,6 @@ package io.jvmm.chardev;
 import static io.jvmm.chardev.nativ.LinuxConstants.F_GETFL;
 import static io.jvmm.chardev.nativ.LinuxConstants.F_SETFL;
 import static io.jvmm.chardev.nativ.LinuxConstants.O_NONBLOCK;
-import static io.jvmm.chardev.nativ.LinuxConstants.SHUT_RDWR;
 import static io.jvmm.chardev.nativ.LinuxConstants.SHUT_WR;
 
 import com.kenai.jffi.MemoryIO;
@@ -203,8 +202,8 @@ public final class UnixSocketChannel implements AutoCloseable {
      */
     public ReceivedMessage receive(ByteBuffer dst, int maxFds) {
         Objects.requireNonNull(dst, "dst");
-        if (!dst.hasRemaining()) {
-            throw new IllegalArgumentException(this + ": receive buffer has no room");
+        if (!dst.hasRemaining() || dst.isReadOnly()) {
+            throw new IllegalArgumentException(this + ": receive buffer is " + (dst.isReadOnly() ? "read-only" : "full"));
         }
         if (maxFds < 0 || maxFds > LinuxConstants.SCM_MAX_FD) {
             throw new IllegalArgumentException(this + ": maxFds " + maxFds + " out of range");
@@ -298,7 +297,10 @@ public final class UnixSocketChannel implements AutoCloseable {
             }
             closed = true;
         }
-        LIBC.shutdown(fd, SHUT_RDWR); // ENOTCONN if the peer already went: nothing to wake then
+        NativeException e = UnixSockets.shutdownForClose(fd);
+        if (e != null) {
+            log.warn("{}: {}", this, e.getMessage());
+        }
         Fds.close(fd);
         log.debug("closed {}", this);
     }

@@ -100,6 +100,19 @@ public final class UnixSockets {
         Native.check(LIBC.shutdown(fd, how), "shutdown(fd " + fd + ", " + how + ")");
     }
 
+    /**
+     * shutdown(SHUT_RDWR) on a close path, to wake threads blocked in recvmsg/accept on fd.
+     * Returns the failure instead of throwing (so the caller still releases the fd), or null;
+     * ENOTCONN, a peer that already went, is not a failure.
+     */
+    public static NativeException shutdownForClose(int fd) {
+        if (LIBC.shutdown(fd, LinuxConstants.SHUT_RDWR) == 0) {
+            return null;
+        }
+        int errno = Native.errno();
+        return errno == Errno.ENOTCONN.intValue() ? null : new NativeException("shutdown(fd " + fd + ", SHUT_RDWR)", errno);
+    }
+
     /** SO_RCVTIMEO (zero = wait forever); a receive that times out fails with EAGAIN. */
     public static void setReceiveTimeout(int fd, Duration timeout) {
         ScratchMemory s = ScratchMemory.get();
