@@ -143,7 +143,9 @@ final class RandomIoWorkload {
         List<Integer> fitting = new ArrayList<>();
         for (int s : SEGMENT_SIZES) {
             int segments = (bytes + s - 1) / s;
-            if (segments <= segMax && (indirect || segments + 2 <= queue / 2)) {
+            // Without indirect tables, every request in flight must fit the ring at once, so that
+            // submitting never has to wait for a completion (which a masked vector would delay).
+            if (segments <= segMax && (indirect || segments + 2 <= queue / maxInFlight)) {
                 fitting.add(s);
             }
         }

@@ -90,6 +90,9 @@ public final class VirtioBlkDriver {
 
     /** Initialises with these features (masked by the offer) and queue set-up; reads the configuration. */
     public VirtioBlkDriver initialize(long features, QueueSetup setup) {
+        if (queue != null) {
+            reset();   // fail the requests of the previous initialisation rather than forget them
+        }
         queue = device.initialize(features, List.of(setup)).get(0);
         config = readConfig();
         log.debug("{}: {} sectors, {}", device, config.capacitySectors(), queue);
