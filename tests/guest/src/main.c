@@ -1,0 +1,220 @@
+/*
+ * jvmm's freestanding test guest. vCPU 0 checks the machine step by step, one console line per
+ * step, and ends through the debug-exit port with PASS (0x10) or FAIL (0x11); every other vCPU
+ * reports its APIC id and halts. See ../README.md for the output and the boot contract.
+ */
+#include "apic.h"
+#include "bootinfo.h"
+#include "console.h"
+#include "cpu.h"
+#include "guest.h"
+#include "lib.h"
+#include "pci.h"
+#include "vectors.h"
+#include "virtio.h"
+#include "virtio_blk.h"
+#include "virtio_rng.h"
+#include "wait.h"
+
+#define MAX_DRIVEN_DEVICES 8
+#define AP_WAIT_TICKS 200               /* 2 s for the other vCPUs to check in */
+
+extern char __image_start[], __image_end[];   /* guest.ld */
+
+/* Written by the other vCPUs, read by vCPU 0. */
+static volatile u32 ap_apic_id[MAX_CPUS];
+static volatile u32 ap_arrived[MAX_CPUS];
+
+static struct bootinfo boot;
+static struct pci_device pci_devices[PCI_MAX_DEVICES];
+static struct virtio_device virtio_devices[MAX_DRIVEN_DEVICES];
+static int reassign_virtio_bars;
+
+NORETURN void guest_main(u64 cpu, u64 zero_page, u64 ncpus, u64 pvh_start_info);
+
+static NORETURN void ap_main(u64 cpu)
+{
+    if (cpu < MAX_CPUS) {
+        ap_apic_id[cpu] = apic_current_id();
+        barrier();                      /* the id is visible before the flag (x86 TSO) */
+        ap_arrived[cpu] = 1;
+    }
+    halt_forever();                     /* IF=0: never woken again, as intended */
+}
+
+/* Not inlined, so check-insns.sh can allow its deliberate int3 and ud2 by function name. */
+static __attribute__((noinline)) NORETURN void run_fault(const char *mode)
+{
+    if (str_eq(mode, "triple")) {
+        kprintf("fault: empty IDT, then ud2: expect a triple fault\n");
+        cli();
+        idt_load_empty();
+        __asm__ volatile("ud2");
+    } else if (str_eq(mode, "int3")) {
+        kprintf("fault: executing int3 (PVM cannot emulate it)\n");
+        __asm__ volatile("int3");
+    } else {
+        guest_fail("unknown fault mode '%s' (known: triple, int3)", mode);
+    }
+    guest_fail("fault mode '%s' did not stop the guest", mode);
+}
+
+static int reassign(const struct pci_device *d)
+{
+    return reassign_virtio_bars && virtio_type(d) >= 0;
+}
+
+static void make_tag(char *tag, const char *name, const struct pci_device *d)
+{
+    static const char hex[] = "0123456789abcdef";
+    int n = 0;
+    while (*name && n < 6)
+        tag[n++] = *name++;
+    tag[n++] = ' ';
+    tag[n++] = '0';
+    tag[n++] = '0';
+    tag[n++] = ':';
+    tag[n++] = hex[d->slot >> 4];
+    tag[n++] = hex[d->slot & 15];
+    tag[n++] = '.';
+    tag[n++] = (char)('0' + d->func);
+    tag[n] = 0;
+}
+
+/* Sets up and checks every virtio device we have a test for; returns how many were checked
+ * per type (index: virtio type, bounded). */
+static void drive_virtio(int npci, u8 bsp_apic, u32 *checked, int ntypes)
+{
+    int driven = 0;
+    for (int i = 0; i < npci; i++) {
+        const struct pci_device *d = &pci_devices[i];
+        int type = virtio_type(d);
+        if (type < 0)
+            continue;
+        if (type != VIRTIO_TYPE_BLOCK && type != VIRTIO_TYPE_RNG) {
+            kprintf("virtio 00:%02x.%u %s: no check for this type yet\n", d->slot, d->func, virtio_type_name(type));
+            continue;
+        }
+        if (driven == MAX_DRIVEN_DEVICES) {
+            kprintf("virtio 00:%02x.%u: ignored, more than %d devices\n", d->slot, d->func, MAX_DRIVEN_DEVICES);
+            continue;
+        }
+        struct virtio_device *v = &virtio_devices[driven];
+        u8 vector = (u8)(MSI_FIRST_VECTOR + driven);
+        driven++;
+        make_tag(v->tag, virtio_type_name(type), d);
+        const char *err = virtio_setup(v, d, vector, bsp_apic);
+        if (err)
+            guest_fail("%s: %s", v->tag, err);
+        kprintf("virtio %s: queue 0 size %u, msix vector 0x%x\n", v->tag, v->q.size, vector);
+        err = type == VIRTIO_TYPE_BLOCK ? virtio_blk_test(v) : virtio_rng_test(v);
+        if (err)
+            guest_fail("%s: %s", v->tag, err);
+        if (type < ntypes)
+            checked[type]++;
+    }
+}
+
+/* require=blk,rng: fail unless a device of each named type was checked. */
+static void check_required(const u32 *checked, int ntypes)
+{
+    char list[64];
+    if (!bootinfo_option(&boot, "require", list, sizeof(list)))
+        return;
+    for (char *p = list; *p;) {
+        char *name = p;
+        while (*p && *p != ',')
+            p++;
+        if (*p)
+            *p++ = 0;
+        int found = 0;
+        for (int t = 0; t < ntypes; t++)
+            if (str_eq(name, virtio_type_name(t)) && checked[t])
+                found = 1;
+        if (!found)
+            guest_fail("required virtio device '%s' was not found or not checked", name);
+    }
+}
+
+static int aps_arrived(void *arg)
+{
+    u64 n = *(u64 *)arg;
+    for (u64 i = 1; i < n; i++)
+        if (!ap_arrived[i])
+            return 0;
+    return 1;
+}
+
+static void check_cpus(u64 ncpus, u32 bsp_apic)
+{
+    wait_until(aps_arrived, &ncpus, AP_WAIT_TICKS);
+    kprintf("cpus: apic ids %u", bsp_apic);
+    for (u64 i = 1; i < ncpus; i++)
+        if (ap_arrived[i])
+            kprintf(" %u", ap_apic_id[i]);
+    kprintf("\n");
+    for (u64 i = 1; i < ncpus; i++)
+        if (!ap_arrived[i])
+            guest_fail("vCPU %lu did not check in within %u ms", i, AP_WAIT_TICKS * TIMER_TICK_MS);
+}
+
+static void report_interrupts(void)
+{
+    u32 total = 0;
+    for (unsigned v = IRQ_FIRST_VECTOR; v < IRQ_FIRST_VECTOR + IRQ_VECTOR_COUNT; v++)
+        if (v != TIMER_VECTOR)
+            total += irq_count(v);
+    kprintf("irqs: %u", total);
+    for (unsigned v = IRQ_FIRST_VECTOR; v < IRQ_FIRST_VECTOR + IRQ_VECTOR_COUNT; v++)
+        if (v != TIMER_VECTOR && irq_count(v))
+            kprintf(" 0x%x=%u", v, irq_count(v));
+    kprintf("\ntimer: %u ticks\n", irq_count(TIMER_VECTOR));
+}
+
+NORETURN void guest_main(u64 cpu, u64 zero_page, u64 ncpus, u64 pvh_start_info)
+{
+    if (cpu != 0)
+        ap_main(cpu);
+    console_init();
+    kprintf("jvmm-guest: start cpus=%lu\n", ncpus);
+    if (ncpus == 0 || ncpus > MAX_CPUS)
+        guest_fail("vCPU count %lu (RDX) is outside 1..%d", ncpus, MAX_CPUS);
+
+    const char *err = bootinfo_parse(zero_page, pvh_start_info, &boot);
+    if (err)
+        guest_fail("boot info: %s", err);
+    if (boot.nranges) {
+        kprintf("mem: e820 entries=%u ram=%lu MiB from %s\n", boot.nranges, bootinfo_ram_bytes(&boot) / MIB, boot.source);
+        u64 start = (u64)__image_start, size = (u64)(__image_end - __image_start);
+        if (!bootinfo_is_ram(&boot, start, size))
+            guest_fail("image 0x%lx-0x%lx is not inside one e820 RAM range", start, start + size);
+    } else {
+        kprintf("mem: no memory map from the loader\n");
+    }
+    if (boot.cmdline[0])
+        kprintf("cmdline: %s\n", boot.cmdline);
+    reassign_virtio_bars = bootinfo_option(&boot, "reassign-bars", NULL, 0);
+
+    idt_init();
+    if ((err = apic_init()))
+        guest_fail("apic: %s", err);
+    u32 bsp_apic = apic_current_id();
+    char mode[16];
+    if (bootinfo_option(&boot, "fault", mode, sizeof(mode)))
+        run_fault(mode);
+    apic_timer_start();
+    sti();
+
+    int npci = pci_enumerate(pci_devices, PCI_MAX_DEVICES);
+    if ((err = pci_assign_bars(pci_devices, npci, reassign)))
+        guest_fail("pci: %s", err);
+    u32 checked[32] = { 0 };
+    drive_virtio(npci, (u8)bsp_apic, checked, 32);
+    check_required(checked, 32);
+    check_cpus(ncpus, bsp_apic);
+
+    apic_timer_stop();
+    cli();
+    report_interrupts();
+    guest_pass();
+}
