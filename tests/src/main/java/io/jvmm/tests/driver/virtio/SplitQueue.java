@@ -195,6 +195,9 @@ public final class SplitQueue {
     }
 
     private void publish(int head) {
+        if (ring.size() == 0) {
+            throw new IllegalStateException(owner + " queue " + index + " has size 0: nothing can be published");
+        }
         memory.write16(ring.availRing(availIdx % ring.size()), head);
         availIdx = (availIdx + 1) & 0xFFFF;
         memory.write16Release(ring.availIdx(), availIdx);
