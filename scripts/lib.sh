@@ -26,5 +26,13 @@ ensure_packages() {
   fi
 }
 
-# The packages a build and the test suite need on a fresh Debian 12 machine.
-JVMM_BUILD_PACKAGES=(openjdk-17-jdk-headless maven)
+# The packages a build and the test suite need on a fresh Debian 12 machine (gcc, make and
+# binutils build the freestanding test guest in tests/guest).
+JVMM_BUILD_PACKAGES=(openjdk-17-jdk-headless maven gcc make binutils)
+
+# build_jvmm: compiles and packages jvmm (no tests) so scripts/jvmm can run it.
+build_jvmm() {
+  ensure_packages "${JVMM_BUILD_PACKAGES[@]}"
+  log "building jvmm (mvn -B -q -DskipTests install)"
+  (cd "$JVMM_ROOT" && mvn -B -q -DskipTests install) || die "the Maven build failed; run 'mvn -B -DskipTests install' to see why"
+}

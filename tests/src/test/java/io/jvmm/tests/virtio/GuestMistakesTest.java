@@ -82,7 +82,7 @@ class GuestMistakesTest {
         }),
         QUEUE_SIZE_ZERO(Victim.BLK, "queue size 0 ", bed -> bed.blk.initialize(VirtioBlkDriver.WANTED_FEATURES, QueueSetup.unchecked(0))),
         QUEUE_SIZE_NOT_POWER_OF_TWO(Victim.BLK, "queue size 100 ", bed -> bed.blk.initialize(VirtioBlkDriver.WANTED_FEATURES, QueueSetup.unchecked(100))),
-        QUEUE_SIZE_OVER_MAXIMUM(Victim.BLK, "queue size 256 ", bed -> bed.blk.initialize(VirtioBlkDriver.WANTED_FEATURES, QueueSetup.unchecked(2 * bed.blk.queue().size()))),
+        QUEUE_SIZE_OVER_MAXIMUM(Victim.BLK, "queue size 256 is over the device's maximum", bed -> bed.blk.initialize(VirtioBlkDriver.WANTED_FEATURES, QueueSetup.unchecked(2 * bed.blk.queue().size()))),
         AVAIL_INDEX_JUMPS_BEYOND_QUEUE_SIZE(Victim.BLK, "avail index", bed -> {
             SplitQueue q = bed.blk.queue();
             q.rawSetAvailIndex(q.availIndex() + q.size() + 1);

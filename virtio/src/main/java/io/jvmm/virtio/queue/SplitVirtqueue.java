@@ -57,8 +57,12 @@ public final class SplitVirtqueue {
         this.eventIdx = eventIdx;
         this.indirect = indirect;
         this.interrupt = interrupt;
-        if (size <= 0 || Integer.bitCount(size) != 1 || size > Math.min(maxSize, MAX_SIZE)) {
-            throw new VirtqueueFault(index, "queue size " + size + " is not a power of two in [1, " + Math.min(maxSize, MAX_SIZE) + "]");
+        int limit = Math.min(maxSize, MAX_SIZE);
+        if (size <= 0 || Integer.bitCount(size) != 1) {
+            throw new VirtqueueFault(index, "queue size " + size + " is not a power of two");
+        }
+        if (size > limit) {
+            throw new VirtqueueFault(index, "queue size " + size + " is over the device's maximum " + limit);
         }
         checkRing("descriptor table", desc, 16L * size, 16);
         checkRing("available ring", avail, 6L + 2L * size, 2);

@@ -1,0 +1,70 @@
+package io.jvmm.emulator;
+
+import io.jvmm.emulator.boot.BootException;
+import io.jvmm.emulator.cli.JvmmCommand;
+import io.jvmm.emulator.config.MachineConfig;
+import io.jvmm.emulator.config.UserError;
+import io.jvmm.emulator.kvm.KvmUnavailableException;
+import io.jvmm.emulator.machine.ExitStatus;
+import io.jvmm.emulator.machine.Machine;
+import picocli.CommandLine;
+
+import java.io.FileOutputStream;
+import java.io.FileDescriptor;
+import java.io.OutputStream;
+import java.io.PrintStream;
+
+/**
+ * jvmm's entry point. User mistakes and host limits are one line on stderr and a non-zero status,
+ * never a stack trace; the guest's own status (debug-exit, shutdown) becomes the process status.
+ */
+public final class Main {
+    private Main() {
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args, new FileOutputStream(FileDescriptor.out), System.err));
+    }
+
+    /** Runs jvmm and returns the process status (tests call this in-process). */
+    public static int run(String[] args, OutputStream console, PrintStream err) {
+        JvmmCommand command = new JvmmCommand();
+        CommandLine cli = new CommandLine(command);
+        cli.setPosixClusteredShortOptionsAllowed(false);
+        try {
+            CommandLine.ParseResult parsed = cli.parseArgs(args);
+            if (parsed.isUsageHelpRequested()) {
+                cli.usage(new PrintStream(console, true));
+                return ExitStatus.OK;
+            }
+            if (parsed.isVersionHelpRequested()) {
+                cli.printVersionHelp(new PrintStream(console, true));
+                return ExitStatus.OK;
+            }
+        } catch (CommandLine.ParameterException e) {
+            err.println("jvmm: " + e.getMessage() + " (see jvmm --help)");
+            return ExitStatus.USER_ERROR;
+        }
+        try {
+            MachineConfig config = command.toConfig();
+            try (Machine machine = Machine.create(config, console)) {
+                machine.attachConsoleInput(System.in);
+                Machine.MachineExit exit = machine.run();
+                if (exit.status() != 0) {
+                    err.println("jvmm: " + exit.reason() + " (status " + exit.status() + ")");
+                }
+                return exit.status();
+            }
+        } catch (UserError | BootException e) {
+            err.println("jvmm: " + e.getMessage());
+            return ExitStatus.USER_ERROR;
+        } catch (KvmUnavailableException e) {
+            err.println("jvmm: " + e.getMessage());
+            return ExitStatus.HOST_ERROR;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            err.println("jvmm: interrupted");
+            return ExitStatus.HOST_ERROR;
+        }
+    }
+}
