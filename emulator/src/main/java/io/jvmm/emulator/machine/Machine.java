@@ -20,6 +20,7 @@ import org.slf4j.LoggerFactory;
 
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -32,6 +33,8 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 public final class Machine implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Machine.class);
+    /** Which KVM device node to open (default /dev/kvm); tests point it elsewhere to provoke host errors. */
+    public static final String KVM_DEVICE_PROPERTY = "jvmm.kvm.device";
 
     private final MachineConfig config;
     private final Kvm kvm;
@@ -56,7 +59,7 @@ public final class Machine implements AutoCloseable {
     private Machine(MachineConfig config, OutputStream console) {
         this.config = config;
         this.layout = new MemoryLayout(config.ramBytes());
-        this.kvm = Kvm.open();
+        this.kvm = Kvm.open(Path.of(System.getProperty(KVM_DEVICE_PROPERTY, Kvm.DEFAULT_DEVICE.toString())));
         this.vm = kvm.createVm();
         this.memory = layout.allocate();
         this.interrupts = new KvmMsixRoutes(vm);

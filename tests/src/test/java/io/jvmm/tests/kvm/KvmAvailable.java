@@ -1,0 +1,28 @@
+package io.jvmm.tests.kvm;
+
+import org.junit.jupiter.api.Assumptions;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** Skips KVM tests, with the reason, only where the machine truly cannot run them. */
+final class KvmAvailable {
+    private static final Path KVM = Path.of("/dev/kvm");
+
+    private KvmAvailable() {
+    }
+
+    static void assume() {
+        Assumptions.assumeTrue(Files.exists(KVM), "/dev/kvm does not exist on this machine: KVM tests cannot run");
+        Assumptions.assumeTrue(Files.isReadable(KVM) && Files.isWritable(KVM),
+                "/dev/kvm is not accessible to this user (add it to the kvm group): KVM tests cannot run");
+    }
+
+    /** Linux-guest tests also need a KVM that can run a stock kernel: PVM (kvm_pvm) cannot. */
+    static void assumeStockLinuxBoots() {
+        assume();
+        Assumptions.assumeFalse(Files.exists(Path.of("/sys/module/kvm_pvm")),
+                "this host's KVM is the PVM flavour (module kvm_pvm loaded): a stock Linux kernel cannot boot under it "
+                        + "(instruction-emulation failures on int3/xrstor/cmpxchg16b); Linux-guest tests run on hosts with kvm_intel or kvm_amd");
+    }
+}
