@@ -48,7 +48,8 @@ public final class Bootloader {
 
         // Memory may hold an earlier boot's data: clear the areas whose zeros the guest relies on.
         GuestMemoryUtil.zero(memory, MemoryLayout.BOOT_AREA_START, MemoryLayout.BOOT_AREA_END - MemoryLayout.BOOT_AREA_START);
-        GuestMemoryUtil.zero(memory, MemoryLayout.MP_TABLE_ADDR, MemoryLayout.KERNEL_ADDR - MemoryLayout.MP_TABLE_ADDR);
+        // The legacy area too: guests scan it for "_MP_" and "RSD PTR ", so no stale signature may stay.
+        GuestMemoryUtil.zero(memory, MemoryLayout.LEGACY_START, MemoryLayout.KERNEL_ADDR - MemoryLayout.LEGACY_START);
 
         List<AddressRange> ranges = new ArrayList<>();
         long entry;

@@ -2,7 +2,6 @@ package io.jvmm.emulator.boot;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 
 /**

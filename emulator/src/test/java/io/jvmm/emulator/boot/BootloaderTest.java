@@ -119,7 +119,10 @@ class BootloaderTest {
         MemoryLayout layout = machine(32 * MIB);
         Path kernel = guest().write(dir, "guest.elf");
         Bootloader.load(kernel, null, "a-long-command-line", memory, layout, 4);
+        byte[] rsdp = "RSD PTR ".getBytes(StandardCharsets.US_ASCII);
+        memory.write(0xE_0000, rsdp, 0, rsdp.length);   // as if an earlier guest left a signature behind
         Bootloader.load(kernel, null, "short", memory, layout, 1);
+        assertEquals(0L, memory.read64(0xE_0000), "legacy area cleared");
         assertEquals("short", ascii(MemoryLayout.CMDLINE_ADDR, 5));
         assertEquals(0, memory.read8(MemoryLayout.CMDLINE_ADDR + 5));
         assertEquals(0, memory.read8(MemoryLayout.CMDLINE_ADDR + 6), "old command line cleared");
