@@ -1,5 +1,9 @@
 package io.jvmm.virtio;
 
+import io.jvmm.chardev.EventContext;
+import io.jvmm.pci.dispatch.IoCompletion;
+import io.jvmm.pci.mem.GuestMemory;
+import io.jvmm.pci.msix.Msix;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -56,5 +60,67 @@ public interface VirtioDevice {
 
     /** The machine is shutting down: release back-end resources. */
     default void close() {
+    }
+
+    // ---- hooks for devices whose queues are served elsewhere (vhost-user) --------------------
+    // The defaults keep in-process devices as they are. Hooks called on a vCPU thread run with
+    // the transport's lock held: they must not block, and hand back a completion instead, which
+    // the guest's write waits for (rule 1).
+
+    /** Transport-level feature bits the device can honour; the transport offers these plus {@link #deviceFeatures()}. */
+    default long transportFeatures() {
+        return VirtioFeatures.TRANSPORT_OFFERED;
+    }
+
+    /**
+     * Called once by the transport's constructor, before the guest can reach the device, with
+     * what a device needs beyond its queues.
+     */
+    default void attached(Transport transport) {
+    }
+
+    /**
+     * The driver wrote 1 to queue_enable; the ring addresses were checked to lie in guest memory.
+     * On the vCPU thread, under the transport lock.
+     */
+    default CompletableFuture<Void> queueEnabled(QueueConfig queue) {
+        return IoCompletion.DONE;
+    }
+
+    /** The driver changed the MSI-X vector of an enabled queue. On the vCPU thread, under the transport lock. */
+    default CompletableFuture<Void> queueVectorChanged(int queue, int vector) {
+        return IoCompletion.DONE;
+    }
+
+    /**
+     * DRIVER_OK, with a completion the driver's status write waits for (a back-end that must
+     * acknowledge the rings' set-up first). By default {@link #activate} and nothing to wait for.
+     * On the device's event context.
+     */
+    default CompletableFuture<Void> activateAsync(VirtioActivation activation) {
+        activate(activation);
+        return IoCompletion.DONE;
+    }
+
+    /** What the transport gives a device at {@link #attached}. */
+    interface Transport {
+        /** The device's MSI-X (vector masks, signals). */
+        Msix msix();
+
+        /** Guest memory (shared with back-ends in other processes). */
+        GuestMemory memory();
+
+        /** The device's event context. */
+        EventContext context();
+
+        /** Marks the device broken (DEVICE_NEEDS_RESET plus the configuration interrupt); any thread, no lock held. */
+        void fail(VirtioFault fault);
+    }
+
+    /**
+     * A queue as the driver programmed it: guest-physical ring addresses and the MSI-X vector
+     * (0xffff for none).
+     */
+    record QueueConfig(int index, int size, long desc, long avail, long used, int vector) {
     }
 }

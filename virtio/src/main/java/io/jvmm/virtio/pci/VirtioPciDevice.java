@@ -81,7 +81,7 @@ public class VirtioPciDevice extends PciDevice {
         for (int i = 0; i < queues.length; i++) {
             queues[i] = new QueueRegisters(device.maxQueueSize());
         }
-        this.offeredFeatures = device.deviceFeatures() | VirtioFeatures.TRANSPORT_OFFERED;
+        this.offeredFeatures = device.deviceFeatures() | device.transportFeatures();
         this.context = EventContext.start(device.typeName() + "-" + device.id());
 
         this.msix = new Msix(device.id(), queues.length + 1, sink);
@@ -105,6 +105,7 @@ public class VirtioPciDevice extends PciDevice {
         interceptConfig(window + VirtioPciCapability.PCI_CFG_DATA, 4,
                 new PciCfgWindow(config(), window, this::barAccessRead, this::barAccessWrite));
         setInterruptPin(1);
+        device.attached(new TransportView());
     }
 
     public VirtioDevice device() {
@@ -320,8 +321,8 @@ public class VirtioPciDevice extends PciDevice {
             case DEVICE_STATUS: return writeStatus(v & 0xff);
             case QUEUE_SELECT: queueSelect = v & 0xffff; break;
             case QUEUE_SIZE: if (q != null && !q.enabled) { q.size = v & 0xffff; } break;
-            case QUEUE_MSIX_VECTOR: if (q != null) { q.vector = validVector(v & 0xffff); } break;
-            case QUEUE_ENABLE: if (q != null) { enableQueue(q, v & 0xffff); } break;
+            case QUEUE_MSIX_VECTOR: return q == null ? IoCompletion.DONE : writeQueueVector(q, v & 0xffff);
+            case QUEUE_ENABLE: return q == null ? IoCompletion.DONE : enableQueue(q, v & 0xffff);
             case QUEUE_DESC: case QUEUE_DRIVER: case QUEUE_DEVICE:
                 writeQueueAddressHalf(offset, false, value);
                 writeQueueAddressHalf(offset, true, value >>> 32);
@@ -364,13 +365,21 @@ public class VirtioPciDevice extends PciDevice {
         }
     }
 
-    private void enableQueue(QueueRegisters q, int value) {
+    /** A changed vector of an enabled queue is the device's business too (vhost-user re-wires its call fd). */
+    private CompletableFuture<Void> writeQueueVector(QueueRegisters q, int value) {
+        int vector = validVector(value);
+        int old = q.vector;
+        q.vector = vector;
+        return q.enabled && vector != old ? device.queueVectorChanged(queueSelect, vector) : IoCompletion.DONE;
+    }
+
+    private CompletableFuture<Void> enableQueue(QueueRegisters q, int value) {
         if (value != 1) {
             log.warn("{}: queue_enable written with {} (only 1 is allowed); ignored", device.id(), value);
-            return;
+            return IoCompletion.DONE;
         }
         if (q.enabled) {
-            return;
+            return IoCompletion.DONE;
         }
         int index = queueSelect;
         try {
@@ -381,7 +390,9 @@ public class VirtioPciDevice extends PciDevice {
             q.enabled = true;
         } catch (VirtioFault fault) {
             markBroken(fault);
+            return IoCompletion.DONE;
         }
+        return device.queueEnabled(new VirtioDevice.QueueConfig(index, q.size, q.desc, q.driver, q.device, q.vector));
     }
 
     // ---- device status ---------------------------------------------------------------------
@@ -443,16 +454,23 @@ public class VirtioPciDevice extends PciDevice {
         }
         Activation activation = new Activation(features, rings);
         return context.submit(() -> {
-            guarded(() -> {
-                device.activate(activation);
-                for (int i = 0; i < rings.length; i++) {   // buffers added before DRIVER_OK are not lost
-                    if (rings[i] != null && !broken) {
-                        device.queueNotified(i);
-                    }
+            CompletableFuture<Void> started = IoCompletion.DONE;
+            try {
+                started = device.activateAsync(activation);
+            } catch (VirtioFault fault) {
+                markBroken(fault);
+            } catch (RuntimeException bug) {
+                log.error("{} {}: internal error; device marked broken", device.typeName(), device.id(), bug);
+                markBroken(new VirtioFault("internal error: " + bug));
+            }
+            return started;
+        }).thenCompose(started -> started).thenRunAsync(() -> guarded(() -> {
+            for (int i = 0; i < rings.length; i++) {   // buffers added before DRIVER_OK are not lost
+                if (rings[i] != null && !broken) {
+                    device.queueNotified(i);
                 }
-            });
-            return null;
-        }).thenApply(x -> (Void) null);
+            }
+        }), context);
     }
 
     private CompletableFuture<Void> beginReset() {
@@ -569,6 +587,29 @@ public class VirtioPciDevice extends PciDevice {
             device.close();
         } finally {
             context.close();
+        }
+    }
+
+    /** What a device learns about its transport at construction (see {@link VirtioDevice#attached}). */
+    private final class TransportView implements VirtioDevice.Transport {
+        @Override
+        public Msix msix() {
+            return msix;
+        }
+
+        @Override
+        public GuestMemory memory() {
+            return memory;
+        }
+
+        @Override
+        public EventContext context() {
+            return context;
+        }
+
+        @Override
+        public void fail(VirtioFault fault) {
+            markBroken(fault);
         }
     }
 
