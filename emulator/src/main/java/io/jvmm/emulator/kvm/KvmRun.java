@@ -49,7 +49,8 @@ final class KvmRun {
     private final int size;
     private final ByteBuffer buffer;
 
-    private KvmRun(long address, int size) {
+    /** A view over an existing mapping of {@code size} bytes (the vCPU's, or a test's). */
+    KvmRun(long address, int size) {
         this.address = address;
         this.size = size;
         this.buffer = MemoryIO.getInstance().newDirectByteBuffer(address, size).order(ByteOrder.LITTLE_ENDIAN);

@@ -48,8 +48,8 @@ public final class KvmUnavailableException extends RuntimeException {
 
     static KvmUnavailableException missingCapabilities(Path path, Collection<KvmCapability> missing) {
         String names = missing.stream().map(KvmCapability::kernelName).sorted().collect(Collectors.joining(", "));
-        return new KvmUnavailableException("the KVM of " + path + " lacks " + (missing.size() == 1 ? "a" : "")
-                + " required capabilit" + (missing.size() == 1 ? "y" : "ies") + ": " + names);
+        return new KvmUnavailableException("the KVM of " + path + " lacks " + (missing.size() == 1 ? "a " : "")
+                + "required capabilit" + (missing.size() == 1 ? "y" : "ies") + ": " + names);
     }
 
     private static String describe(int errno) {
