@@ -69,6 +69,8 @@ public final class KvmVcpu implements AutoCloseable {
     private volatile boolean inKernel;
     private volatile boolean stopRequested;
     private volatile VcpuExit lastExit;
+    /** The last exit was I/O or MMIO and no KVM_RUN has completed its instruction yet (vCPU thread only). */
+    private boolean pendingCompletion;
 
     // Written by the vCPU thread only, read by anyone (metrics).
     private volatile long exitCount;
@@ -122,6 +124,7 @@ public final class KvmVcpu implements AutoCloseable {
     }
 
     private ExitReason loop(ExitHandler handler) {
+        pendingCompletion = false;
         while (true) {
             // Dekker with stop(): either we see stopRequested here, or stop() sees inKernel and
             // kicks us; immediate_exit covers the gap between this check and the ioctl.
@@ -134,6 +137,7 @@ public final class KvmVcpu implements AutoCloseable {
             synchronized (lock) {
                 inKernel = false;
             }
+            pendingCompletion = false;   // any KVM_RUN completes the previous exit's instruction
             if (rc < 0) {
                 if (errno == EINTR || errno == EAGAIN) {
                     interruptedRunCount++;
@@ -145,8 +149,14 @@ public final class KvmVcpu implements AutoCloseable {
             exitCount++;
             int reason = run.exitReason();
             switch (reason) {
-                case EXIT_IO -> handleIo(handler);
-                case EXIT_MMIO -> handleMmio(handler);
+                case EXIT_IO -> {
+                    handleIo(handler);
+                    pendingCompletion = true;
+                }
+                case EXIT_MMIO -> {
+                    handleMmio(handler);
+                    pendingCompletion = true;
+                }
                 case EXIT_INTR, EXIT_IRQ_WINDOW_OPEN -> interruptedRunCount++;
                 case EXIT_HLT -> {
                     hltExitCount++;
@@ -214,6 +224,7 @@ public final class KvmVcpu implements AutoCloseable {
     }
 
     private ExitReason stopped(String why) {
+        completePendingExit();
         stopRequested = false;
         synchronized (lock) {
             if (!closed) {
@@ -223,6 +234,25 @@ public final class KvmVcpu implements AutoCloseable {
         lastExit = new VcpuExit(id, ExitReason.STOPPED, -1, why, "");
         log.debug("vCPU {} stopped: {}", id, why);
         return ExitReason.STOPPED;
+    }
+
+    /**
+     * After an I/O or MMIO exit the guest instruction is only finished (rip advanced, IN data in
+     * its register) by the next KVM_RUN. Before handing the vCPU back, re-enter once with
+     * immediate_exit set: KVM completes the instruction and returns EINTR without running the
+     * guest further, so the state a caller reads or saves is consistent (KVM API, immediate_exit).
+     */
+    private void completePendingExit() {
+        if (!pendingCompletion) {
+            return;
+        }
+        pendingCompletion = false;
+        run.setImmediateExit(true);
+        int rc = LIBC.ioctl(fd, KvmIoctl.RUN, 0L);
+        int errno = rc < 0 ? Native.errno() : 0;
+        if (rc < 0 && errno != EINTR && errno != EAGAIN) {
+            throw new NativeException("KVM_RUN(vCPU " + id + ", completing the last exit)", errno);
+        }
     }
 
     private ExitReason finish(ExitReason reason, int kvmExitReason, String detail, boolean withRegisters) {

@@ -95,6 +95,9 @@ class KvmRunLoopTest {
 
             assertEquals(ExitReason.STOPPED, f.vcpu.run(h));
             assertEquals("the exit handler asked to stop", f.vcpu.lastExit().detail());
+            Regs r = f.vcpu.getRegs();
+            assertEquals(KvmFixture.CODE + 9, r.rip(), "the third OUT is complete: rip is past it, at the jmp");
+            assertEquals(3, r.rax());
             RecordingExitHandler h2 = new RecordingExitHandler().stopAfter(2);
             assertEquals(ExitReason.STOPPED, f.vcpu.run(h2));
 
@@ -102,6 +105,22 @@ class KvmRunLoopTest {
             h.accesses().forEach(a -> values.add(a.value()));
             h2.accesses().forEach(a -> values.add(a.value()));
             assertEquals(List.of(1L, 2L, 3L, 4L, 5L), values, "each OUT is handled once, none lost between runs");
+        }
+    }
+
+    @Test
+    void stoppingRightAfterAnInCompletesTheInstructionFirst() {
+        try (KvmFixture f = KvmFixture.create(false)) {
+            f.loadRealMode(GuestPrograms.REAL_IO_IMAGE, KvmFixture.REAL_MODE_CODE);
+            // Accesses: OUT 0x3f8, OUT 0x500 (word), OUT 0x500 (dword), IN 0x501 -> stop there.
+            RecordingExitHandler h = new RecordingExitHandler().answeringIo((port, size) -> 0x5A).stopAfter(4);
+
+            assertEquals(ExitReason.STOPPED, f.vcpu.run(h));
+
+            assertEquals(Access.ioRead(0x501, 1, 0x5A), h.accesses().get(3));
+            Regs r = f.vcpu.getRegs();
+            assertEquals(0xDEADBE5AL, r.rax() & 0xFFFFFFFFL, "AL holds what IN returned once run() is back");
+            assertEquals(0x1019, r.rip(), "rip is past the IN");
         }
     }
 

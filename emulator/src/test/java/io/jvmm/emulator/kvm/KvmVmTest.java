@@ -44,8 +44,9 @@ class KvmVmTest {
                     () -> f.vm.removeIoEventFd(0xD0000000L, 4, false, e));
             assertTrue(gone.getMessage().startsWith("KVM_IOEVENTFD(DEASSIGN, MMIO 0xd0000000/4"), gone.getMessage());
 
-            e.close();
-            assertThrows(IllegalStateException.class, () -> f.vm.addIoEventFd(0x600, 1, true, e), "closed eventfd");
+            EventFd closed = EventFd.create();
+            closed.close();
+            assertThrows(IllegalStateException.class, () -> f.vm.addIoEventFd(0x600, 1, true, closed), "closed eventfd");
         }
     }
 
