@@ -64,6 +64,13 @@ grep -qx "blk: sector0 $marker_hex" "$work/console.log" || failures+=("guest did
 grep -qx 'blk: capacity=2048 write+read ok' "$work/console.log" || failures+=("no 'blk: capacity=2048 write+read ok' line")
 grep -q '^rng: 64 bytes ok [0-9a-f]\{16\}$' "$work/console.log" || failures+=("no 'rng: 64 bytes ok' line")
 grep -q '^irqs: [1-9]' "$work/console.log" || failures+=("no MSI-X interrupts counted")
+# bench=N: exactly N timed reads, a measured TSC rate and a duration (the rate may round to 0
+# only if N reads took over a second each, which a working device never does).
+if [[ " $append " =~ \ bench=([0-9]+)\  ]]; then
+    reads=${BASH_REMATCH[1]}
+    grep -q "^bench: blk-reads=$reads bytes=4096 tsc=[1-9][0-9]* tsc-khz=[1-9][0-9]* ns=[1-9][0-9]* reads-per-s=[1-9][0-9]*\$" \
+        "$work/console.log" || failures+=("no 'bench: blk-reads=$reads bytes=4096 tsc=.. tsc-khz=.. ns=.. reads-per-s=..' line")
+fi
 cmp -s <(dd if="$disk" bs=512 skip=1 count=8 status=none) <("$here/build/blk-pattern") ||
     failures+=("disk sectors 1..8 do not hold the pattern the guest writes")
 

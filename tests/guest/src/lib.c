@@ -52,3 +52,19 @@ int str_eq(const char *a, const char *b)
         a++, b++;
     return *a == *b;
 }
+
+int parse_u32(const char *s, u32 max, u32 *value)
+{
+    u64 v = 0;
+    if (!*s)
+        return 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return 0;
+        v = v * 10 + (u64)(*s - '0');
+        if (v > max)
+            return 0;
+    }
+    *value = (u32)v;
+    return 1;
+}

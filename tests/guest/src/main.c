@@ -4,6 +4,7 @@
  * reports its APIC id and halts. See ../README.md for the output and the boot contract.
  */
 #include "apic.h"
+#include "blk_bench.h"
 #include "bootinfo.h"
 #include "console.h"
 #include "cpu.h"
@@ -29,6 +30,7 @@ static struct bootinfo boot;
 static struct pci_device pci_devices[PCI_MAX_DEVICES];
 static struct virtio_device virtio_devices[MAX_DRIVEN_DEVICES];
 static int reassign_virtio_bars;
+static struct virtio_device *first_blk;    /* the device bench=N reads from */
 
 NORETURN void guest_main(u64 cpu, u64 zero_page, u64 ncpus, u64 pvh_start_info);
 
@@ -110,6 +112,8 @@ static void drive_virtio(int npci, u8 bsp_apic, u32 *checked, int ntypes)
         err = type == VIRTIO_TYPE_BLOCK ? virtio_blk_test(v) : virtio_rng_test(v);
         if (err)
             guest_fail("%s: %s", v->tag, err);
+        if (type == VIRTIO_TYPE_BLOCK && !first_blk)
+            first_blk = v;
         if (type < ntypes)
             checked[type]++;
     }
@@ -134,6 +138,28 @@ static void check_required(const u32 *checked, int ntypes)
         if (!found)
             guest_fail("required virtio device '%s' was not found or not checked", name);
     }
+}
+
+/* bench=N (1..BLK_BENCH_MAX_READS): 0 when absent; a malformed value fails at once, before any
+ * device work, so a typo cannot pass as a run without a benchmark. */
+static u32 bench_reads_option(void)
+{
+    char value[16];
+    u32 reads;
+    if (!bootinfo_option(&boot, "bench", value, sizeof(value)))
+        return 0;
+    if (!parse_u32(value, BLK_BENCH_MAX_READS, &reads) || reads == 0)
+        guest_fail("bench=%s: expected a number of reads in 1..%u", value, BLK_BENCH_MAX_READS);
+    return reads;
+}
+
+static void run_bench(u32 reads)
+{
+    if (!first_blk)
+        guest_fail("bench=%u needs a virtio-blk device, and none was found", reads);
+    const char *err = blk_bench_run(first_blk, reads);
+    if (err)
+        guest_fail("%s: bench: %s", first_blk->tag, err);
 }
 
 static int aps_arrived(void *arg)
@@ -194,6 +220,7 @@ NORETURN void guest_main(u64 cpu, u64 zero_page, u64 ncpus, u64 pvh_start_info)
     if (boot.cmdline[0])
         kprintf("cmdline: %s\n", boot.cmdline);
     reassign_virtio_bars = bootinfo_option(&boot, "reassign-bars", NULL, 0);
+    u32 bench_reads = bench_reads_option();
 
     idt_init();
     if ((err = apic_init()))
@@ -212,6 +239,8 @@ NORETURN void guest_main(u64 cpu, u64 zero_page, u64 ncpus, u64 pvh_start_info)
     drive_virtio(npci, (u8)bsp_apic, checked, 32);
     check_required(checked, 32);
     check_cpus(ncpus, bsp_apic);
+    if (bench_reads)
+        run_bench(bench_reads);
 
     apic_timer_stop();
     cli();

@@ -57,10 +57,20 @@ static void poison(u64 *buf, u32 words)
         buf[i] = ~0UL;
 }
 
+const char *virtio_blk_capacity(struct virtio_device *v, u64 *sectors)
+{
+    return virtio_config_read64(v, BLK_CONFIG_CAPACITY, sectors);
+}
+
+const char *virtio_blk_read(struct virtio_device *v, u64 sector, void *buf, u32 len)
+{
+    return request(v, BLK_T_IN, sector, buf, len);
+}
+
 const char *virtio_blk_test(struct virtio_device *v)
 {
     u64 capacity;
-    const char *err = virtio_config_read64(v, BLK_CONFIG_CAPACITY, &capacity);
+    const char *err = virtio_blk_capacity(v, &capacity);
     if (err)
         return err;
     if (capacity < BLK_PATTERN_FIRST_SECTOR + BLK_PATTERN_SECTORS) {
