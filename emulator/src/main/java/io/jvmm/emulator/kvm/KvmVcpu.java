@@ -130,7 +130,7 @@ public final class KvmVcpu implements AutoCloseable {
             // kicks us; immediate_exit covers the gap between this check and the ioctl.
             inKernel = true;
             if (stopRequested) {
-                return stopped("stop() was called");
+                return stopped("stop() was called", handler);
             }
             int rc = LIBC.ioctl(fd, KvmIoctl.RUN, 0L);
             int errno = rc < 0 ? Native.errno() : 0;
@@ -181,7 +181,7 @@ public final class KvmVcpu implements AutoCloseable {
                 }
             }
             if (handler.shouldStop()) {
-                return stopped("the exit handler asked to stop");
+                return stopped("the exit handler asked to stop", handler);
             }
         }
     }
@@ -223,8 +223,11 @@ public final class KvmVcpu implements AutoCloseable {
         }
     }
 
-    private ExitReason stopped(String why) {
-        completePendingExit();
+    private ExitReason stopped(String why, ExitHandler handler) {
+        synchronized (lock) {
+            inKernel = false;   // no kicks from here on: this thread leaves run() now
+        }
+        completePendingExit(handler);
         stopRequested = false;
         synchronized (lock) {
             if (!closed) {
@@ -238,20 +241,36 @@ public final class KvmVcpu implements AutoCloseable {
 
     /**
      * After an I/O or MMIO exit the guest instruction is only finished (rip advanced, IN data in
-     * its register) by the next KVM_RUN. Before handing the vCPU back, re-enter once with
+     * its register) by the next KVM_RUN. Before handing the vCPU back, re-enter with
      * immediate_exit set: KVM completes the instruction and returns EINTR without running the
      * guest further, so the state a caller reads or saves is consistent (KVM API, immediate_exit).
+     * A long string instruction may need user space once more (its next batch of I/O): that exit
+     * is handled too, since it belongs to the instruction already under way.
      */
-    private void completePendingExit() {
-        if (!pendingCompletion) {
-            return;
-        }
-        pendingCompletion = false;
-        run.setImmediateExit(true);
-        int rc = LIBC.ioctl(fd, KvmIoctl.RUN, 0L);
-        int errno = rc < 0 ? Native.errno() : 0;
-        if (rc < 0 && errno != EINTR && errno != EAGAIN) {
-            throw new NativeException("KVM_RUN(vCPU " + id + ", completing the last exit)", errno);
+    private void completePendingExit(ExitHandler handler) {
+        while (pendingCompletion) {
+            pendingCompletion = false;
+            run.setImmediateExit(true);
+            int rc = LIBC.ioctl(fd, KvmIoctl.RUN, 0L);
+            int errno = rc < 0 ? Native.errno() : 0;
+            if (rc < 0) {
+                if (errno != EINTR && errno != EAGAIN) {
+                    throw new NativeException("KVM_RUN(vCPU " + id + ", completing the last exit)", errno);
+                }
+                return;
+            }
+            exitCount++;
+            int reason = run.exitReason();
+            if (reason == EXIT_IO) {
+                handleIo(handler);
+                pendingCompletion = true;
+            } else if (reason == EXIT_MMIO) {
+                handleMmio(handler);
+                pendingCompletion = true;
+            } else {
+                log.warn("vCPU {}: unexpected KVM exit {} while completing an instruction before stopping; ignored",
+                        id, reason);
+            }
         }
     }
 

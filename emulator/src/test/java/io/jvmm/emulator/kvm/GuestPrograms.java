@@ -165,6 +165,17 @@ final class GuestPrograms {
             0xef, // 0x1003a: out %eax,(%dx)
             0xf4 // 0x1003b: hlt
     );
+    /** 64-bit: rep insb of 10000 bytes (more than one kvm_run data page) from port 0x530 to 0x80000, hlt. */
+    static final byte[] LONG_REP_INSB = bytes(
+            0xbf, 0x00, 0x00, 0x08, 0x00, // 0x10000: mov $0x80000,%edi
+            0xb9, 0x10, 0x27, 0x00, 0x00, // 0x10005: mov $0x2710,%ecx
+            0x66, 0xba, 0x30, 0x05, // 0x1000a: mov $0x530,%dx
+            0xfc, // 0x1000e: cld
+            0xf3, 0x6c, // 0x1000f: rep insb (%dx),%es:(%rdi)
+            0xf4 // 0x10011: hlt
+    );
+    static final int LONG_REP_INSB_COUNT = 10000;
+
     /** 64-bit: writes 1, 2, 3, ... to port 0x520 forever. */
     static final byte[] LONG_PORT_LOOP = bytes(
             0x31, 0xc0, // 0x10000: xor %eax,%eax

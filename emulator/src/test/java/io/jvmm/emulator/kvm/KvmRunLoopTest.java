@@ -125,6 +125,36 @@ class KvmRunLoopTest {
     }
 
     @Test
+    void longStringInputStoppedBetweenBatchesLeavesAConsistentResumableState() {
+        try (KvmFixture f = KvmFixture.create(false)) {
+            f.loadLongMode(GuestPrograms.LONG_REP_INSB);
+            int[] next = {0};
+            RecordingExitHandler h = new RecordingExitHandler().answeringIo((port, size) -> next[0]++ & 0xFF).stopAfter(1);
+            int n = GuestPrograms.LONG_REP_INSB_COUNT;
+
+            assertEquals(ExitReason.STOPPED, f.vcpu.run(h), "stop after the first batch");
+
+            // A rep instruction may be interrupted between iterations: rcx/rdi say how far it got.
+            int done = h.at(true, 0x530).size();
+            assertTrue(done > 0 && done < n, "10000 bytes do not fit one kvm_run data page; read " + done);
+            Regs r = f.vcpu.getRegs();
+            assertEquals(n - done, r.get(Regs.Reg.RCX), "rcx counts the bytes still to read");
+            assertEquals(0x80000 + done, r.get(Regs.Reg.RDI), "rdi points past the bytes stored");
+            assertEquals(KvmFixture.CODE + 0xF, r.rip(), "rip still at the rep insb");
+
+            RecordingExitHandler rest = new RecordingExitHandler().answeringIo((port, size) -> next[0]++ & 0xFF);
+            assertEquals(ExitReason.HLT, f.vcpu.run(rest), "the instruction resumes where it stopped");
+            assertEquals(n - done, rest.at(true, 0x530).size());
+            assertTrue(f.vcpu.ioExitCount() > 1);
+            byte[] got = new byte[n];
+            f.memory.read(0x80000, got, 0, n);
+            for (int i = 0; i < n; i++) {
+                assertEquals((byte) i, got[i], "byte " + i + " in order, none lost or repeated");
+            }
+        }
+    }
+
+    @Test
     void cpuidBuiltForTheVcpuIsWhatTheGuestSees() {
         try (KvmFixture f = KvmFixture.create(false)) {
             KvmVcpu second = f.vm.createVcpu(1);
