@@ -281,7 +281,8 @@ public final class VhostUserConnection implements AutoCloseable {
                         + e.received() + " of " + e.expected() + " bytes)") + awaited());
                 return;
             } catch (VhostUserProtocolException e) {
-                fail("malformed message: " + e.getMessage() + awaited());
+                String detail = e.getMessage().startsWith(peer + ": ") ? e.getMessage().substring(peer.length() + 2) : e.getMessage();
+                fail("malformed message: " + detail + awaited());
                 return;
             } catch (RuntimeException e) {
                 fail("receive failed: " + e.getMessage() + awaited());
@@ -299,10 +300,11 @@ public final class VhostUserConnection implements AutoCloseable {
         String problem = check(m, p);
         if (problem != null) {
             Fds.closeQuietly(m.fds());
-            if (p != null) {
-                p.future.completeExceptionally(new VhostUserException(peer + ": " + problem));
-            }
             fail(problem);
+            if (p != null) {   // no longer pending, so fail() did not see it
+                VhostUserException f = failure;
+                p.future.completeExceptionally(f != null ? f : new VhostUserException(peer + ": " + problem));
+            }
             return;
         }
         p.future.complete(m);

@@ -1,0 +1,316 @@
+package io.jvmm.virtio.vhost;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jvmm.chardev.EventFd;
+import io.jvmm.chardev.SocketChardevSpec;
+import io.jvmm.pci.mem.GuestMemory;
+import io.jvmm.virtio.vhost.backend.BackendFaults;
+import io.jvmm.virtio.vhost.backend.FillingDevice;
+import io.jvmm.virtio.vhost.backend.ReplyFault;
+import io.jvmm.virtio.vhost.backend.VhostUserBackend;
+import io.jvmm.virtio.vhost.frontend.VhostUserFrontend;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The front-end protocol against the in-process Java back-end: handshake, acknowledgements with
+ * and without REPLY_ACK, a ring served end to end, rule 3 and its broken variant, call fd
+ * switching, config, reset, and every injected fault ending in a clear, bounded failure.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class FrontendBackendTest {
+    private static final long ALL_PROTOCOL = ProtocolFeatures.bit(ProtocolFeatures.MQ) | ProtocolFeatures.bit(ProtocolFeatures.REPLY_ACK)
+            | ProtocolFeatures.bit(ProtocolFeatures.CONFIG) | ProtocolFeatures.bit(ProtocolFeatures.RESET_DEVICE);
+    private static final Duration REPLY_TIMEOUT = Duration.ofMillis(500);
+    private static final long BUFFER = 0x8000;
+
+    @TempDir
+    Path dir;
+
+    private GuestMemory memory;
+    private VhostUserBackend backend;
+    private FillingDevice device;
+    private VhostUserFrontend frontend;
+
+    @AfterEach
+    void tearDown() {
+        if (frontend != null) {
+            frontend.close();
+        }
+        if (backend != null) {
+            backend.close();
+        }
+        if (memory != null) {
+            memory.close();
+        }
+    }
+
+    private void start(BackendFaults faults) {
+        memory = GuestMemory.ofRam("test-ram", 1 << 20);
+        device = FillingDevice.standard();
+        Path sock = dir.resolve("backend.sock");
+        backend = VhostUserBackend.startServer(sock, "unit", device, faults);
+        frontend = VhostUserFrontend.connect("dev0", SocketChardevSpec.client("c0", sock), REPLY_TIMEOUT);
+        frontend.negotiate(ALL_PROTOCOL, 1);
+    }
+
+    private static <T> T get(CompletableFuture<T> f) throws Exception {
+        return f.get(10, TimeUnit.SECONDS);
+    }
+
+    private static Throwable failure(CompletableFuture<?> f) {
+        ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(10, TimeUnit.SECONDS));
+        return e.getCause();
+    }
+
+    /** Memory table and ring 0 set up and started (kick and call given). */
+    private TestRing startRing(EventFd kick, EventFd call) throws Exception {
+        TestRing ring = new TestRing(memory, 0x1000, 16);
+        get(frontend.setFeatures(FillingDevice.FEATURES, true));
+        get(frontend.setMemTable(memory));
+        get(frontend.setVringNum(0, ring.size, true));
+        get(frontend.setVringBase(0, 0, true));
+        get(frontend.setVringAddr(ring.address(0), true));
+        get(frontend.setVringCall(0, call, true, "test"));
+        get(frontend.setVringKick(0, kick, true));
+        return ring;
+    }
+
+    private static void await(BooleanSupplier condition, String what) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out waiting for " + what);
+            }
+            Thread.onSpinWait();
+        }
+    }
+
+    @Test
+    void handshakeAgreesOnProtocolFeaturesAndOwnership() {
+        start(BackendFaults.NONE);
+        assertTrue(frontend.protocolFeaturesNegotiated());
+        assertEquals(ALL_PROTOCOL, frontend.protocolFeatures());
+        assertEquals(FillingDevice.FEATURES | (1L << 30), frontend.backendFeatures());
+        assertTrue(backend.isOwned());
+        assertEquals(ALL_PROTOCOL, backend.protocolFeatures());
+    }
+
+    @Test
+    void withReplyAckAnAcknowledgedMessageIsOneRoundTrip() throws Exception {
+        start(BackendFaults.NONE);
+        long before = backend.messages();
+        get(frontend.setFeatures(FillingDevice.FEATURES, true));
+        assertEquals(before + 1, backend.messages(), "NEED_REPLY on the message itself");
+    }
+
+    @Test
+    void withoutReplyAckAnAcknowledgedMessageIsFollowedByGetFeatures() throws Exception {
+        start(BackendFaults.NONE.withHiddenProtocolFeatures(ProtocolFeatures.bit(ProtocolFeatures.REPLY_ACK)));
+        assertFalse(frontend.hasProtocolFeature(ProtocolFeatures.REPLY_ACK));
+        long before = backend.messages();
+        get(frontend.setFeatures(FillingDevice.FEATURES, true));
+        assertEquals(before + 2, backend.messages(), "SET_FEATURES then the GET_FEATURES round trip");
+        frontend.setFeatures(FillingDevice.FEATURES, false);   // fire-and-forget: no barrier
+        get(frontend.getFeatures());
+        assertEquals(before + 4, backend.messages());
+    }
+
+    @Test
+    void refusedRequestFailsItsFutureButNotTheConnection() throws Exception {
+        start(BackendFaults.NONE);
+        Throwable e = failure(frontend.setVringNum(0, 3, true));
+        assertTrue(e.getMessage().contains("refused SET_VRING_NUM (vring 0, 3)"), e.getMessage());
+        assertTrue(frontend.connection().isHealthy());
+        assertEquals(FillingDevice.FEATURES | (1L << 30), get(frontend.getFeatures()));
+    }
+
+    @Test
+    void ringIsServedEndToEndAndGetVringBaseStopsIt() throws Exception {
+        start(BackendFaults.NONE);
+        try (EventFd kick = EventFd.create(); EventFd call = EventFd.create()) {
+            TestRing ring = startRing(kick, call);
+            get(frontend.setVringEnable(0, true, true));
+            ring.addWritable(BUFFER, 64);
+            kick.signal();
+            await(() -> ring.usedIndex() == 1, "the request to be used");
+            assertEquals(64, ring.usedLength(0));
+            for (int i = 0; i < 64; i++) {
+                assertEquals(FillingDevice.pattern(i), (byte) memory.read8(BUFFER + i), "byte " + i);
+            }
+            await(() -> call.consume() > 0, "the call eventfd");
+            assertEquals(1, (int) get(frontend.getVringBase(0)), "stopped after one request");
+            ring.addWritable(BUFFER, 8);
+            kick.signal();
+            Thread.sleep(100);
+            assertEquals(1, ring.usedIndex(), "a stopped ring is not processed");
+        }
+    }
+
+    @Test
+    void rule3KickOnDisabledRingIsServedWhenEnabled() throws Exception {
+        start(BackendFaults.NONE);
+        try (EventFd kick = EventFd.create(); EventFd call = EventFd.create()) {
+            TestRing ring = startRing(kick, call);
+            ring.addWritable(BUFFER, 16);
+            kick.signal();
+            await(() -> backend.kicksRemembered() == 1, "the kick to be remembered");
+            assertEquals(0, ring.usedIndex(), "a disabled ring has no side effects");
+            get(frontend.setVringEnable(0, true, true));
+            await(() -> ring.usedIndex() == 1, "the remembered kick to be served");
+        }
+    }
+
+    @Test
+    void withRule3SwitchedOffTheEarlyKickIsLost() throws Exception {
+        start(BackendFaults.NONE.withDropKicksWhileDisabled(true));
+        try (EventFd kick = EventFd.create(); EventFd call = EventFd.create()) {
+            TestRing ring = startRing(kick, call);
+            ring.addWritable(BUFFER, 16);
+            kick.signal();
+            await(() -> backend.kicksDropped() == 1, "the kick to be dropped");
+            get(frontend.setVringEnable(0, true, true));
+            Thread.sleep(100);
+            assertEquals(0, ring.usedIndex(), "nothing serves the request the dropped kick announced");
+            kick.signal();
+            await(() -> ring.usedIndex() == 1, "the next kick to serve it");
+        }
+    }
+
+    @Test
+    void acknowledgedCallSwitchMeansCompletionsGoToTheNewFd() throws Exception {
+        start(BackendFaults.NONE.withCallSwitchDelay(Duration.ofMillis(50)));
+        try (EventFd kick = EventFd.create(); EventFd first = EventFd.create(); EventFd second = EventFd.create()) {
+            TestRing ring = startRing(kick, first);
+            get(frontend.setVringEnable(0, true, true));
+            get(frontend.setVringCall(0, second, true, "second"));
+            first.consume();
+            ring.addWritable(BUFFER, 8);
+            kick.signal();
+            await(() -> second.consume() > 0, "the new call fd");
+            assertEquals(0, first.consume(), "nothing on the replaced fd after the acknowledgement");
+        }
+    }
+
+    @Test
+    void configIsReadAndWrittenThroughTheBackend() throws Exception {
+        start(BackendFaults.NONE);
+        assertEquals("[2, 3, 4]", java.util.Arrays.toString(get(frontend.getConfig(2, 3))));
+        get(frontend.setConfig(1, new byte[] {42}, true));
+        assertEquals(42, device.config()[1]);
+        Throwable e = failure(frontend.getConfig(4, 8));
+        assertTrue(e.getMessage().contains("back-end failed GET_CONFIG (offset 4, 8 bytes)"), e.getMessage());
+        assertTrue(frontend.connection().isHealthy(), "an empty GET_CONFIG reply is an error, not a protocol violation");
+    }
+
+    @Test
+    void resetDeviceStopsRingsAndForgetsFeatures() throws Exception {
+        start(BackendFaults.NONE);
+        try (EventFd kick = EventFd.create(); EventFd call = EventFd.create()) {
+            TestRing ring = startRing(kick, call);
+            get(frontend.setVringEnable(0, true, true));
+            get(frontend.resetDevice());
+            ring.addWritable(BUFFER, 8);
+            kick.signal();
+            Thread.sleep(100);
+            assertEquals(0, ring.usedIndex(), "no ring runs after RESET_DEVICE");
+            TestRing restarted = startRing(kick, call);   // a fresh (zeroed) ring, as after a guest reset
+            get(frontend.setVringEnable(0, true, true));
+            restarted.addWritable(BUFFER, 8);
+            kick.signal();
+            await(() -> restarted.usedIndex() == 1, "the restarted ring");
+        }
+    }
+
+    @Test
+    void shortReplyFailsTheConnectionNamingTheMessage() {
+        String m = faultMessage(ReplyFault.SHORT);
+        assertTrue(m.contains("reply to SET_VRING_NUM (vring 0, 16) has a 4-byte payload"), m);
+    }
+
+    @Test
+    void malformedReplyFailsTheConnection() {
+        String m = faultMessage(ReplyFault.MALFORMED);
+        assertTrue(m.contains("malformed message") && m.contains("version 2"), m);
+    }
+
+    @Test
+    void replyToTheWrongRequestFailsTheConnection() {
+        String m = faultMessage(ReplyFault.WRONG_REQUEST);
+        assertTrue(m.contains("reply to SET_VRING_NUM (vring 0, 16) is marked as a reply to GET_FEATURES"), m);
+    }
+
+    @Test
+    void replyWithAStrayFdFailsTheConnection() {
+        String m = faultMessage(ReplyFault.UNEXPECTED_FD);
+        assertTrue(m.contains("carries 1 unexpected fd(s)"), m);
+    }
+
+    @Test
+    void missingReplyTimesOutWithinTheBound() {
+        long start = System.nanoTime();
+        String m = faultMessage(ReplyFault.NO_REPLY);
+        long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+        assertTrue(m.contains("no reply to SET_VRING_NUM (vring 0, 16) within 500 ms"), m);
+        assertTrue(ms < 5000, "took " + ms + " ms");
+    }
+
+    /** Spoils the reply to SET_VRING_NUM; returns the failure, checking it reached every later request. */
+    private String faultMessage(ReplyFault fault) {
+        start(BackendFaults.NONE.withReplyFault(fault, VhostUserRequest.SET_VRING_NUM, 1));
+        Throwable e = failure(frontend.setVringNum(0, 16, true));
+        assertTrue(e instanceof VhostUserException, e.toString());
+        assertTrue(e.getMessage().startsWith("vhost-user back-end of dev0 (chardev 'c0', client of "), e.getMessage());
+        VhostUserException f = frontend.connection().failure();
+        assertNotNull(f, "the connection is marked failed");
+        Throwable later = failure(frontend.getFeatures());
+        assertEquals(f.getMessage(), later.getMessage(), "later requests fail at once with the same reason");
+        return f.getMessage();
+    }
+
+    @Test
+    void backendClosingTheConnectionFailsPendingRequests() {
+        // Handshake: GET_FEATURES, GET_PROTOCOL_FEATURES, SET_PROTOCOL_FEATURES, GET_FEATURES, GET_QUEUE_NUM, SET_OWNER = 6.
+        start(BackendFaults.NONE.withCloseAtMessage(8));
+        CompletableFuture<Void> seventh = frontend.setFeatures(FillingDevice.FEATURES, true);
+        CompletableFuture<Void> eighth = frontend.setVringNum(0, 16, true);
+        Throwable e = failure(eighth);
+        assertTrue(seventh.isDone() && !seventh.isCompletedExceptionally(), "the reply sent before the close still counts");
+        assertTrue(e.getMessage().contains("SET_VRING_NUM (vring 0, 16) awaited its reply"), e.getMessage());
+        assertTrue(e.getMessage().contains("closed the connection") || e.getMessage().contains("connection lost"), e.getMessage());
+    }
+
+    @Test
+    void handshakeFailsClearlyWhenNobodyListens() {
+        VhostUserException e = assertThrows(VhostUserException.class, () -> VhostUserFrontend.connect("dev9",
+                SocketChardevSpec.client("c9", dir.resolve("nobody.sock")).withConnectTimeout(Duration.ofMillis(300)), REPLY_TIMEOUT));
+        assertTrue(e.getMessage().contains("dev9") && e.getMessage().contains("nobody.sock"), e.getMessage());
+    }
+
+    @Test
+    void faultSpecRoundTripsThroughItsCommandLineForm() {
+        BackendFaults f = BackendFaults.NONE.withCallSwitchDelay(Duration.ofNanos(150_000)).withEnableDelay(Duration.ofMillis(2))
+                .withCloseAtMessage(9).withReplyFault(ReplyFault.SHORT, VhostUserRequest.GET_VRING_BASE, 2)
+                .withDropKicksWhileDisabled(true).withHiddenProtocolFeatures(ProtocolFeatures.bit(ProtocolFeatures.REPLY_ACK));
+        assertEquals(f, BackendFaults.parse(f.format()));
+        assertEquals(BackendFaults.NONE, BackendFaults.parse("none"));
+        assertEquals(ProtocolFeatures.bit(3) | ProtocolFeatures.bit(9),
+                BackendFaults.parse("hide-protocol-features=REPLY_ACK|CONFIG").hiddenProtocolFeatures());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> BackendFaults.parse("explode=1"));
+        assertTrue(e.getMessage().contains("unknown fault 'explode'"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> BackendFaults.parse("reply-fault=SHORT"));
+    }
+}
