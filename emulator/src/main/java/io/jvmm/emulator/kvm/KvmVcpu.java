@@ -277,11 +277,8 @@ public final class KvmVcpu implements AutoCloseable {
     private ExitReason finish(ExitReason reason, int kvmExitReason, String detail, boolean withRegisters) {
         VcpuExit exit = new VcpuExit(id, reason, kvmExitReason, detail, withRegisters ? safeDump() : "");
         lastExit = exit;
-        if (reason.isFailure()) {
-            log.warn("{}", exit.describe());
-        } else {
-            log.debug("vCPU {} exit: {} {}", id, reason, detail);
-        }
+        // The caller reports failures (with the register dump) once, to the user: log at debug only.
+        log.debug("vCPU {} exit: {} {}", id, reason, detail);
         return reason;
     }
 
