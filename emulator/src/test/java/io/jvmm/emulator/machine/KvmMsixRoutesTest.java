@@ -1,0 +1,114 @@
+package io.jvmm.emulator.machine;
+
+import io.jvmm.chardev.EventFd;
+import io.jvmm.devices.rng.VirtioRng;
+import io.jvmm.emulator.boot.MemoryLayout;
+import io.jvmm.emulator.kvm.Kvm;
+import io.jvmm.emulator.kvm.KvmVcpu;
+import io.jvmm.emulator.kvm.KvmVm;
+import io.jvmm.pci.dispatch.IoCompletion;
+import io.jvmm.pci.mem.GuestMemory;
+import io.jvmm.pci.msix.Msix;
+import io.jvmm.virtio.pci.VirtioPciDevice;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Rule 2 under KVM: a vector's irqfd is attached only while unmasked; a signal on the vector's
+ * eventfd while masked (as a back-end in another process would send) lands in the PBA, and the
+ * unmask delivers it once, with the route re-attached.
+ */
+@Timeout(60)
+class KvmMsixRoutesTest {
+    private Kvm kvm;
+    private KvmVm vm;
+    private KvmVcpu vcpu;
+    private GuestMemory memory;
+    private KvmMsixRoutes routes;
+    private VirtioPciDevice device;
+    private Msix msix;
+
+    @BeforeEach
+    void setUp() {
+        Assumptions.assumeTrue(Files.isWritable(Path.of("/dev/kvm")), "/dev/kvm is absent or not accessible: KVM tests cannot run");
+        kvm = Kvm.open();
+        vm = kvm.createVm();
+        vm.setTssAddress(MemoryLayout.KVM_TSS_ADDR);
+        vm.setIdentityMapAddress(MemoryLayout.KVM_IDENTITY_MAP_ADDR);
+        vm.createIrqchip();
+        memory = GuestMemory.ofRam("ram", 16 << 20);
+        vm.mapMemory(memory);
+        vcpu = vm.createVcpu(0);   // an APIC for the MSIs to target
+        routes = new KvmMsixRoutes(vm);
+        device = new VirtioPciDevice(new VirtioRng("rng0"), memory, routes);
+        msix = device.msix();
+        routes.attach(msix, device.context());
+        await(msix.tableHandler().write(0, 4, 0xfee00000L));
+        await(msix.tableHandler().write(8, 4, 0x41));
+        await(msix.tableHandler().write(12, 4, 0));   // unmask vector 0
+        await(device.configWrite(msix.capabilityOffset() + 2, 2, Msix.CONTROL_ENABLE));
+        assertFalse(msix.isMasked(0));
+    }
+
+    @AfterEach
+    void tearDown() {
+        if (device != null) {
+            device.close();
+            routes.close();
+            vcpu.close();
+            vm.close();
+            kvm.close();
+            memory.close();
+        }
+    }
+
+    private static void await(java.util.concurrent.CompletableFuture<Void> f) {
+        IoCompletion.await(f, Duration.ofSeconds(5), "MSI-X register write");
+    }
+
+    @Test
+    void aMaskedSignalSetsThePbaAndTheUnmaskDeliversItOnce() throws Exception {
+        EventFd fd = routes.vectorEventFd(msix, 0);
+
+        fd.signal();
+        assertEquals(0, fd.consume(), "unmasked: KVM's irqfd took the signal itself");
+        assertFalse(msix.isPending(0));
+
+        await(msix.tableHandler().write(12, 4, 1));   // mask
+        fd.signal();                                   // a back-end signals while masked
+        long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+        while (!msix.isPending(0) && System.nanoTime() < deadline) {
+            Thread.sleep(1);
+        }
+        assertTrue(msix.isPending(0), "the masked signal must land in the PBA");
+
+        long delivered = routes.delivered();
+        await(msix.tableHandler().write(12, 4, 0));   // unmask
+        assertFalse(msix.isPending(0));
+        assertEquals(delivered + 1, routes.delivered(), "the pending interrupt is delivered exactly once at unmask");
+
+        fd.signal();
+        assertEquals(0, fd.consume(), "after the unmask the irqfd is attached again");
+        assertEquals(delivered + 1, routes.delivered(), "a signal through the irqfd bypasses the VMM");
+    }
+
+    @Test
+    void inProcessSignalsUseTheAttachedIrqfd() {
+        long delivered = routes.delivered();
+        msix.signal(0);
+        assertEquals(delivered + 1, routes.delivered());
+        await(msix.tableHandler().write(12, 4, 1));
+        msix.signal(0);
+        assertEquals(delivered + 1, routes.delivered(), "masked: nothing delivered");
+        assertTrue(msix.isPending(0));
+    }
+}
