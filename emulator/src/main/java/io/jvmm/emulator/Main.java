@@ -45,6 +45,9 @@ public final class Main {
             err.println("jvmm: " + e.getMessage() + " (see jvmm --help)");
             return ExitStatus.USER_ERROR;
         }
+        if (!command.vfioUserSockets().isEmpty()) {
+            return io.jvmm.emulator.vfiouser.DeviceServerMain.run(command, err);
+        }
         try {
             MachineConfig config = command.toConfig();
             try (Machine machine = Machine.create(config, console)) {

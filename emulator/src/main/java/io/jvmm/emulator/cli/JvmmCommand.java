@@ -55,6 +55,25 @@ public final class JvmmCommand {
             description = "virtio-blk-pci,drive=ID[,serial=S,queue-size=N] | virtio-rng-pci | isa-debug-exit[,iobase=0x501,iosize=2]")
     List<String> devices = new ArrayList<>();
 
+    @Option(names = "--vfio-user-socket", paramLabel = "PATH",
+            description = "serve the PCI -device(s) over vfio-user on this Unix socket instead of booting a guest; "
+                    + "repeat it for one socket per device, or give one PATH and the others get PATH-<device id>")
+    List<Path> vfioUserSockets = new ArrayList<>();
+
+    /** The sockets to serve the devices on (empty: boot a guest). */
+    public List<Path> vfioUserSockets() {
+        return List.copyOf(vfioUserSockets);
+    }
+
+    /** The validated devices to serve over vfio-user (no -kernel needed). */
+    public MachineConfig toDeviceServerConfig() {
+        if (accel != null) {
+            throw new UserError("-accel " + accel + ": a vfio-user device server runs no guest, drop -accel");
+        }
+        return ConfigParser.parseDevicesOnly(new ConfigParser.RawOptions(memory, smp, kernel, initrd, append, noReboot,
+                objects, chardevs, drives, devices));
+    }
+
     /** The validated machine configuration. */
     public MachineConfig toConfig() {
         if (accel != null && !accel.equals("kvm")) {

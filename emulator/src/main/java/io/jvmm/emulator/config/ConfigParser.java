@@ -35,6 +35,18 @@ public final class ConfigParser {
         return new ConfigParser().build(raw);
     }
 
+    /**
+     * Like {@link #parse}, for serving the devices to another VMM (--vfio-user-socket): no guest
+     * is booted, so -kernel is not required (the kernel in the result is then null).
+     */
+    public static MachineConfig parseDevicesOnly(RawOptions raw) {
+        ConfigParser parser = new ConfigParser();
+        parser.kernelRequired = false;
+        return parser.build(raw);
+    }
+
+    private boolean kernelRequired = true;
+
     private MachineConfig build(RawOptions raw) {
         Long ram = raw.memory() == null ? null : parseMemory(raw.memory());
         for (String text : raw.objects()) {
@@ -46,10 +58,12 @@ public final class ConfigParser {
             ram = backendSize;
         }
         int cpus = parseSmp(raw.smp());
-        if (raw.kernel() == null) {
+        if (raw.kernel() == null && kernelRequired) {
             throw new UserError("no -kernel given: name a Linux bzImage or a 64-bit ELF guest");
         }
-        requireReadable("-kernel", raw.kernel());
+        if (raw.kernel() != null) {
+            requireReadable("-kernel", raw.kernel());
+        }
         if (raw.initrd() != null) {
             requireReadable("-initrd", raw.initrd());
         }

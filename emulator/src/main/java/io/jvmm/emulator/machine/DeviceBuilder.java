@@ -7,15 +7,15 @@ import io.jvmm.emulator.config.DevicePlan;
 import io.jvmm.emulator.config.UserError;
 import io.jvmm.virtio.VirtioDevice;
 
-/** Builds the device model a validated {@link DevicePlan} describes. */
-final class DeviceBuilder {
+/** Builds the device model a validated {@link DevicePlan} describes (also for the vfio-user server). */
+public final class DeviceBuilder {
     private static final int BLK_IO_THREADS = 2;
 
     private DeviceBuilder() {
     }
 
     /** The virtio device model for a virtio plan; host problems (files) become {@link UserError}s. */
-    static VirtioDevice virtio(DevicePlan plan) {
+    public static VirtioDevice virtio(DevicePlan plan) {
         if (plan instanceof DevicePlan.VirtioBlk blk) {
             RawFileBackend backend;
             try {

@@ -1,0 +1,114 @@
+package io.jvmm.emulator.vfiouser;
+
+import io.jvmm.pci.PciDevice;
+import io.jvmm.pci.mem.GuestMemory;
+import io.jvmm.pci.msix.Msix;
+import io.jvmm.virtio.VirtioDevice;
+import io.jvmm.virtio.pci.VirtioPciDevice;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A PCI device model prepared to be served over vfio-user: its guest memory (empty until a
+ * client maps some), its interrupt sink signalling the client's eventfds, its regions and IRQs.
+ * Outlives client connections: a client that goes away leaves the device as it was.
+ */
+public final class ServedDevice implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ServedDevice.class);
+    private static final Duration QUIESCE_TIMEOUT = Duration.ofSeconds(30);
+
+    private final PciDevice pci;
+    private final Msix msix;
+    private final GuestMemory memory;
+    private final VectorEventFds vectors;
+    private final DeviceIrqs irqs;
+    private final PciRegions regions;
+    private final Runnable quiesce;
+    private final Runnable closer;
+
+    private ServedDevice(PciDevice pci, Msix msix, GuestMemory memory, VectorEventFds vectors, Runnable quiesce, Runnable closer) {
+        this.pci = pci;
+        this.msix = msix;
+        this.memory = memory;
+        this.vectors = vectors;
+        this.irqs = new DeviceIrqs(pci, msix, vectors);
+        this.regions = new PciRegions(pci, msix, Duration.ofSeconds(30));
+        this.quiesce = quiesce;
+        this.closer = closer;
+    }
+
+    /** A virtio device behind the virtio-pci transport, over memory that DMA_MAP will fill. */
+    public static ServedDevice virtio(VirtioDevice device) {
+        Objects.requireNonNull(device, "device");
+        GuestMemory memory = new GuestMemory();
+        VectorEventFds vectors = new VectorEventFds(device.id());
+        VirtioPciDevice pci = new VirtioPciDevice(device, memory, vectors);
+        Runnable quiesce = () -> {
+            // Queue work runs on the device's context: once a no-op has run there, no access that
+            // started before the memory left the guest memory is still going.
+            try {
+                pci.context().submit(() -> null).get(QUIESCE_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (ExecutionException | TimeoutException e) {
+                log.warn("{}: the device context did not quiesce: {}", device.id(), e.toString());
+            }
+        };
+        return new ServedDevice(pci, pci.msix(), memory, vectors, quiesce, () -> {
+            pci.close();
+            memory.close();
+        });
+    }
+
+    public String id() {
+        return pci.id();
+    }
+
+    public PciDevice pci() {
+        return pci;
+    }
+
+    /** The device's guest memory: what the current client has mapped with fds. */
+    public GuestMemory memory() {
+        return memory;
+    }
+
+    /** Interrupts signalled to a client eventfd so far. */
+    public long interruptsDelivered() {
+        return vectors.delivered();
+    }
+
+    Msix msix() {
+        return msix;
+    }
+
+    DeviceIrqs irqs() {
+        return irqs;
+    }
+
+    PciRegions regions() {
+        return regions;
+    }
+
+    /** Returns once no device work that may touch memory removed before the call is running. */
+    void quiesce() {
+        quiesce.run();
+    }
+
+    /** Stops the device model and releases its memory (after the server has stopped). */
+    @Override
+    public void close() {
+        irqs.releaseClient();
+        closer.run();
+    }
+
+    @Override
+    public String toString() {
+        return pci.toString();
+    }
+}
