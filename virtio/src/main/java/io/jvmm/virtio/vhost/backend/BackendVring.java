@@ -6,18 +6,20 @@ import io.jvmm.virtio.queue.SplitVirtqueue;
 import io.jvmm.virtio.vhost.VringAddress;
 
 /**
- * One ring as the back-end tracks it. Touched only on the back-end's data-plane context, so the
- * call fd a completion signals and the one SET_VRING_CALL installs are never used at the same
- * time (after the switch is acknowledged, nothing signals the old fd).
+ * One ring as the back-end tracks it. Touched only on the back-end's data-plane context, except
+ * the call fd: signals and SET_VRING_CALL's switch serialise on {@link #callLock} instead, so a
+ * switch needs no hop to the data plane, and once it returns (and is acknowledged) nothing
+ * signals the old fd any more.
  */
 final class BackendVring {
     final int index;
+    private final Object callLock = new Object();
     int num;
     int base;
     VringAddress address;
     EventFd kick;
     Registration kickWatch;
-    EventFd call;
+    private EventFd call;   // guarded by callLock
     EventFd err;
     /** Between SET_VRING_KICK and GET_VRING_BASE (or a reset). */
     boolean started;
@@ -33,9 +35,22 @@ final class BackendVring {
     }
 
     void signalCall() {
-        EventFd c = call;
-        if (c != null) {
-            c.signal();
+        synchronized (callLock) {
+            if (call != null) {
+                call.signal();
+            }
+        }
+    }
+
+    /** Installs a new call fd (null: none) and closes the old one, which no signal uses after this returns. */
+    void switchCall(EventFd next) {
+        EventFd old;
+        synchronized (callLock) {
+            old = call;
+            call = next;
+        }
+        if (old != null) {
+            old.close();
         }
     }
 
@@ -61,10 +76,7 @@ final class BackendVring {
     /** Forgets everything (reset or end of the connection), closing the fds. */
     void clear() {
         stop();
-        if (call != null) {
-            call.close();
-            call = null;
-        }
+        switchCall(null);
         if (err != null) {
             err.close();
             err = null;

@@ -496,14 +496,7 @@ public final class VhostUserBackend implements AutoCloseable {
         BackendVring v = vring(f.index(), m);
         EventFd call = f.noFd() ? null : EventFd.adopt(m.fds()[0]);
         pause(faults.callSwitchDelay());   // the data plane keeps signalling the old fd meanwhile
-        onDataPlane("switch the call fd of vring " + f.index(), () -> {
-            EventFd old = v.call;
-            v.call = call;
-            if (old != null) {
-                old.close();
-            }
-            return null;
-        });
+        v.switchCall(call);
         return null;
     }
 
@@ -676,13 +669,18 @@ public final class VhostUserBackend implements AutoCloseable {
         }
     }
 
+    /** Sleeps for d; spins below a millisecond, where parking would overshoot by tens of microseconds. */
     private static void pause(Duration d) {
         if (d.isZero()) {
             return;
         }
         long end = System.nanoTime() + d.toNanos();
         for (long left; (left = end - System.nanoTime()) > 0; ) {
-            LockSupport.parkNanos(left);
+            if (left > 1_000_000) {
+                LockSupport.parkNanos(left - 500_000);
+            } else {
+                Thread.onSpinWait();
+            }
         }
     }
 

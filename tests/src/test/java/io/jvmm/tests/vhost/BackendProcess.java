@@ -1,0 +1,96 @@
+package io.jvmm.tests.vhost;
+
+import io.jvmm.virtio.vhost.backend.BackendFaults;
+import io.jvmm.virtio.vhost.backend.VhostUserBackendMain;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The Java vhost-user back-end ({@link VhostUserBackendMain}) as a separate process on this
+ * JVM's classpath, listening on a socket, as virtiofsd would. Its output goes to a file for
+ * failure messages.
+ */
+final class BackendProcess implements AutoCloseable {
+    private final Process process;
+    private final Path log;
+
+    private BackendProcess(Process process, Path log) {
+        this.process = process;
+        this.log = log;
+    }
+
+    static BackendProcess start(Path socket, String name, BackendFaults faults) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.add("-Xmx96m");
+        cmd.add("-XX:+UseSerialGC");
+        cmd.add("-XX:TieredStopAtLevel=1");
+        String logback = System.getProperty("logback.configurationFile");
+        if (logback != null) {
+            cmd.add("-Dlogback.configurationFile=" + logback);
+        }
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(VhostUserBackendMain.class.getName());
+        cmd.add("--socket-path=" + socket);
+        cmd.add("--name=" + name);
+        cmd.add("--faults=" + faults.format());
+        try {
+            Path out = Files.createTempFile(socket.getParent(), "backend-" + name, ".log");
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile()).start();
+            return new BackendProcess(p, out);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot start the back-end process", e);
+        }
+    }
+
+    long pid() {
+        return process.pid();
+    }
+
+    boolean isAlive() {
+        return process.isAlive();
+    }
+
+    /** SIGKILL, as a crashing back-end: no goodbye on the socket beyond what the kernel does. */
+    void kill() throws InterruptedException {
+        process.destroyForcibly();
+        if (!process.waitFor(10, TimeUnit.SECONDS)) {
+            throw new AssertionError("back-end " + pid() + " did not die");
+        }
+    }
+
+    /** Waits for the process to end by itself (it does once its connection ends). */
+    boolean awaitExit(Duration timeout) throws InterruptedException {
+        return process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    String output() {
+        try {
+            return Files.readString(log);
+        } catch (IOException e) {
+            return "(cannot read back-end output: " + e + ")";
+        }
+    }
+
+    @Override
+    public void close() {
+        if (process.isAlive()) {
+            process.destroy();
+            try {
+                if (!process.waitFor(5, TimeUnit.SECONDS)) {
+                    process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                process.destroyForcibly();
+            }
+        }
+    }
+}

@@ -1,0 +1,138 @@
+package io.jvmm.tests.vhost;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jvmm.pci.msix.MsiMessage;
+import io.jvmm.tests.driver.GuestInterrupts;
+import io.jvmm.tests.driver.Poll;
+import io.jvmm.tests.driver.pci.MsixDriver;
+import io.jvmm.tests.driver.virtio.Chain;
+import io.jvmm.tests.driver.virtio.QueueSetup;
+import io.jvmm.tests.driver.virtio.SplitQueue;
+import io.jvmm.tests.driver.virtio.VirtioFeatureBits;
+import io.jvmm.virtio.vhost.backend.BackendFaults;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Rule 2 against a back-end in a separate process that delays every switch of its call fd:
+ * masking and unmasking while completions race with it loses no interrupt, and the historic
+ * fire-and-forget SET_VRING_CALL (x-sync-vring=off) does lose them, so the test can fail.
+ */
+@Timeout(value = 240, unit = TimeUnit.SECONDS)
+class MaskingTest {
+    private static final Logger log = LoggerFactory.getLogger(MaskingTest.class);
+    private static final int CYCLES = Integer.getInteger("jvmm.vhost.maskCycles", 100_000);
+    private static final BackendFaults SLOW_CALL_SWITCH = BackendFaults.NONE.withCallSwitchDelay(Duration.ofNanos(20_000));
+    private static final long FEATURES = VirtioFeatureBits.RING_EVENT_IDX | VirtioFeatureBits.RING_INDIRECT_DESC;
+
+    @TempDir
+    Path dir;
+
+    /** virtio_pci_common_cfg offsets (virtio 1.x 4.1.4.3): queue_select and queue_msix_vector. */
+    private static final int QUEUE_SELECT = 0x16;
+    private static final int QUEUE_MSIX_VECTOR = 0x1A;
+
+    /** The guest writes a queue's vector as a driver re-balancing interrupts would; returns what reads back. */
+    private static int setQueueVector(VhostTestBed bed, int queue, int vector) {
+        long common = bed.driver.layout().common().address();
+        bed.guest.cpu().writeMmio(common + QUEUE_SELECT, 2, queue);
+        bed.guest.cpu().writeMmio(common + QUEUE_MSIX_VECTOR, 2, vector);
+        return (int) bed.guest.cpu().readMmio(common + QUEUE_MSIX_VECTOR, 2);
+    }
+
+    private static SplitQueue init(VhostTestBed bed) {
+        return bed.driver.initialize(FEATURES, List.of(QueueSetup.size(64))).get(0);
+    }
+
+    @Test
+    void noInterruptLostInMaskUnmaskCyclesWithConcurrentCompletions() {
+        try (VhostTestBed bed = VhostTestBed.create(dir, VhostTestBed.Options.defaults().faults(SLOW_CALL_SWITCH))) {
+            SplitQueue q = init(bed);
+            MaskCycles.Result r = MaskCycles.run(bed.driver, q, CYCLES, Integer.MAX_VALUE);
+            log.info("x-sync-vring=on: {}", r);
+            assertEquals(CYCLES, r.cycles());
+            assertEquals(0, r.lost(), () -> r + "\nback-end:\n" + bed.backendOutput());
+            assertTrue(r.pendingAtUnmask() > CYCLES / 1000, () -> "completions rarely raced the masking: " + r);
+            assertFalse(bed.driver.needsReset());
+        }
+    }
+
+    @Test
+    void fireAndForgetCallSwitchLosesInterrupts() {
+        VhostTestBed.Options o = VhostTestBed.Options.defaults().faults(SLOW_CALL_SWITCH).syncVring(false);
+        try (VhostTestBed bed = VhostTestBed.create(dir, o)) {
+            SplitQueue q = init(bed);
+            MaskCycles.Result r = MaskCycles.run(bed.driver, q, Math.min(CYCLES, 50_000), 3);
+            log.info("x-sync-vring=off: {}", r);
+            assertTrue(r.lost() > 0, () -> "the historic race lost nothing in " + r);
+        }
+    }
+
+    @Test
+    void pendingBitReadsOneWhileMaskedAndUnmaskDeliversOnce() {
+        try (VhostTestBed bed = VhostTestBed.create(dir, VhostTestBed.Options.defaults())) {
+            SplitQueue q = init(bed);
+            MsixDriver msix = bed.driver.msix();
+            int vector = bed.driver.queueVector(0);
+            MsiMessage message = q.message();
+            GuestInterrupts irq = bed.guest.interrupts();
+            long buffer = bed.guest.pages().allocate(256);
+
+            msix.mask(vector);
+            long before = irq.count(message);
+            q.add(Chain.create().writable(buffer, 256), "masked");
+            q.kick();
+            Poll.until(() -> q.usedPending() > 0, Duration.ofSeconds(10), () -> "the completion: " + q.describeState());
+            Poll.until(() -> msix.isPending(vector), Duration.ofSeconds(10), () -> "the PBA bit of vector " + vector);
+            assertEquals(before, irq.count(message), "nothing delivered while masked");
+            msix.unmask(vector);
+            assertEquals(before + 1, irq.count(message), "one interrupt, delivered by the time the unmasking write completed");
+            assertFalse(msix.isPending(vector));
+            assertEquals(1, q.takeUsed().size());
+        }
+    }
+
+    @Test
+    void queueVectorChangedAfterDriverOkMovesItsInterrupts() {
+        try (VhostTestBed bed = VhostTestBed.create(dir, VhostTestBed.Options.defaults())) {
+            SplitQueue q = init(bed);
+            GuestInterrupts irq = bed.guest.interrupts();
+            MsiMessage queueMessage = q.message();
+            MsiMessage configMessage = bed.driver.configMessage();
+            long buffer = bed.guest.pages().allocate(64);
+
+            // Move queue 0 from its vector to vector 0 (the config vector), as a guest may after DRIVER_OK.
+            assertEquals(0, setQueueVector(bed, 0, 0), "vector 0 accepted");
+            long onConfig = irq.count(configMessage);
+            long onQueue = irq.count(queueMessage);
+            q.add(Chain.create().writable(buffer, 64), "moved");
+            q.kick();
+            assertTrue(irq.awaitMoreThan(configMessage, onConfig, Duration.ofSeconds(10)), "the completion arrives on the new vector");
+            assertEquals(onQueue, irq.count(queueMessage), "nothing on the old vector");
+            assertEquals(1, q.takeUsed().size());
+
+            // The new vector masked: the pending bit is set there, and unmasking delivers it.
+            MsixDriver msix = bed.driver.msix();
+            msix.mask(0);
+            onConfig = irq.count(configMessage);
+            q.add(Chain.create().writable(buffer, 64), "masked on the new vector");
+            q.kick();
+            Poll.until(() -> msix.isPending(0), Duration.ofSeconds(10), () -> "the PBA bit of vector 0");
+            assertEquals(onConfig, irq.count(configMessage));
+            msix.unmask(0);
+            assertEquals(onConfig + 1, irq.count(configMessage));
+            assertEquals(1, q.takeUsed().size());
+            assertFalse(bed.driver.needsReset());
+        }
+    }
+}
