@@ -102,7 +102,6 @@ public final class Machine implements AutoCloseable {
         new PciFirmware(MemoryLayout.MMIO32_START, MemoryLayout.MMIO32_END, layout.mmio64Start(), layout.mmio64End()).assign(bus);
 
         bootPlan = Bootloader.load(config.kernel(), config.initrd(), config.append(), memory, layout, config.cpus());
-        log.info("{}", bootPlan.describe());
         for (int i = 0; i < config.cpus(); i++) {
             KvmVcpu vcpu = vm.createVcpu(i);
             VcpuSetup.configure(kvm, vcpu, i, config.cpus(), bootPlan);
