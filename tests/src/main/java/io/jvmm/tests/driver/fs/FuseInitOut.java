@@ -21,7 +21,7 @@ public record FuseInitOut(int major, int minor, int maxReadahead, long flags, in
             throw new FuseProtocolException(String.format("fuse_init_out: reply body of %d bytes, expected %d to %d",
                     body.length, MIN_BYTES, BYTES));
         }
-        ByteBuffer b = ByteBuffer.allocate(BYTES).order(ByteOrder.LITTLE_ENDIAN).put(body).flip();
+        ByteBuffer b = ByteBuffer.allocate(BYTES).order(ByteOrder.LITTLE_ENDIAN).put(body).rewind();   // zero beyond the body
         int major = b.getInt();
         int minor = b.getInt();
         int readahead = b.getInt();

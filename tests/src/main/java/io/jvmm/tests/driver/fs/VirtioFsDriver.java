@@ -14,7 +14,6 @@ import io.jvmm.tests.driver.virtio.VirtioPciLayout;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -139,18 +138,9 @@ public final class VirtioFsDriver {
                     tag[i + b] = (byte) (word >>> (8 * b));
                 }
             }
-            return new FsConfig(decodeTag(tag), device.readConfig32(CFG_NUM_REQUEST_QUEUES),
+            return new FsConfig(FsConfig.decodeTag(tag), device.readConfig32(CFG_NUM_REQUEST_QUEUES),
                     hasNotify ? device.readConfig32(CFG_NOTIFY_BUF_SIZE) : 0);
         });
-    }
-
-    /** The tag: UTF-8 up to the first NUL, or all 36 bytes when there is none. */
-    static String decodeTag(byte[] tag) {
-        int n = 0;
-        while (n < tag.length && tag[n] != 0) {
-            n++;
-        }
-        return new String(tag, 0, n, StandardCharsets.UTF_8);
     }
 
     /** The configuration read at initialisation. */
