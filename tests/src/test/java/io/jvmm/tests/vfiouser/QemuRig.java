@@ -1,0 +1,166 @@
+package io.jvmm.tests.vfiouser;
+
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The real-driver rig: scripts/build-vfio-user-rig's trixie root with QEMU 11.1 and the Debian
+ * guest image, built once per JVM (the script itself caches across runs). {@link #boot} runs QEMU
+ * inside the root under TCG with guest RAM in a shared memfd and vfio-user-pci devices whose
+ * sockets live in a shared directory, and returns the guest's console and exit status.
+ */
+final class QemuRig {
+    private static QemuRig instance;
+
+    final Path repo;
+    final Path root;
+    final Path kernel;
+    final Path initrd;
+    final String qemuVersion;
+
+    private QemuRig(Path repo, Map<String, String> vars) {
+        this.repo = repo;
+        this.root = Path.of(vars.get("JVMM_RIG_ROOT"));
+        this.kernel = Path.of(vars.get("JVMM_GUEST_KERNEL"));
+        this.initrd = Path.of(vars.get("JVMM_GUEST_INITRD"));
+        this.qemuVersion = vars.get("JVMM_RIG_QEMU_VERSION");
+    }
+
+    /**
+     * The rig, building it if needed. Skips (JUnit assumption) only when it truly cannot be built
+     * here: not root, or Debian's mirror cannot be resolved; any other failure fails the test.
+     */
+    static synchronized QemuRig get() throws IOException, InterruptedException {
+        if (instance != null) {
+            return instance;
+        }
+        assumeTrue("root".equals(System.getProperty("user.name")), "the vfio-user rig needs root (debootstrap, chroot, mounts)");
+        Path repo = repoRoot();
+        Process p = new ProcessBuilder(repo.resolve("scripts/build-vfio-user-rig").toString())
+                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!p.waitFor(20, TimeUnit.MINUTES)) {
+            p.destroyForcibly();
+            throw new AssertionError("scripts/build-vfio-user-rig did not finish within 20 minutes");
+        }
+        if (p.exitValue() != 0) {
+            assumeTrue(mirrorResolves(), "scripts/build-vfio-user-rig failed and deb.debian.org cannot be resolved: "
+                    + "no network to Debian's mirror, the rig cannot be built here");
+            throw new AssertionError("scripts/build-vfio-user-rig failed with status " + p.exitValue() + " (its log is above)");
+        }
+        Map<String, String> vars = new HashMap<>();
+        for (String line : out.split("\n")) {
+            int eq = line.indexOf('=');
+            if (line.startsWith("JVMM_") && eq > 0) {
+                vars.put(line.substring(0, eq), line.substring(eq + 1));
+            }
+        }
+        for (String v : List.of("JVMM_RIG_ROOT", "JVMM_GUEST_KERNEL", "JVMM_GUEST_INITRD", "JVMM_RIG_QEMU_VERSION")) {
+            if (!vars.containsKey(v)) {
+                throw new AssertionError("scripts/build-vfio-user-rig printed no " + v + "; it printed:\n" + out);
+            }
+        }
+        instance = new QemuRig(repo, vars);
+        return instance;
+    }
+
+    private static boolean mirrorResolves() {
+        try {
+            InetAddress.getByName("deb.debian.org");
+            return true;
+        } catch (UnknownHostException e) {
+            return false;
+        }
+    }
+
+    static Path repoRoot() {
+        Path dir = Path.of("").toAbsolutePath();
+        while (dir != null && !Files.isRegularFile(dir.resolve("scripts/build-vfio-user-rig"))) {
+            dir = dir.getParent();
+        }
+        if (dir == null) {
+            throw new IllegalStateException("cannot find the repository (scripts/build-vfio-user-rig) above " + Path.of("").toAbsolutePath());
+        }
+        return dir;
+    }
+
+    /** What a boot produced. */
+    record GuestRun(int exitStatus, String console, long millis) {
+        /** isa-debug-exit turns the guest's status byte s into QEMU's exit status (s << 1) | 1. */
+        boolean passed() {
+            return exitStatus == 1 && console.contains("JVMM-GUEST: PASS status=0");
+        }
+    }
+
+    /**
+     * Boots the guest image with {@code script} as /jvmm-run (appended to the initramfs as a second
+     * cpio archive), with {@code share} bind-mounted at /run/jvmm inside the root (sockets and
+     * disk images go there), and the given extra QEMU arguments.
+     */
+    GuestRun boot(Path share, String script, List<String> qemuArgs, long timeoutSeconds) throws IOException, InterruptedException {
+        Files.copy(kernel, share.resolve("vmlinuz"), StandardCopyOption.REPLACE_EXISTING);
+        byte[] base = Files.readAllBytes(initrd);
+        byte[] extra = Cpio.withExecutable("jvmm-run", script.getBytes(StandardCharsets.UTF_8));
+        int at = (base.length + 3) & ~3;   // the kernel finds a following archive only at a 4-byte boundary (zeros between are skipped)
+        byte[] both = new byte[at + extra.length];
+        System.arraycopy(base, 0, both, 0, base.length);
+        System.arraycopy(extra, 0, both, at, extra.length);
+        Files.write(share.resolve("initrd"), both);
+
+        List<String> cmd = new ArrayList<>(List.of("unshare", "--mount", "--propagation", "private", "--",
+                repo.resolve("scripts/vfio-user-rig/in-root").toString(), root.toString(), "--share", share + ":/run/jvmm", "--",
+                "qemu-system-x86_64", "-accel", "tcg", "-m", "512", "-smp", "2", "-nographic", "-no-reboot",
+                "-object", "memory-backend-memfd,id=mem,size=512M,share=on", "-machine", "q35,memory-backend=mem",
+                "-kernel", "/run/jvmm/vmlinuz", "-initrd", "/run/jvmm/initrd", "-append", "console=ttyS0 quiet",
+                "-device", "isa-debug-exit,iobase=0x501,iosize=2"));
+        cmd.addAll(qemuArgs);
+        long start = System.nanoTime();
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        ByteArrayOutputStream console = new ByteArrayOutputStream();
+        Thread pump = new Thread(() -> copy(p.getInputStream(), console), "qemu-console");
+        pump.start();
+        if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+            p.descendants().forEach(ProcessHandle::destroyForcibly);
+            p.destroyForcibly();
+            p.waitFor(10, TimeUnit.SECONDS);
+            pump.join(5000);
+            throw new AssertionError("the guest did not finish within " + timeoutSeconds + " s; console:\n" + tail(console.toString(StandardCharsets.UTF_8)));
+        }
+        pump.join(5000);
+        return new GuestRun(p.exitValue(), console.toString(StandardCharsets.UTF_8).replace("\r", ""),
+                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
+    }
+
+    /** The JSON -device form QEMU 11.1 wants for vfio-user-pci (the socket is seen from inside the root). */
+    static List<String> vfioUserDevice(String socketName) {
+        return List.of("-device", "{\"driver\":\"vfio-user-pci\",\"socket\":{\"type\":\"unix\",\"path\":\"/run/jvmm/" + socketName + "\"}}");
+    }
+
+    static String tail(String console) {
+        String[] lines = console.split("\n");
+        return String.join("\n", List.of(lines).subList(Math.max(0, lines.length - 60), lines.length));
+    }
+
+    private static void copy(InputStream in, ByteArrayOutputStream out) {
+        try {
+            in.transferTo(out);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}
