@@ -40,6 +40,8 @@ public final class FuseClient {
     public static final long WANTED_FLAGS = FuseInitFlags.ASYNC_READ | FuseInitFlags.BIG_WRITES | FuseInitFlags.MAX_PAGES;
     /** FUSE_DEFAULT_MAX_PAGES_PER_REQ: pages per request when the server does not send max_pages. */
     static final int DEFAULT_MAX_PAGES = 32;
+    /** fuse_init_out.max_pages (and FUSE_MAX_PAGES) arrived in 7.28. */
+    static final int MAX_PAGES_MINOR = 28;
     static final int DEFAULT_MAX_READAHEAD = 128 * 1024;
     static final int O_RDONLY = 0;
 
@@ -90,6 +92,9 @@ public final class FuseClient {
                     out.minor(), OLDEST_MINOR));
         }
         long agreed = out.flags() & flags;
+        if (out.minor() < MAX_PAGES_MINOR) {
+            agreed &= ~FuseInitFlags.MAX_PAGES;   // the bit means nothing before max_pages existed
+        }
         int maxPages = (agreed & FuseInitFlags.MAX_PAGES) != 0 ? Math.max(1, out.maxPages()) : DEFAULT_MAX_PAGES;
         session = new FuseSession(MAJOR, Math.min(MINOR, out.minor()), agreed, Math.min(maxReadahead, out.maxReadahead()),
                 Math.max(FuseSession.PAGE, out.maxWrite()), maxPages, out.timeGran(), out.maxBackground(), fs.initializations());

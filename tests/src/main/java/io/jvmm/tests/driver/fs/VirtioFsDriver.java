@@ -1,6 +1,7 @@
 package io.jvmm.tests.driver.fs;
 
 import io.jvmm.pci.mem.GuestMemory;
+import io.jvmm.tests.driver.DriverTimeoutException;
 import io.jvmm.tests.driver.GuestDriverException;
 import io.jvmm.tests.driver.PageAllocator;
 import io.jvmm.tests.driver.virtio.Chain;
@@ -44,6 +45,8 @@ public final class VirtioFsDriver {
 
     /** Indirect descriptors keep long chains to one ring slot; EVENT_IDX saves notifications. */
     public static final long WANTED_FEATURES = VirtioFeatureBits.RING_INDIRECT_DESC | VirtioFeatureBits.RING_EVENT_IDX;
+    /** How often a wait for completions looks at device_status. */
+    static final Duration STATUS_CHECK = Duration.ofMillis(50);
 
     private final VirtioPciDriver device;
     private final GuestMemory memory;
@@ -247,7 +250,7 @@ public final class VirtioFsDriver {
                     device, chain.size(), queueIndex, queue.size()));
         }
         while (!queue.canAdd(chain)) {
-            complete(queue.awaitUsed(device.timeout()));
+            complete(awaitUsed(queue, device.timeout()));
         }
         queue.add(chain, r);
         inFlight.add(r);
@@ -284,7 +287,30 @@ public final class VirtioFsDriver {
             throw new IllegalStateException(device + ": waiting for completions with no request in flight");
         }
         Request oldest = inFlight.iterator().next();
-        return complete(queues.get(oldest.queue).awaitUsed(timeout));
+        return complete(awaitUsed(queues.get(oldest.queue), timeout));
+    }
+
+    /**
+     * Waits for used buffers in slices, reading device_status between them: a device that set
+     * DEVICE_NEEDS_RESET (its back-end died) will not answer, and saying so beats a timeout.
+     */
+    private List<UsedBuffer> awaitUsed(SplitQueue queue, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            long remaining = deadline - System.nanoTime();
+            try {
+                return queue.awaitUsed(Duration.ofNanos(Math.max(0, Math.min(remaining, STATUS_CHECK.toNanos()))));
+            } catch (DriverTimeoutException slice) {
+                if (device.needsReset()) {
+                    throw new DeviceNeedsResetException(String.format("%s: the device set DEVICE_NEEDS_RESET with %d requests in flight"
+                            + " (queue %d: %s); reset and re-initialise it", device, inFlight.size(), queue.index(), queue.describeState()));
+                }
+                if (System.nanoTime() - deadline >= 0) {
+                    throw new DriverTimeoutException(String.format("%s queue %d: no used buffer and no interrupt within %d ms (%s)",
+                            device, queue.index(), timeout.toMillis(), queue.describeState()));
+                }
+            }
+        }
     }
 
     /** Completes whatever the device has returned on every queue, without waiting. */
@@ -329,8 +355,8 @@ public final class VirtioFsDriver {
      * Drives completions until {@code future} is done and returns its value.
      *
      * @throws RuntimeException the failure the future completed with, as it is (a FUSE error stays a
-     *     {@link FuseException}); a {@link io.jvmm.tests.driver.DriverTimeoutException} if the
-     *     device stops answering
+     *     {@link FuseException}); a {@link DeviceNeedsResetException} if the device broke, a
+     *     {@link DriverTimeoutException} if it just stops answering
      */
     public <T> T await(CompletableFuture<T> future) {
         while (!future.isDone()) {
