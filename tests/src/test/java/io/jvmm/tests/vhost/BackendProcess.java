@@ -25,7 +25,7 @@ final class BackendProcess implements AutoCloseable {
         this.log = log;
     }
 
-    static BackendProcess start(Path socket, String name, BackendFaults faults) {
+    static BackendProcess start(Path socket, String name, int queues, BackendFaults faults) {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.add("-Xmx96m");
@@ -40,6 +40,7 @@ final class BackendProcess implements AutoCloseable {
         cmd.add(VhostUserBackendMain.class.getName());
         cmd.add("--socket-path=" + socket);
         cmd.add("--name=" + name);
+        cmd.add("--queues=" + queues);
         cmd.add("--faults=" + faults.format());
         try {
             Path out = Files.createTempFile(socket.getParent(), "backend-" + name, ".log");

@@ -29,6 +29,8 @@ import java.util.List;
 final class VhostTestBed implements AutoCloseable {
     static final long RAM = 64L << 20;
     static final Duration DRIVER_TIMEOUT = Duration.ofSeconds(10);
+    /** The back-end's config space (as {@link io.jvmm.virtio.vhost.backend.VhostUserBackendMain} serves it). */
+    static final byte[] CONFIG = {0, 1, 2, 3, 4, 5, 6, 7};
     static final VhostUserDeviceModel RNG_MODEL = new VhostUserDeviceModel(FillingDevice.DEVICE_TYPE, "vhost-user-rng", 0xff0000,
             1, 256, 0, null, 0);
 
@@ -109,10 +111,11 @@ final class VhostTestBed implements AutoCloseable {
         ContextGuestNotifiers notifiers = null;
         TestMachine machine = null;
         try {
+            int queues = o.model().queueCount();
             if (o.separateProcess()) {
-                process = BackendProcess.start(socket, "fill", o.faults());
+                process = BackendProcess.start(socket, "fill", queues, o.faults());
             } else {
-                inProcess = VhostUserBackend.startServer(socket, "fill", FillingDevice.standard(), o.faults());
+                inProcess = VhostUserBackend.startServer(socket, "fill", new FillingDevice(queues, CONFIG), o.faults());
             }
             ctx = EventContext.start("guest-notifiers");
             notifiers = new ContextGuestNotifiers(ctx);

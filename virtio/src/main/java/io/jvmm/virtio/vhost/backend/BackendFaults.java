@@ -15,6 +15,7 @@ import java.util.List;
  *                               old one keeps being signalled meanwhile)
  * @param enableDelay            pause before applying SET_VRING_ENABLE
  * @param closeAtMessage         close the connection on receiving the N-th message (1-based; 0 never)
+ * @param stallAtMessage         on receiving the N-th message, stop answering anything (0 never)
  * @param replyFault             how to spoil one reply (null: none)
  * @param replyFaultOn           the request whose reply is spoiled
  * @param replyFaultOccurrence   which occurrence of that request (1 = the first)
@@ -23,10 +24,10 @@ import java.util.List;
  * @param hiddenProtocolFeatures protocol features not offered (e.g. REPLY_ACK, as old back-ends)
  */
 public record BackendFaults(Duration messageDelay, Duration callSwitchDelay, Duration enableDelay, int closeAtMessage,
-        ReplyFault replyFault, VhostUserRequest replyFaultOn, int replyFaultOccurrence, boolean dropKicksWhileDisabled,
+        int stallAtMessage, ReplyFault replyFault, VhostUserRequest replyFaultOn, int replyFaultOccurrence, boolean dropKicksWhileDisabled,
         long hiddenProtocolFeatures) {
 
-    public static final BackendFaults NONE = new BackendFaults(Duration.ZERO, Duration.ZERO, Duration.ZERO, 0, null, null, 1, false, 0);
+    public static final BackendFaults NONE = new BackendFaults(Duration.ZERO, Duration.ZERO, Duration.ZERO, 0, 0, null, null, 1, false, 0);
 
     public BackendFaults {
         for (Duration d : new Duration[] {messageDelay, callSwitchDelay, enableDelay}) {
@@ -34,8 +35,8 @@ public record BackendFaults(Duration messageDelay, Duration callSwitchDelay, Dur
                 throw new IllegalArgumentException("back-end fault delays must be zero or positive, got " + d);
             }
         }
-        if (closeAtMessage < 0 || replyFaultOccurrence < 1) {
-            throw new IllegalArgumentException("close-at-message must be >= 0 and the reply fault occurrence >= 1");
+        if (closeAtMessage < 0 || stallAtMessage < 0 || replyFaultOccurrence < 1) {
+            throw new IllegalArgumentException("close-at-message and stall-at-message must be >= 0, the reply fault occurrence >= 1");
         }
         if ((replyFault == null) != (replyFaultOn == null)) {
             throw new IllegalArgumentException("a reply fault needs both a kind and a request");
@@ -43,44 +44,49 @@ public record BackendFaults(Duration messageDelay, Duration callSwitchDelay, Dur
     }
 
     public BackendFaults withMessageDelay(Duration d) {
-        return new BackendFaults(d, callSwitchDelay, enableDelay, closeAtMessage, replyFault, replyFaultOn, replyFaultOccurrence,
-                dropKicksWhileDisabled, hiddenProtocolFeatures);
+        return new BackendFaults(d, callSwitchDelay, enableDelay, closeAtMessage, stallAtMessage, replyFault, replyFaultOn,
+                replyFaultOccurrence, dropKicksWhileDisabled, hiddenProtocolFeatures);
     }
 
     public BackendFaults withCallSwitchDelay(Duration d) {
-        return new BackendFaults(messageDelay, d, enableDelay, closeAtMessage, replyFault, replyFaultOn, replyFaultOccurrence,
-                dropKicksWhileDisabled, hiddenProtocolFeatures);
+        return new BackendFaults(messageDelay, d, enableDelay, closeAtMessage, stallAtMessage, replyFault, replyFaultOn,
+                replyFaultOccurrence, dropKicksWhileDisabled, hiddenProtocolFeatures);
     }
 
     public BackendFaults withEnableDelay(Duration d) {
-        return new BackendFaults(messageDelay, callSwitchDelay, d, closeAtMessage, replyFault, replyFaultOn, replyFaultOccurrence,
-                dropKicksWhileDisabled, hiddenProtocolFeatures);
+        return new BackendFaults(messageDelay, callSwitchDelay, d, closeAtMessage, stallAtMessage, replyFault, replyFaultOn,
+                replyFaultOccurrence, dropKicksWhileDisabled, hiddenProtocolFeatures);
     }
 
     public BackendFaults withCloseAtMessage(int n) {
-        return new BackendFaults(messageDelay, callSwitchDelay, enableDelay, n, replyFault, replyFaultOn, replyFaultOccurrence,
-                dropKicksWhileDisabled, hiddenProtocolFeatures);
+        return new BackendFaults(messageDelay, callSwitchDelay, enableDelay, n, stallAtMessage, replyFault, replyFaultOn,
+                replyFaultOccurrence, dropKicksWhileDisabled, hiddenProtocolFeatures);
+    }
+
+    public BackendFaults withStallAtMessage(int n) {
+        return new BackendFaults(messageDelay, callSwitchDelay, enableDelay, closeAtMessage, n, replyFault, replyFaultOn,
+                replyFaultOccurrence, dropKicksWhileDisabled, hiddenProtocolFeatures);
     }
 
     public BackendFaults withReplyFault(ReplyFault fault, VhostUserRequest on, int occurrence) {
-        return new BackendFaults(messageDelay, callSwitchDelay, enableDelay, closeAtMessage, fault, on, occurrence,
+        return new BackendFaults(messageDelay, callSwitchDelay, enableDelay, closeAtMessage, stallAtMessage, fault, on, occurrence,
                 dropKicksWhileDisabled, hiddenProtocolFeatures);
     }
 
     public BackendFaults withDropKicksWhileDisabled(boolean drop) {
-        return new BackendFaults(messageDelay, callSwitchDelay, enableDelay, closeAtMessage, replyFault, replyFaultOn,
-                replyFaultOccurrence, drop, hiddenProtocolFeatures);
+        return new BackendFaults(messageDelay, callSwitchDelay, enableDelay, closeAtMessage, stallAtMessage, replyFault,
+                replyFaultOn, replyFaultOccurrence, drop, hiddenProtocolFeatures);
     }
 
     public BackendFaults withHiddenProtocolFeatures(long bits) {
-        return new BackendFaults(messageDelay, callSwitchDelay, enableDelay, closeAtMessage, replyFault, replyFaultOn,
-                replyFaultOccurrence, dropKicksWhileDisabled, bits);
+        return new BackendFaults(messageDelay, callSwitchDelay, enableDelay, closeAtMessage, stallAtMessage, replyFault,
+                replyFaultOn, replyFaultOccurrence, dropKicksWhileDisabled, bits);
     }
 
     /**
      * Parses the command-line form {@link #format()} writes: comma-separated
      * {@code message-delay-us=N}, {@code call-switch-delay-us=N}, {@code enable-delay-us=N},
-     * {@code close-at-message=N}, {@code reply-fault=KIND@REQUEST[#OCCURRENCE]},
+     * {@code close-at-message=N}, {@code stall-at-message=N}, {@code reply-fault=KIND@REQUEST[#OCCURRENCE]},
      * {@code drop-kicks-while-disabled}, {@code hide-protocol-features=NAME|NAME} (bit names of
      * {@link ProtocolFeatures}, or numbers). Empty or "none" is {@link #NONE}.
      */
@@ -99,6 +105,7 @@ public record BackendFaults(Duration messageDelay, Duration callSwitchDelay, Dur
                     case "call-switch-delay-us" -> f.withCallSwitchDelay(Duration.ofNanos(Long.parseLong(value) * 1000));
                     case "enable-delay-us" -> f.withEnableDelay(Duration.ofNanos(Long.parseLong(value) * 1000));
                     case "close-at-message" -> f.withCloseAtMessage(Integer.parseInt(value));
+                    case "stall-at-message" -> f.withStallAtMessage(Integer.parseInt(value));
                     case "reply-fault" -> parseReplyFault(f, value);
                     case "drop-kicks-while-disabled" -> f.withDropKicksWhileDisabled(true);
                     case "hide-protocol-features" -> f.withHiddenProtocolFeatures(parseProtocolBits(value));
@@ -151,6 +158,9 @@ public record BackendFaults(Duration messageDelay, Duration callSwitchDelay, Dur
         }
         if (closeAtMessage > 0) {
             items.add("close-at-message=" + closeAtMessage);
+        }
+        if (stallAtMessage > 0) {
+            items.add("stall-at-message=" + stallAtMessage);
         }
         if (replyFault != null) {
             items.add("reply-fault=" + replyFault + "@" + replyFaultOn + "#" + replyFaultOccurrence);

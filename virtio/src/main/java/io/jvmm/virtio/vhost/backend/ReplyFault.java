@@ -10,6 +10,8 @@ public enum ReplyFault {
     WRONG_REQUEST,
     /** The right reply, carrying an fd nobody asked for. */
     UNEXPECTED_FD,
-    /** No reply at all: the front-end's wait must end by itself. */
-    NO_REPLY
+    /** No reply at all: the front-end's wait must end by itself (or notice the next reply is not this one's). */
+    NO_REPLY,
+    /** A well-formed acknowledgement saying the request failed (status 1). */
+    REFUSE
 }

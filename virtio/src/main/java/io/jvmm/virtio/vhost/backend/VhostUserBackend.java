@@ -241,6 +241,13 @@ public final class VhostUserBackend implements AutoCloseable {
                     log.info("{}: {}", name, why);
                     break;
                 }
+                if (faults.stallAtMessage() == n) {
+                    Fds.closeQuietly(m.fds());
+                    log.info("{}: fault injection: stalled at message {} ({})", name, n, m.name());
+                    stallUntilClosed(ch);
+                    why = "fault injection: stalled at message " + n;
+                    break;
+                }
                 pause(faults.messageDelay());
                 handle(m, ch);
             }
@@ -347,6 +354,7 @@ public final class VhostUserBackend implements AutoCloseable {
             case NO_REPLY -> {
                 // nothing: the front-end has to notice on its own
             }
+            case REFUSE -> ch.send(VhostUserMessage.ack(reply.request(), false));
         }
     }
 
@@ -666,6 +674,14 @@ public final class VhostUserBackend implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while waiting to " + what, e);
+        }
+    }
+
+    /** A hung back-end: answers nothing until it is closed (or gives up after a minute, so no test leaks it). */
+    private void stallUntilClosed(VhostUserChannel ch) {
+        long end = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
+        while (!closing && !ch.isClosed() && System.nanoTime() - end < 0) {
+            LockSupport.parkNanos(20_000_000);
         }
     }
 

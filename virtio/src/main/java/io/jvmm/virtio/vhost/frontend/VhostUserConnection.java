@@ -3,6 +3,7 @@ package io.jvmm.virtio.vhost.frontend;
 import io.jvmm.chardev.EndOfStreamException;
 import io.jvmm.chardev.EventContext;
 import io.jvmm.chardev.Fds;
+import io.jvmm.chardev.NativeException;
 import io.jvmm.chardev.Registration;
 import io.jvmm.chardev.SocketChardev;
 import io.jvmm.chardev.SocketChardevSpec;
@@ -284,6 +285,10 @@ public final class VhostUserConnection implements AutoCloseable {
                 String detail = e.getMessage().startsWith(peer + ": ") ? e.getMessage().substring(peer.length() + 2) : e.getMessage();
                 fail("malformed message: " + detail + awaited());
                 return;
+            } catch (NativeException e) {
+                boolean reset = "ECONNRESET".equals(e.errnoName());
+                fail((reset ? "back-end closed the connection (reset)" : "receive failed: " + e.getMessage()) + awaited());
+                return;
             } catch (RuntimeException e) {
                 fail("receive failed: " + e.getMessage() + awaited());
                 return;
@@ -300,11 +305,7 @@ public final class VhostUserConnection implements AutoCloseable {
         String problem = check(m, p);
         if (problem != null) {
             Fds.closeQuietly(m.fds());
-            fail(problem);
-            if (p != null) {   // no longer pending, so fail() did not see it
-                VhostUserException f = failure;
-                p.future.completeExceptionally(f != null ? f : new VhostUserException(peer + ": " + problem));
-            }
+            fail(problem, p);
             return;
         }
         p.future.complete(m);
@@ -360,15 +361,29 @@ public final class VhostUserConnection implements AutoCloseable {
 
     /** Ends the connection because of {@code reason}; only the first call has an effect. */
     public void fail(String reason) {
+        fail(reason, null);
+    }
+
+    /**
+     * As {@link #fail(String)}; {@code culprit}, the request whose reply was wrong (no longer
+     * pending), fails first so that its failure is the one a device reports.
+     */
+    private void fail(String reason, PendingReply culprit) {
         VhostUserException e;
         synchronized (this) {
             if (failure != null || closing) {
+                if (culprit != null) {
+                    culprit.future.completeExceptionally(failure != null ? failure : closedError(culprit.what));
+                }
                 return;
             }
             e = new VhostUserException(peer + ": " + reason);
             failure = e;
         }
         log.error("{}: {}", peer, reason);
+        if (culprit != null) {
+            culprit.future.completeExceptionally(e);
+        }
         failPending(e);
         closeChannel();
         for (Consumer<VhostUserException> l : failureListeners) {
