@@ -113,6 +113,21 @@ int bootinfo_is_ram(const struct bootinfo *bi, u64 base, u64 size)
     return 0;
 }
 
+u64 bootinfo_find_ram(const struct bootinfo *bi, u64 size, u64 align, u64 above)
+{
+    u64 best = 0;
+    for (u32 i = 0; i < bi->nranges; i++) {
+        const struct mem_range *r = &bi->ranges[i];
+        if (r->type != E820_RAM || r->base + r->size < r->base)
+            continue;
+        u64 start = ALIGN_UP(r->base > above ? r->base : above, align);
+        u64 end = r->base + r->size < 4 * GIB ? r->base + r->size : 4 * GIB;
+        if (start >= r->base && start < end && end - start >= size && (!best || start < best))
+            best = start;
+    }
+    return best;
+}
+
 int bootinfo_option(const struct bootinfo *bi, const char *word, char *value, usize value_len)
 {
     const char *p = bi->cmdline;

@@ -28,6 +28,9 @@ const char *bootinfo_parse(u64 zero_page, u64 pvh_start_info, struct bootinfo *b
 u64 bootinfo_ram_bytes(const struct bootinfo *bi);
 /* Whether [base, base+size) lies inside one RAM range. */
 int bootinfo_is_ram(const struct bootinfo *bi, u64 base, u64 size);
+/* The lowest address >= above, aligned to align (a power of two), where size bytes of RAM lie
+ * inside one range below 4 GiB (the identity map); 0 if there is none. */
+u64 bootinfo_find_ram(const struct bootinfo *bi, u64 size, u64 align, u64 above);
 /* Whether the command line has the word `word`, or `word=` with a value; the value (up to the
  * next space) is copied into value when value_len > 0. */
 int bootinfo_option(const struct bootinfo *bi, const char *word, char *value, usize value_len);

@@ -21,7 +21,6 @@ struct idt_pointer {
 
 #define GATE_INTERRUPT_PRESENT 0x8E     /* present, DPL 0, 64-bit interrupt gate (clears IF) */
 
-extern const u64 exception_stubs[32];
 extern const u64 irq_stubs[IRQ_VECTOR_COUNT];
 extern char spurious_stub[];
 
@@ -59,6 +58,11 @@ void idt_init(void)
     set_gate(SPURIOUS_VECTOR, (u64)spurious_stub, cs);
     /* Other vectors stay not-present: a stray one raises #NP, reported with its vector. */
     load_idt((u64)idt, sizeof(idt) - 1);
+}
+
+void idt_set_gate(unsigned vector, u64 handler)
+{
+    set_gate(vector, handler, read_cs());
 }
 
 void idt_load_empty(void)

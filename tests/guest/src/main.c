@@ -14,6 +14,7 @@
 #include "vectors.h"
 #include "virtio.h"
 #include "virtio_blk.h"
+#include "virtio_fs.h"
 #include "virtio_rng.h"
 #include "wait.h"
 
@@ -31,6 +32,9 @@ static struct pci_device pci_devices[PCI_MAX_DEVICES];
 static struct virtio_device virtio_devices[MAX_DRIVEN_DEVICES];
 static int reassign_virtio_bars;
 static struct virtio_device *first_blk;    /* the device bench=N reads from */
+static struct fs_options fs_options;
+static u8 *fs_buffer;                      /* RAM for the fs check, found in the memory map */
+static int fs_checked;
 
 NORETURN void guest_main(u64 cpu, u64 zero_page, u64 ncpus, u64 pvh_start_info);
 
@@ -83,18 +87,37 @@ static void make_tag(char *tag, const char *name, const struct pci_device *d)
     tag[n] = 0;
 }
 
+/* Sets up and checks the first virtio-fs device when fs=FILE asks for it. */
+static void drive_fs(struct virtio_device *v, const struct pci_device *d, u8 first_vector, u8 bsp_apic)
+{
+    const char *err = virtio_setup(v, d, FS_QUEUES, first_vector, bsp_apic);
+    if (err)
+        guest_fail("%s: %s", v->tag, err);
+    kprintf("virtio %s: queues 0-1 size %u %u, msix vectors 0x%x 0x%x\n", v->tag, v->q[0].size, v->q[1].size,
+            v->q[0].vector, v->q[1].vector);
+    if ((err = virtio_fs_test(v, &fs_options, fs_buffer)))
+        guest_fail("%s: %s", v->tag, err);
+    fs_checked = 1;
+}
+
 /* Sets up and checks every virtio device we have a test for; returns how many were checked
  * per type (index: virtio type, bounded). */
 static void drive_virtio(int npci, u8 bsp_apic, u32 *checked, int ntypes)
 {
     int driven = 0;
+    u8 next_vector = MSI_FIRST_VECTOR;  /* one per queue, in the order devices are driven */
     for (int i = 0; i < npci; i++) {
         const struct pci_device *d = &pci_devices[i];
         int type = virtio_type(d);
         if (type < 0)
             continue;
-        if (type != VIRTIO_TYPE_BLOCK && type != VIRTIO_TYPE_RNG) {
+        int fs = type == VIRTIO_TYPE_FS && fs_options.enabled;
+        if (type != VIRTIO_TYPE_BLOCK && type != VIRTIO_TYPE_RNG && !fs) {
             kprintf("virtio 00:%02x.%u %s: no check for this type yet\n", d->slot, d->func, virtio_type_name(type));
+            continue;
+        }
+        if (fs && fs_checked) {
+            kprintf("virtio 00:%02x.%u fs: not checked, fs=FILE checks the first one\n", d->slot, d->func);
             continue;
         }
         if (driven == MAX_DRIVEN_DEVICES) {
@@ -102,21 +125,45 @@ static void drive_virtio(int npci, u8 bsp_apic, u32 *checked, int ntypes)
             continue;
         }
         struct virtio_device *v = &virtio_devices[driven];
-        u8 vector = (u8)(MSI_FIRST_VECTOR + driven);
+        u8 vector = next_vector;
         driven++;
         make_tag(v->tag, virtio_type_name(type), d);
-        const char *err = virtio_setup(v, d, vector, bsp_apic);
-        if (err)
-            guest_fail("%s: %s", v->tag, err);
-        kprintf("virtio %s: queue 0 size %u, msix vector 0x%x\n", v->tag, v->q.size, vector);
-        err = type == VIRTIO_TYPE_BLOCK ? virtio_blk_test(v) : virtio_rng_test(v);
-        if (err)
-            guest_fail("%s: %s", v->tag, err);
-        if (type == VIRTIO_TYPE_BLOCK && !first_blk)
-            first_blk = v;
+        if (fs) {
+            next_vector += FS_QUEUES;
+            drive_fs(v, d, vector, bsp_apic);
+        } else {
+            next_vector++;
+            const char *err = virtio_setup(v, d, 1, vector, bsp_apic);
+            if (err)
+                guest_fail("%s: %s", v->tag, err);
+            kprintf("virtio %s: queue 0 size %u, msix vector 0x%x\n", v->tag, v->q[0].size, vector);
+            err = type == VIRTIO_TYPE_BLOCK ? virtio_blk_test(v) : virtio_rng_test(v);
+            if (err)
+                guest_fail("%s: %s", v->tag, err);
+            if (type == VIRTIO_TYPE_BLOCK && !first_blk)
+                first_blk = v;
+        }
         if (type < ntypes)
             checked[type]++;
     }
+    if (fs_options.enabled && !fs_checked)
+        guest_fail("fs=%s needs a virtio-fs device, and none was found", fs_options.file);
+}
+
+/* fs=FILE: the options, and RAM for its buffer above the image (2 MiB-aligned, so user-mode
+ * access can be granted with 2 MiB pages without exposing anything else). */
+static void fs_prepare(void)
+{
+    const char *err = virtio_fs_options(&boot, &fs_options);
+    if (err)
+        guest_fail("%s", err);
+    if (!fs_options.enabled)
+        return;
+    u64 at = bootinfo_find_ram(&boot, FS_BUFFER_BYTES, 2 * MIB, (u64)__image_end);
+    if (!at)
+        guest_fail("fs: no %lu MiB of RAM above the image below 4 GiB for the buffer (memory map from %s)",
+                   FS_BUFFER_BYTES / MIB, boot.source);
+    fs_buffer = (u8 *)at;
 }
 
 /* require=blk,rng: fail unless a device of each named type was checked. */
@@ -221,6 +268,7 @@ NORETURN void guest_main(u64 cpu, u64 zero_page, u64 ncpus, u64 pvh_start_info)
         kprintf("cmdline: %s\n", boot.cmdline);
     reassign_virtio_bars = bootinfo_option(&boot, "reassign-bars", NULL, 0);
     u32 bench_reads = bench_reads_option();
+    fs_prepare();
 
     idt_init();
     if ((err = apic_init()))

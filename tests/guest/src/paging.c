@@ -3,6 +3,7 @@
 
 #define PTE_PRESENT 0x001UL
 #define PTE_WRITE 0x002UL
+#define PTE_USER 0x004UL
 #define PTE_PWT 0x008UL
 #define PTE_PCD 0x010UL
 #define PTE_LARGE 0x080UL
@@ -52,5 +53,27 @@ const char *paging_map_mmio(u64 base, u64 size)
     }
     if (changed)
         write_cr3(read_cr3());          /* flush any cached upper-level entries */
+    return NULL;
+}
+
+const char *paging_allow_user(u64 base, u64 size)
+{
+    if (size == 0 || base + size < base || base + size > 4 * GIB)
+        return "user range is empty or not inside the identity-mapped low 4 GiB";
+    for (u64 a = base & ~(PAGE_2M - 1); a < base + size; a += PAGE_2M) {
+        u64 *pml4e = &boot_pml4[(a >> 39) & 511];
+        if (!(*pml4e & PTE_PRESENT))
+            return "user range is not covered by the identity map (PML4)";
+        u64 *pdpte = (u64 *)(*pml4e & PTE_ADDR_MASK) + ((a >> 30) & 511);
+        if (!(*pdpte & PTE_PRESENT))
+            return "user range is not covered by the identity map (PDPT)";
+        u64 *pde = (u64 *)(*pdpte & PTE_ADDR_MASK) + ((a >> 21) & 511);
+        if ((*pde & (PTE_PRESENT | PTE_LARGE)) != (PTE_PRESENT | PTE_LARGE))
+            return "user range is not covered by 2 MiB identity-mapped pages";
+        *pml4e |= PTE_USER;
+        *pdpte |= PTE_USER;
+        *pde |= PTE_USER;
+    }
+    write_cr3(read_cr3());              /* drop cached translations that lack the user bit */
     return NULL;
 }

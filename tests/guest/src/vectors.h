@@ -25,6 +25,10 @@ static inline u32 irq_count(unsigned vector)
 
 /* Loads an IDT: exception handlers for 0-31, counting stubs for the IRQ range, spurious 0xFF. */
 void idt_init(void);
+/* Points IDT gate `vector` at handler (a 64-bit interrupt gate, DPL 0). */
+void idt_set_gate(unsigned vector, u64 handler);
+/* The exception stubs (vectors.S), for a handler that passes on what it does not handle. */
+extern const u64 exception_stubs[32];
 /* Loads an empty IDT, so the next exception escalates to a triple fault (fault=triple mode). */
 void idt_load_empty(void);
 #endif

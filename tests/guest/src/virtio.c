@@ -44,10 +44,12 @@
 
 /* Polls of device_status after a reset; a device may finish its reset asynchronously. */
 #define RESET_POLL_LIMIT 100000
-#define MAX_VIRTIO_DEVICES 8
+#define MAX_QUEUE_PAGES 16
+#define QUEUE_BYTES_USED 1024
 
-/* One page per queue: descriptors at 0, avail ring at 256, used ring at 512 (size <= 16). */
-static u8 queue_pages[MAX_VIRTIO_DEVICES][4096] ALIGNED(4096);
+/* One page per queue: descriptors at 0, avail ring at 256, used ring at 512 (size <= 16). A
+ * queue keeps its page across resets. */
+static u8 queue_pages[MAX_QUEUE_PAGES][4096] ALIGNED(4096);
 static unsigned queue_pages_used;
 
 int virtio_type(const struct pci_device *d)
@@ -156,62 +158,56 @@ static void write64(u64 addr, u64 v)
     mmio_write32(addr + 4, (u32)(v >> 32));
 }
 
-static const char *setup_queue(struct virtio_device *v)
+static const char *setup_queue(struct virtio_device *v, u16 index)
 {
     u64 c = v->common;
-    struct virtq *q = &v->q;
-    if (mmio_read16(c + COMMON_NUM_QUEUES) == 0)
-        return "device has no queues";
-    mmio_write16(c + COMMON_QUEUE_SELECT, 0);
+    struct virtq *q = &v->q[index];
+    mmio_write16(c + COMMON_QUEUE_SELECT, index);
     u16 max = mmio_read16(c + COMMON_QUEUE_SIZE);
     if (max == 0)
-        return "queue 0 is not available (size 0)";
+        return "a queue the driver needs is not available (size 0)";
     u16 size = VIRTQ_MAX_SIZE;
     while (size > max)
         size >>= 1;                     /* split rings want a power of two */
-    if (queue_pages_used == MAX_VIRTIO_DEVICES)
-        return "more virtio devices than this guest has queue pages for";
-    u8 *page = queue_pages[queue_pages_used++];
-    for (int i = 0; i < 4096 / 8; i++)
-        ((volatile u64 *)page)[i] = 0;
+    if (!q->desc) {
+        if (queue_pages_used == MAX_QUEUE_PAGES)
+            return "more virtqueues than this guest has queue pages for";
+        u8 *page = queue_pages[queue_pages_used++];
+        q->desc = (volatile struct virtq_desc *)page;
+        q->avail = (volatile struct virtq_avail *)(page + 256);
+        q->used = (volatile struct virtq_used *)(page + 512);
+    }
+    for (int i = 0; i < QUEUE_BYTES_USED / 8; i++)     /* desc, avail and used of a 16-entry ring */
+        ((volatile u64 *)q->desc)[i] = 0;
+    q->index = index;
     q->size = size;
-    q->desc = (volatile struct virtq_desc *)page;
-    q->avail = (volatile struct virtq_avail *)(page + 256);
-    q->used = (volatile struct virtq_used *)(page + 512);
     q->next_avail = q->next_used = 0;
     q->irqs_seen = irq_count(q->vector);
 
     mmio_write16(c + COMMON_QUEUE_SIZE, size);
-    mmio_write16(c + COMMON_QUEUE_MSIX_VECTOR, 0);
+    mmio_write16(c + COMMON_QUEUE_MSIX_VECTOR, index);      /* MSI-X entry = queue index */
     u16 back = mmio_read16(c + COMMON_QUEUE_MSIX_VECTOR);
-    if (back != 0)
-        return back == NO_VECTOR ? "device refused MSI-X entry 0 for queue 0 (read back NO_VECTOR)"
-                                 : "queue 0 MSI-X vector did not read back as written";
+    if (back != index) {
+        kprintf("%s: queue %u MSI-X entry read back 0x%x, wrote %u\n", v->tag, index, back, index);
+        return back == NO_VECTOR ? "device refused the queue's MSI-X entry (read back NO_VECTOR)"
+                                 : "queue MSI-X vector did not read back as written";
+    }
     write64(c + COMMON_QUEUE_DESC, (u64)q->desc);
     write64(c + COMMON_QUEUE_DRIVER, (u64)q->avail);
     write64(c + COMMON_QUEUE_DEVICE, (u64)q->used);
     q->notify_off = mmio_read16(c + COMMON_QUEUE_NOTIFY_OFF);
     u64 notify_at = (u64)q->notify_off * v->notify_multiplier;
     if (notify_at + 2 > v->notify_len)
-        return "queue 0 notify address lies outside the NOTIFY capability";
+        return "queue notify address lies outside the NOTIFY capability";
     q->notify_addr = v->notify + notify_at;
     mmio_write16(c + COMMON_QUEUE_ENABLE, 1);
     return NULL;
 }
 
-const char *virtio_setup(struct virtio_device *v, const struct pci_device *d, u8 vector, u8 dest_apic)
+/* Reset through DRIVER_OK: the part of the initialisation a reset undoes. */
+static const char *initialise(struct virtio_device *v)
 {
     const char *err;
-    v->pci = d;
-    v->type = (u16)virtio_type(d);
-    v->q.vector = vector;
-    if ((err = find_capabilities(v)))
-        return err;
-    if ((err = msix_init(&v->msix, d)) || (err = msix_route(&v->msix, 0, vector, dest_apic)))
-        return err;
-    msix_enable(&v->msix);
-    pci_write16(d, PCI_COMMAND, pci_read16(d, PCI_COMMAND) | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
-
     if ((err = reset(v)))
         return err;
     set_status(v, STATUS_ACKNOWLEDGE);
@@ -219,8 +215,14 @@ const char *virtio_setup(struct virtio_device *v, const struct pci_device *d, u8
     if ((err = negotiate(v)))
         return err;
     mmio_write16(v->common + COMMON_CONFIG_MSIX_VECTOR, NO_VECTOR);
-    if ((err = setup_queue(v)))
-        return err;
+    u16 available = mmio_read16(v->common + COMMON_NUM_QUEUES);
+    if (available < v->nqueues) {
+        kprintf("%s: device has %u queues, the driver needs %u\n", v->tag, available, v->nqueues);
+        return available ? "device has fewer queues than the driver needs" : "device has no queues";
+    }
+    for (u16 i = 0; i < v->nqueues; i++)
+        if ((err = setup_queue(v, i)))
+            return err;
     set_status(v, STATUS_DRIVER_OK);
     u8 status = mmio_read8(v->common + COMMON_DEVICE_STATUS);
     if (status & (STATUS_NEEDS_RESET | STATUS_FAILED))
@@ -230,15 +232,43 @@ const char *virtio_setup(struct virtio_device *v, const struct pci_device *d, u8
     return NULL;
 }
 
+const char *virtio_setup(struct virtio_device *v, const struct pci_device *d, u16 nqueues, u8 first_vector,
+                         u8 dest_apic)
+{
+    const char *err;
+    if (nqueues == 0 || nqueues > VIRTIO_MAX_QUEUES)
+        return "this guest drives 1 or 2 queues per device";
+    v->pci = d;
+    v->type = (u16)virtio_type(d);
+    v->nqueues = nqueues;
+    if ((err = find_capabilities(v)) || (err = msix_init(&v->msix, d)))
+        return err;
+    for (u16 i = 0; i < nqueues; i++) {
+        v->q[i].vector = (u8)(first_vector + i);
+        if ((err = msix_route(&v->msix, i, v->q[i].vector, dest_apic)))
+            return err;
+    }
+    msix_enable(&v->msix);
+    pci_write16(d, PCI_COMMAND, pci_read16(d, PCI_COMMAND) | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+    return initialise(v);
+}
+
+const char *virtio_reinit(struct virtio_device *v)
+{
+    return initialise(v);
+}
+
 static int completed(void *arg)
 {
     struct virtq *q = arg;
     return q->used->idx != q->next_used && irq_count(q->vector) != q->irqs_seen;
 }
 
-const char *virtq_transfer(struct virtio_device *v, const struct virtq_buf *bufs, int n, u32 *used_len)
+const char *virtq_transfer(struct virtio_device *v, u16 queue, const struct virtq_buf *bufs, int n, u32 *used_len)
 {
-    struct virtq *q = &v->q;
+    if (queue >= v->nqueues)
+        return "request for a queue the driver did not set up";
+    struct virtq *q = &v->q[queue];
     if (n < 1 || n > q->size)
         return "request has more buffers than the queue has descriptors";
     /* One request in flight at a time, so its chain always starts at descriptor 0. */
@@ -253,12 +283,15 @@ const char *virtq_transfer(struct virtio_device *v, const struct virtq_buf *bufs
     barrier();                          /* ring entry before the index that publishes it */
     q->avail->idx = ++q->next_avail;
     barrier();
-    mmio_write16(q->notify_addr, 0);    /* queue index 0 */
+    mmio_write16(q->notify_addr, queue);
 
     if (!wait_until(completed, q, WATCHDOG_TICKS)) {
         int used = q->used->idx != q->next_used, irq = irq_count(q->vector) != q->irqs_seen;
-        kprintf("%s: watchdog after %u ms: used idx %u (expected %u), vector 0x%x interrupts %u (had %u)\n",
-                v->tag, WATCHDOG_TICKS * TIMER_TICK_MS, q->used->idx, (u16)(q->next_used + 1), q->vector,
+        kprintf("%s", v->tag);
+        if (v->nqueues > 1)
+            kprintf(" queue %u", queue);
+        kprintf(": watchdog after %u ms: used idx %u (expected %u), vector 0x%x interrupts %u (had %u)\n",
+                WATCHDOG_TICKS * TIMER_TICK_MS, q->used->idx, (u16)(q->next_used + 1), q->vector,
                 irq_count(q->vector), q->irqs_seen);
         return used ? "request completed in the used ring but no MSI-X interrupt arrived"
                : irq ? "MSI-X interrupt arrived but the used ring did not advance"
@@ -287,6 +320,28 @@ const char *virtio_config_read64(struct virtio_device *v, u32 off, u64 *value)
             *value = (u64)hi << 32 | lo;
             return NULL;
         }
+    }
+    return "device configuration kept changing (config_generation)";
+}
+
+const char *virtio_config_read32(struct virtio_device *v, u32 off, u32 *value)
+{
+    if (!v->device_cfg || off + 4 > v->device_cfg_len)
+        return "device configuration field lies outside the DEVICE capability";
+    *value = mmio_read32(v->device_cfg + off);
+    return NULL;
+}
+
+const char *virtio_config_read_bytes(struct virtio_device *v, u32 off, u8 *out, u32 len)
+{
+    if (!v->device_cfg || off + len > v->device_cfg_len || off + len < off)
+        return "device configuration field lies outside the DEVICE capability";
+    for (int tries = 0; tries < 8; tries++) {
+        u8 gen = mmio_read8(v->common + COMMON_CONFIG_GENERATION);
+        for (u32 i = 0; i < len; i++)
+            out[i] = mmio_read8(v->device_cfg + off + i);
+        if (mmio_read8(v->common + COMMON_CONFIG_GENERATION) == gen)
+            return NULL;
     }
     return "device configuration kept changing (config_generation)";
 }

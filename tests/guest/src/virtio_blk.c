@@ -34,7 +34,7 @@ static const char *request(struct virtio_device *v, u32 type, u64 sector, void *
         { &status, 1, 1 },
     };
     u32 used_len;
-    const char *err = virtq_transfer(v, bufs, 3, &used_len);
+    const char *err = virtq_transfer(v, 0, bufs, 3, &used_len);
     if (err)
         return err;
     if (status != BLK_S_OK) {

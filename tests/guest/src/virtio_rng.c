@@ -16,7 +16,7 @@ const char *virtio_rng_test(struct virtio_device *v)
     for (int n = 0; n < RNG_MAX_REQUESTS && got < RNG_BYTES; n++) {
         struct virtq_buf buf = { entropy + got, RNG_BYTES - got, 1 };
         u32 len;
-        const char *err = virtq_transfer(v, &buf, 1, &len);
+        const char *err = virtq_transfer(v, 0, &buf, 1, &len);
         if (err)
             return err;
         if (len > RNG_BYTES - got)
