@@ -86,8 +86,9 @@ class BackendFailureTest {
     @ParameterizedTest(name = "{0} reply to SET_VRING_CALL")
     @EnumSource(ReplyFault.class)
     void misbehavingBackendBreaksTheDeviceWithAClearReport(ReplyFault fault) {
+        // In-process back-end: what the front-end sees on the socket is the same, and six JVMs fewer.
         BackendFaults faults = BackendFaults.NONE.withReplyFault(fault, VhostUserRequest.SET_VRING_CALL, 1);
-        VhostTestBed.Options o = VhostTestBed.Options.defaults().replyTimeout(REPLY_TIMEOUT).faults(faults);
+        VhostTestBed.Options o = VhostTestBed.Options.defaults().inProcess().replyTimeout(REPLY_TIMEOUT).faults(faults);
         try (LogLines logs = new LogLines(); VhostTestBed bed = VhostTestBed.create(dir, o)) {
             long configInterrupts = bed.driver.configInterrupts();
             long ms = timedMs(() -> bed.driver.initialize(FEATURES, List.of(QueueSetup.size(16))));

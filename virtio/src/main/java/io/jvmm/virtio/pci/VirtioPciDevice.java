@@ -463,14 +463,29 @@ public class VirtioPciDevice extends PciDevice {
                 log.error("{} {}: internal error; device marked broken", device.typeName(), device.id(), bug);
                 markBroken(new VirtioFault("internal error: " + bug));
             }
-            return started;
-        }).thenCompose(started -> started).thenRunAsync(() -> guarded(() -> {
-            for (int i = 0; i < rings.length; i++) {   // buffers added before DRIVER_OK are not lost
+            if (started.isDone()) {   // in-process devices: all in this one task, as before
+                serveActivatedRings(rings);
+                return IoCompletion.DONE;
+            }
+            // The device waits for acknowledgements (vhost-user): the write completes after them.
+            return started.thenRunAsync(() -> serveActivatedRings(rings), context);
+        }).thenCompose(done -> done);
+    }
+
+    /** Buffers the driver added before DRIVER_OK are not lost: look at every ring once. On the context. */
+    private void serveActivatedRings(SplitVirtqueue[] rings) {
+        synchronized (this) {
+            if ((status & DeviceStatus.DRIVER_OK) == 0 || resetting) {
+                return;   // reset while the device was starting
+            }
+        }
+        guarded(() -> {
+            for (int i = 0; i < rings.length; i++) {
                 if (rings[i] != null && !broken) {
                     device.queueNotified(i);
                 }
             }
-        }), context);
+        });
     }
 
     private CompletableFuture<Void> beginReset() {
