@@ -179,7 +179,6 @@ static const char *setup_queue(struct virtio_device *v, u16 index)
     }
     for (int i = 0; i < QUEUE_BYTES_USED / 8; i++)     /* desc, avail and used of a 16-entry ring */
         ((volatile u64 *)q->desc)[i] = 0;
-    q->index = index;
     q->size = size;
     q->next_avail = q->next_used = 0;
     q->irqs_seen = irq_count(q->vector);

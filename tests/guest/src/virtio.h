@@ -12,7 +12,7 @@
 #define VIRTIO_TYPE_FS 26
 /* Queues driven per device: one for blk and rng, two for virtio-fs (hiprio + one request queue). */
 #define VIRTIO_MAX_QUEUES 2
-/* Descriptors per queue: every request here is at most seven descriptors (a FUSE CREATE), one
+/* Descriptors per queue: every request here is at most six descriptors (a FUSE CREATE), one
  * in flight. */
 #define VIRTQ_MAX_SIZE 16
 
@@ -41,7 +41,6 @@ struct virtq_used {
 };
 
 struct virtq {
-    u16 index;                          /* queue number within its device */
     u16 size;
     u16 notify_off;
     u8 vector;                          /* local-APIC vector of its MSI-X entry */
