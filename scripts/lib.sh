@@ -29,6 +29,9 @@ ensure_packages() {
 # The packages a build and the test suite need on a fresh Debian 12 machine (gcc, make and
 # binutils build the freestanding test guest in tests/guest).
 JVMM_BUILD_PACKAGES=(openjdk-17-jdk-headless maven gcc make binutils)
+# What the integration tests talk to, beyond the build: virtiofsd (qemu-system-common), and the
+# tools the guest-image and vfio-user rig scripts use (they also check for themselves).
+JVMM_TEST_PACKAGES=(qemu-system-common debootstrap kmod cpio gzip)
 
 # build_jvmm: compiles and packages jvmm (no tests) so scripts/jvmm can run it.
 build_jvmm() {

@@ -3,7 +3,6 @@ package io.jvmm.tests.kvm;
 import io.jvmm.emulator.config.ConfigParser;
 import io.jvmm.emulator.config.MachineConfig;
 import io.jvmm.emulator.machine.Machine;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -38,9 +37,18 @@ class KvmLinuxGuestTest {
     Path dir;
     private Path disk;
 
-    @BeforeAll
-    static void buildImage() throws Exception {
+    /** Skips each test (so each is reported skipped, with the reason) before building the image once. */
+    @BeforeEach
+    void assumeAndBuild() throws Exception {
         KvmAvailable.assumeStockLinuxBoots();
+        synchronized (KvmLinuxGuestTest.class) {
+            if (kernel == null) {
+                buildImage();
+            }
+        }
+    }
+
+    private static void buildImage() throws Exception {
         Process p = new ProcessBuilder(Path.of("..", "scripts", "build-guest-image").toString())
                 .redirectError(ProcessBuilder.Redirect.INHERIT).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
