@@ -141,6 +141,22 @@ class BackendFailureTest {
     }
 
     @Test
+    void backendSignallingItsErrorFdBreaksTheDevice() {
+        try (LogLines logs = new LogLines(); VhostTestBed bed = VhostTestBed.create(dir, VhostTestBed.Options.defaults())) {
+            SplitQueue q = bed.driver.initialize(FEATURES, List.of(QueueSetup.size(16))).get(0);
+            long buffer = bed.guest.pages().allocate(64);
+            q.add(Chain.create().readable(buffer, 64), "a request the device cannot serve");
+            q.kick();
+            Poll.until(bed.driver::needsReset, Duration.ofSeconds(10), () -> "DEVICE_NEEDS_RESET after the back-end's error signal");
+            assertTrue(logs.anyContainsAll(PEER, "signalled an error on queue 0"), () -> logs.problems().toString());
+            VirtioRngDriver rng = new VirtioRngDriver(bed.driver);
+            rng.initialize();
+            assertFalse(bed.driver.needsReset(), "the guest's reset recovers it");
+            assertEquals(64, rng.read(64).length);
+        }
+    }
+
+    @Test
     void refusedMessageBreaksTheDeviceUntilTheGuestResetsIt() {
         VhostTestBed.Options o = VhostTestBed.Options.defaults()
                 .faults(BackendFaults.NONE.withReplyFault(ReplyFault.REFUSE, VhostUserRequest.SET_VRING_ENABLE, 1));

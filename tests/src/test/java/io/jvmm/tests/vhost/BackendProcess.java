@@ -13,8 +13,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The Java vhost-user back-end ({@link VhostUserBackendMain}) as a separate process on this
- * JVM's classpath, listening on a socket, as virtiofsd would. Its output goes to a file for
- * failure messages.
+ * JVM's classpath, listening on a socket as virtiofsd would (or connecting to one). Its output
+ * goes to a file for failure messages.
  */
 final class BackendProcess implements AutoCloseable {
     private final Process process;
@@ -25,7 +25,10 @@ final class BackendProcess implements AutoCloseable {
         this.log = log;
     }
 
-    static BackendProcess start(Path socket, String name, int queues, BackendFaults faults) {
+    /**
+     * @param client connect to a front-end listening on socket (retrying), instead of listening
+     */
+    static BackendProcess start(Path socket, String name, int queues, BackendFaults faults, boolean client) {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.add("-Xmx96m");
@@ -42,6 +45,10 @@ final class BackendProcess implements AutoCloseable {
         cmd.add("--name=" + name);
         cmd.add("--queues=" + queues);
         cmd.add("--faults=" + faults.format());
+        if (client) {
+            cmd.add("--client");
+            cmd.add("--connect-timeout-ms=30000");
+        }
         try {
             Path out = Files.createTempFile(socket.getParent(), "backend-" + name, ".log");
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile()).start();

@@ -19,6 +19,7 @@ import io.jvmm.virtio.vhost.frontend.VhostUserDeviceOptions;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * A no-CPU machine with a vhost-user "rng-like" device (virtio type 4, served by the Java
@@ -38,29 +39,35 @@ final class VhostTestBed implements AutoCloseable {
      * @param separateProcess run the back-end as its own JVM (else on threads of this one)
      * @param syncVring       the device's x-sync-vring
      */
-    record Options(boolean separateProcess, BackendFaults faults, boolean syncVring, Duration replyTimeout, VhostUserDeviceModel model) {
+    record Options(boolean separateProcess, BackendFaults faults, boolean syncVring, Duration replyTimeout, VhostUserDeviceModel model,
+                   boolean frontendListens) {
         static Options defaults() {
-            return new Options(true, BackendFaults.NONE, true, Duration.ofSeconds(2), RNG_MODEL);
+            return new Options(true, BackendFaults.NONE, true, Duration.ofSeconds(2), RNG_MODEL, false);
         }
 
         Options inProcess() {
-            return new Options(false, faults, syncVring, replyTimeout, model);
+            return new Options(false, faults, syncVring, replyTimeout, model, frontendListens);
         }
 
         Options faults(BackendFaults f) {
-            return new Options(separateProcess, f, syncVring, replyTimeout, model);
+            return new Options(separateProcess, f, syncVring, replyTimeout, model, frontendListens);
         }
 
         Options syncVring(boolean sync) {
-            return new Options(separateProcess, faults, sync, replyTimeout, model);
+            return new Options(separateProcess, faults, sync, replyTimeout, model, frontendListens);
         }
 
         Options replyTimeout(Duration t) {
-            return new Options(separateProcess, faults, syncVring, t, model);
+            return new Options(separateProcess, faults, syncVring, t, model, frontendListens);
         }
 
         Options model(VhostUserDeviceModel m) {
-            return new Options(separateProcess, faults, syncVring, replyTimeout, m);
+            return new Options(separateProcess, faults, syncVring, replyTimeout, m, frontendListens);
+        }
+
+        /** The device listens (chardev server) and the back-end connects to it. */
+        Options backendConnects() {
+            return new Options(separateProcess, faults, syncVring, replyTimeout, model, true);
         }
     }
 
@@ -112,8 +119,12 @@ final class VhostTestBed implements AutoCloseable {
         TestMachine machine = null;
         try {
             int queues = o.model().queueCount();
+            CompletableFuture<VhostUserBackend> connecting = null;
             if (o.separateProcess()) {
-                process = BackendProcess.start(socket, "fill", queues, o.faults());
+                process = BackendProcess.start(socket, "fill", queues, o.faults(), o.frontendListens());
+            } else if (o.frontendListens()) {
+                connecting = CompletableFuture.supplyAsync(() -> VhostUserBackend.startClient(socket, "fill",
+                        new FillingDevice(queues, CONFIG), o.faults(), Duration.ofSeconds(30)));
             } else {
                 inProcess = VhostUserBackend.startServer(socket, "fill", new FillingDevice(queues, CONFIG), o.faults());
             }
@@ -121,10 +132,14 @@ final class VhostTestBed implements AutoCloseable {
             notifiers = new ContextGuestNotifiers(ctx);
             machine = new TestMachine(RAM);
             machine.setWriteTimeout(Duration.ofSeconds(20));
-            SocketChardevSpec chardev = SocketChardevSpec.client("vhost0-chr", socket).withConnectTimeout(Duration.ofSeconds(30));
+            SocketChardevSpec chardev = (o.frontendListens() ? SocketChardevSpec.server("vhost0-chr", socket, true)
+                    : SocketChardevSpec.client("vhost0-chr", socket)).withConnectTimeout(Duration.ofSeconds(30));
             VhostUserDeviceOptions options = VhostUserDeviceOptions.of("vhost0", chardev).withSyncVring(o.syncVring())
                     .withReplyTimeout(o.replyTimeout());
             VhostUserDevice vhost = VhostUserDevice.realize(options, o.model(), notifiers);
+            if (connecting != null) {
+                inProcess = connecting.join();
+            }
             VirtioPciDevice vhostPci = machine.addVirtio(vhost);
             VirtioPciDevice otherPci = machine.addVirtio(new VirtioRng("rng1"));
             return new VhostTestBed(socket, process, inProcess, ctx, notifiers, machine, vhost, vhostPci, otherPci);

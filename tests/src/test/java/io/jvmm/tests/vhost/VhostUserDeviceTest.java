@@ -51,14 +51,25 @@ class VhostUserDeviceTest {
                 long interrupts = bed.guest.interrupts().count(rng.queue().message());
                 assertFilled(rng.read(4096 + round));
                 assertFilled(rng.read(1));
-                // The driver may find a completion before its interrupt lands: wait for both interrupts.
-                assertTrue(bed.guest.interrupts().awaitMoreThan(rng.queue().message(), interrupts + 1, Duration.ofSeconds(5)),
-                        "both completions announced by interrupts");
+                // At least one interrupt: the driver may collect a completion before its interrupt lands, and
+                // the next completion's signal then merges with it in the eventfd (as an irqfd would).
+                int r = round;
+                assertTrue(bed.guest.interrupts().awaitMoreThan(rng.queue().message(), interrupts, Duration.ofSeconds(5)),
+                        () -> "round " + r + ": completions announced by an interrupt; " + rng.queue().describeState());
                 assertFalse(bed.driver.needsReset(), bed::backendOutput);
             }
             rng.reset();
             bed.other.initialize();
             assertEquals(16, bed.other.read(16).length, "the in-process device next to it works too");
+        }
+    }
+
+    @Test
+    void theBackendMayConnectToTheDevice() {
+        try (VhostTestBed bed = VhostTestBed.create(dir, VhostTestBed.Options.defaults().backendConnects())) {
+            assertTrue(bed.vhost.frontend().peer().contains("server on"), bed.vhost.frontend().peer());
+            VirtioRngDriver rng = new VirtioRngDriver(bed.driver).initialize();
+            assertFilled(rng.read(512));
         }
     }
 

@@ -294,6 +294,55 @@ class FrontendBackendTest {
     }
 
     @Test
+    void serverModeWaitsForTheBackendToConnect() throws Exception {
+        memory = GuestMemory.ofRam("test-ram", 1 << 20);
+        device = FillingDevice.standard();
+        Path sock = dir.resolve("frontend.sock");
+        CompletableFuture<VhostUserBackend> connecting = CompletableFuture.supplyAsync(() ->
+                VhostUserBackend.startClient(sock, "client-mode", device, BackendFaults.NONE, Duration.ofSeconds(10)));
+        frontend = VhostUserFrontend.connect("dev1", SocketChardevSpec.server("c1", sock, true), REPLY_TIMEOUT);
+        backend = connecting.get(10, TimeUnit.SECONDS);
+        frontend.negotiate(ALL_PROTOCOL, 1);
+        assertTrue(frontend.peer().contains("server on " + sock), frontend.peer());
+        assertTrue(backend.isOwned());
+        try (EventFd kick = EventFd.create(); EventFd call = EventFd.create()) {
+            TestRing ring = startRing(kick, call);
+            get(frontend.setVringEnable(0, true, true));
+            ring.addWritable(BUFFER, 32);
+            kick.signal();
+            await(() -> ring.usedIndex() == 1, "the request, served by a back-end that connected to us");
+        }
+    }
+
+    @Test
+    void withoutResetDeviceTheFallbackIsResetOwnerThenSetOwner() throws Exception {
+        start(BackendFaults.NONE.withHiddenProtocolFeatures(ProtocolFeatures.bit(ProtocolFeatures.RESET_DEVICE)));
+        assertFalse(frontend.hasProtocolFeature(ProtocolFeatures.RESET_DEVICE));
+        try (EventFd kick = EventFd.create(); EventFd call = EventFd.create()) {
+            TestRing ring = startRing(kick, call);
+            get(frontend.setVringEnable(0, true, true));
+            long before = backend.messages();
+            get(frontend.resetDevice());
+            assertEquals(before + 2, backend.messages(), "RESET_OWNER and SET_OWNER");
+            assertTrue(backend.isOwned());
+            ring.addWritable(BUFFER, 8);
+            kick.signal();
+            Thread.sleep(100);
+            assertEquals(0, ring.usedIndex(), "RESET_OWNER stopped the ring");
+        }
+    }
+
+    @Test
+    void slowBackendIsWaitedForWithinTheTimeout() throws Exception {
+        start(BackendFaults.NONE.withMessageDelay(Duration.ofMillis(100)));
+        long t0 = System.nanoTime();
+        get(frontend.setFeatures(FillingDevice.FEATURES, true));
+        long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+        assertTrue(ms >= 100, "the acknowledgement waited for the slow back-end: " + ms + " ms");
+        assertTrue(frontend.connection().isHealthy());
+    }
+
+    @Test
     void handshakeFailsClearlyWhenNobodyListens() {
         VhostUserException e = assertThrows(VhostUserException.class, () -> VhostUserFrontend.connect("dev9",
                 SocketChardevSpec.client("c9", dir.resolve("nobody.sock")).withConnectTimeout(Duration.ofMillis(300)), REPLY_TIMEOUT));
