@@ -10,6 +10,7 @@ import io.jvmm.tests.driver.virtio.QueueSetup;
 import io.jvmm.tests.driver.virtio.SplitQueue;
 import io.jvmm.tests.driver.virtio.UsedBuffer;
 import io.jvmm.tests.driver.virtio.VirtioFeatureBits;
+import io.jvmm.virtio.vhost.ProtocolFeatures;
 import io.jvmm.virtio.vhost.backend.BackendFaults;
 import io.jvmm.virtio.vhost.frontend.VhostUserDeviceModel;
 import java.nio.file.Path;
@@ -65,6 +66,24 @@ class EnableRaceTest {
             log.info("x-sync-vring=on: {} rounds of reset, init, kick at DRIVER_OK in {} ms, none dropped", ROUNDS,
                     TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
             assertFalse(bed.driver.needsReset());
+        }
+    }
+
+    @Test
+    void withoutReplyAckTheGetFeaturesRoundTripHoldsDriverOk() {
+        BackendFaults oldBackend = slowEnable(Duration.ofMillis(5), false)
+                .withHiddenProtocolFeatures(ProtocolFeatures.bit(ProtocolFeatures.REPLY_ACK));
+        try (VhostTestBed bed = VhostTestBed.create(dir, VhostTestBed.Options.defaults().faults(oldBackend))) {
+            assertFalse(bed.vhost.frontend().hasProtocolFeature(ProtocolFeatures.REPLY_ACK));
+            for (int round = 0; round < 200; round++) {
+                SplitQueue q = bed.driver.initialize(FEATURES, List.of(QueueSetup.size(16))).get(0);
+                long buffer = bed.guest.pages().allocate(32);
+                q.add(Chain.create().writable(buffer, 32), round);
+                q.notifyDevice();
+                int r = round;
+                assertEquals(round, awaitUsed(q, SERVED_WITHIN, () -> "round " + r + " not served").get(0).token());
+                bed.guest.pages().free(buffer);
+            }
         }
     }
 

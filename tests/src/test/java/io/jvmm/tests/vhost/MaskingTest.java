@@ -12,6 +12,7 @@ import io.jvmm.tests.driver.virtio.Chain;
 import io.jvmm.tests.driver.virtio.QueueSetup;
 import io.jvmm.tests.driver.virtio.SplitQueue;
 import io.jvmm.tests.driver.virtio.VirtioFeatureBits;
+import io.jvmm.virtio.vhost.ProtocolFeatures;
 import io.jvmm.virtio.vhost.backend.BackendFaults;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -64,6 +65,18 @@ class MaskingTest {
             assertEquals(0, r.lost(), () -> r + "\nback-end:\n" + bed.backendOutput());
             assertTrue(r.pendingAtUnmask() > CYCLES / 1000, () -> "completions rarely raced the masking: " + r);
             assertFalse(bed.driver.needsReset());
+        }
+    }
+
+    @Test
+    void withoutReplyAckTheGetFeaturesRoundTripAcknowledgesTheSwitch() {
+        BackendFaults oldBackend = SLOW_CALL_SWITCH.withHiddenProtocolFeatures(ProtocolFeatures.bit(ProtocolFeatures.REPLY_ACK));
+        try (VhostTestBed bed = VhostTestBed.create(dir, VhostTestBed.Options.defaults().faults(oldBackend))) {
+            assertFalse(bed.vhost.frontend().hasProtocolFeature(ProtocolFeatures.REPLY_ACK));
+            SplitQueue q = init(bed);
+            MaskCycles.Result r = MaskCycles.run(bed.driver, q, CYCLES / 10, Integer.MAX_VALUE);
+            log.info("x-sync-vring=on without REPLY_ACK: {}", r);
+            assertEquals(0, r.lost(), r::toString);
         }
     }
 

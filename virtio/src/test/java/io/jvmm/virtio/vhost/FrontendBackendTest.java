@@ -8,11 +8,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jvmm.chardev.EventFd;
 import io.jvmm.chardev.SocketChardevSpec;
+import io.jvmm.chardev.UnixSocketChannel;
 import io.jvmm.pci.mem.GuestMemory;
 import io.jvmm.virtio.vhost.backend.BackendFaults;
 import io.jvmm.virtio.vhost.backend.FillingDevice;
 import io.jvmm.virtio.vhost.backend.ReplyFault;
 import io.jvmm.virtio.vhost.backend.VhostUserBackend;
+import io.jvmm.virtio.vhost.frontend.VhostUserConnection;
 import io.jvmm.virtio.vhost.frontend.VhostUserFrontend;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -312,6 +314,23 @@ class FrontendBackendTest {
             kick.signal();
             await(() -> ring.usedIndex() == 1, "the request, served by a back-end that connected to us");
         }
+    }
+
+    @Test
+    void anAdoptedSocketpairCarriesTheProtocol() throws Exception {
+        memory = GuestMemory.ofRam("test-ram", 1 << 20);
+        device = FillingDevice.standard();
+        UnixSocketChannel[] pair = UnixSocketChannel.pair();
+        backend = new VhostUserBackend("pair", device, BackendFaults.NONE);
+        Thread serving = new Thread(() -> backend.serve(pair[1]), "pair-backend");
+        serving.start();
+        frontend = new VhostUserFrontend(VhostUserConnection.adopt("socketpair back-end", pair[0], REPLY_TIMEOUT));
+        frontend.negotiate(ALL_PROTOCOL, 1);
+        assertEquals(ALL_PROTOCOL, frontend.protocolFeatures());
+        frontend.close();
+        assertTrue(backend.awaitEnd(Duration.ofSeconds(10)), "the back-end sees the front-end go");
+        assertEquals("front-end closed the connection", backend.endReason());
+        frontend = null;
     }
 
     @Test

@@ -53,6 +53,7 @@ import org.slf4j.LoggerFactory;
  * context; the state they share is guarded by one lock that is never held while waiting or
  * sending. Acknowledgements complete on the connection's reader thread.
  */
+@SuppressWarnings("try")   // deferSending() scopes are used for their close (sending after the lock), never referenced
 public final class VhostUserDevice implements VirtioDevice {
     private static final Logger log = LoggerFactory.getLogger(VhostUserDevice.class);
     private static final long WANTED_PROTOCOL = ProtocolFeatures.bit(ProtocolFeatures.MQ)
