@@ -1,6 +1,7 @@
 package io.jvmm.virtio;
 
 import io.jvmm.chardev.EventContext;
+import io.jvmm.chardev.EventFd;
 import io.jvmm.pci.dispatch.IoCompletion;
 import io.jvmm.pci.mem.GuestMemory;
 import io.jvmm.pci.msix.Msix;
@@ -68,6 +69,15 @@ public interface VirtioDevice {
     // the guest's write waits for (rule 1).
 
     /** Transport-level feature bits the device can honour; the transport offers these plus {@link #deviceFeatures()}. */
+    /**
+     * An eventfd that stands for guest notifications of {@code queue} outside the VMM (a vhost-user
+     * back-end's kick fd), or null. An accelerator may make it the queue's ioeventfd, so the
+     * guest's kick reaches the back-end without passing through Java.
+     */
+    default EventFd notificationEventFd(int queue) {
+        return null;
+    }
+
     default long transportFeatures() {
         return VirtioFeatures.TRANSPORT_OFFERED;
     }

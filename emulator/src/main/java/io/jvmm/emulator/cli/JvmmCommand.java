@@ -52,7 +52,10 @@ public final class JvmmCommand {
     List<String> drives = new ArrayList<>();
 
     @Option(names = "-device", paramLabel = "DRIVER[,PROP=VALUE...]",
-            description = "virtio-blk-pci,drive=ID[,serial=S,queue-size=N] | virtio-rng-pci | isa-debug-exit[,iobase=0x501,iosize=2]")
+            description = {"virtio-blk-pci,drive=ID[,serial=S,queue-size=N]",
+                    "virtio-rng-pci",
+                    "vhost-user-fs-pci,chardev=ID,tag=TAG[,num-request-queues=N,queue-size=M,x-sync-vring=off]",
+                    "isa-debug-exit[,iobase=0x501,iosize=2]"})
     List<String> devices = new ArrayList<>();
 
     @Option(names = "--vfio-user-socket", paramLabel = "PATH",

@@ -18,12 +18,13 @@ import java.util.Set;
 public final class ConfigParser {
     public static final long DEFAULT_RAM = 128 * Sizes.MIB;
     public static final int MAX_CPUS = 255;
-    static final Set<String> DEVICES = Set.of("virtio-blk-pci", "virtio-rng-pci", "isa-debug-exit");
+    static final Set<String> DEVICES = Set.of("virtio-blk-pci", "virtio-rng-pci", "vhost-user-fs-pci", "isa-debug-exit");
 
     private final Map<String, DrivePlan> drives = new LinkedHashMap<>();
     private final Map<String, SocketChardevSpec> chardevs = new LinkedHashMap<>();
     private final Set<String> ids = new HashSet<>();
     private final Set<String> usedDrives = new HashSet<>();
+    private final Set<String> usedChardevs = new HashSet<>();
     private final Map<String, Integer> generated = new LinkedHashMap<>();
 
     /** The raw option values, as the command line gave them. */
@@ -192,6 +193,28 @@ public final class ConfigParser {
                 plan = new DevicePlan.VirtioRng(id);
                 o.finish(Set.of("id"));
                 break;
+            case "vhost-user-fs-pci": {
+                String chardevId = o.required("chardev");
+                SocketChardevSpec chardev = chardevs.get(chardevId);
+                if (chardev == null) {
+                    throw new UserError("-device vhost-user-fs-pci: chardev '" + chardevId + "' is not defined by any -chardev socket,id=" + chardevId);
+                }
+                if (!usedChardevs.add(chardevId)) {
+                    throw new UserError("-device vhost-user-fs-pci: chardev '" + chardevId + "' is already used by another device");
+                }
+                String tag = o.required("tag");
+                long requestQueues = o.number("num-request-queues", 1);
+                long queueSize = o.number("queue-size", 128);
+                boolean sync = o.bool("x-sync-vring", true);
+                try {
+                    new io.jvmm.devices.fs.VhostUserFsOptions(id, chardev, tag, (int) requestQueues, (int) queueSize, sync);
+                } catch (IllegalArgumentException e) {
+                    throw new UserError("-device " + e.getMessage());
+                }
+                plan = new DevicePlan.VhostUserFs(id, chardev, tag, (int) requestQueues, (int) queueSize, sync);
+                o.finish(Set.of("id", "chardev", "tag", "num-request-queues", "queue-size", "x-sync-vring"));
+                break;
+            }
             case "isa-debug-exit": {
                 long iobase = o.number("iobase", 0x501);
                 long iosize = o.number("iosize", 2);

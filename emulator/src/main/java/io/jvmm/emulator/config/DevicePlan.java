@@ -1,7 +1,7 @@
 package io.jvmm.emulator.config;
 
 /** A validated {@code -device}: what to build, with every property checked. */
-public sealed interface DevicePlan permits DevicePlan.VirtioBlk, DevicePlan.VirtioRng, DevicePlan.DebugExit {
+public sealed interface DevicePlan permits DevicePlan.VirtioBlk, DevicePlan.VirtioRng, DevicePlan.VhostUserFs, DevicePlan.DebugExit {
     /** The device's id (given, or generated from the driver name). */
     String id();
 
@@ -16,6 +16,13 @@ public sealed interface DevicePlan permits DevicePlan.VirtioBlk, DevicePlan.Virt
     record VirtioRng(String id) implements DevicePlan {
         public String driver() {
             return "virtio-rng-pci";
+        }
+    }
+
+    record VhostUserFs(String id, io.jvmm.chardev.SocketChardevSpec chardev, String tag, int requestQueues, int queueSize,
+                       boolean syncVring) implements DevicePlan {
+        public String driver() {
+            return "vhost-user-fs-pci";
         }
     }
 

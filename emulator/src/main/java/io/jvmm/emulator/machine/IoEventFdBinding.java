@@ -19,6 +19,7 @@ final class IoEventFdBinding implements NotifyBinding {
     private final VirtioPciDevice device;
     private final Map<Long, Bound> bound = new HashMap<>();
 
+    /** The ioeventfd and, when the VMM serves the queue itself, its registration on the device's context. */
     private record Bound(EventFd fd, Registration registration) {
     }
 
@@ -29,6 +30,14 @@ final class IoEventFdBinding implements NotifyBinding {
 
     @Override
     public synchronized void bind(int queue, long address, int length) {
+        EventFd backendKick = device.device().notificationEventFd(queue);
+        if (backendKick != null) {
+            // A back-end in another process watches this fd: the kick goes from the guest's
+            // write straight to it, through the kernel only.
+            vm.addIoEventFd(address, length, false, backendKick);
+            bound.put(address, new Bound(backendKick, null));
+            return;
+        }
         EventFd fd = EventFd.create();
         vm.addIoEventFd(address, length, false, fd);
         Registration r = device.context().addEventFd(fd, device.id() + " queue " + queue + " notify",
@@ -41,8 +50,10 @@ final class IoEventFdBinding implements NotifyBinding {
         Bound b = bound.remove(address);
         if (b != null) {
             vm.removeIoEventFd(address, length, false, b.fd());
-            b.registration().cancel();
-            b.fd().close();
+            if (b.registration() != null) {   // our own fd; a back-end's kick fd belongs to its device
+                b.registration().cancel();
+                b.fd().close();
+            }
         }
     }
 }

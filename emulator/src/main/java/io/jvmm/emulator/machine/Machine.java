@@ -92,7 +92,7 @@ public final class Machine implements AutoCloseable {
             if (plan instanceof DevicePlan.DebugExit d) {
                 pio.register(d.id(), d.iobase(), d.iosize(), new DebugExitPort(this::requestExit));
             } else {
-                VirtioPciDevice pci = new VirtioPciDevice(DeviceBuilder.virtio(plan), memory, interrupts);
+                VirtioPciDevice pci = new VirtioPciDevice(DeviceBuilder.virtio(plan, interrupts::vectorEventFd), memory, interrupts);
                 virtioDevices.add(pci);
                 bus.attach(pci, bus.nextFreeSlot());
                 interrupts.attach(pci.msix(), pci.context());

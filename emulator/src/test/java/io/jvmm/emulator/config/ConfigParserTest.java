@@ -50,7 +50,7 @@ class ConfigParserTest {
     void everyMistakeIsNamed() throws Exception {
         Path disk = file("disk.img");
         String d0 = "file=" + disk + ",if=none,id=d0";
-        assertEquals("-device virtio-gpu-pci: unknown device (supported: isa-debug-exit, virtio-blk-pci, virtio-rng-pci)",
+        assertEquals("-device virtio-gpu-pci: unknown device (supported: isa-debug-exit, vhost-user-fs-pci, virtio-blk-pci, virtio-rng-pci)",
                 error(null, List.of(), List.of(), List.of("virtio-gpu-pci")));
         assertTrue(error(null, List.of(), List.of(), List.of("virtio-rng-pci,bogus=1"))
                 .startsWith("-device virtio-rng-pci: unknown property 'bogus'"));
@@ -97,5 +97,28 @@ class ConfigParserTest {
         assertEquals("socket", OptionList.parse("-chardev", "backend=socket,id=c", "backend").head());
         assertEquals(3L << 30, Sizes.parse("-m", "3G", Sizes.MIB));
         assertEquals(64L << 20, Sizes.parse("-m", "64", Sizes.MIB));
+    }
+
+    @Test
+    void vhostUserFsNeedsADefinedChardevAndATag() throws Exception {
+        List<String> chardev = List.of("socket,id=c0,path=/tmp/vfsd.sock");
+        MachineConfig c = ConfigParser.parse(new ConfigParser.RawOptions(null, null, file("k"), null, null, false,
+                List.of(), chardev, List.of(), List.of("vhost-user-fs-pci,chardev=c0,tag=myfs,num-request-queues=2,x-sync-vring=off")));
+        DevicePlan.VhostUserFs fs = (DevicePlan.VhostUserFs) c.devices().get(0);
+        assertEquals("myfs", fs.tag());
+        assertEquals(2, fs.requestQueues());
+        assertEquals(128, fs.queueSize());
+        assertFalse(fs.syncVring());
+        assertEquals(Path.of("/tmp/vfsd.sock"), fs.chardev().path());
+
+        UserError e = assertThrows(UserError.class, () -> ConfigParser.parse(new ConfigParser.RawOptions(null, null, file("k"), null, null,
+                false, List.of(), List.of(), List.of(), List.of("vhost-user-fs-pci,chardev=c9,tag=x"))));
+        assertEquals("-device vhost-user-fs-pci: chardev 'c9' is not defined by any -chardev socket,id=c9", e.getMessage());
+        e = assertThrows(UserError.class, () -> ConfigParser.parse(new ConfigParser.RawOptions(null, null, file("k"), null, null,
+                false, List.of(), chardev, List.of(), List.of("vhost-user-fs-pci,chardev=c0"))));
+        assertEquals("-device vhost-user-fs-pci: property 'tag' is required", e.getMessage());
+        e = assertThrows(UserError.class, () -> ConfigParser.parse(new ConfigParser.RawOptions(null, null, file("k"), null, null,
+                false, List.of(), chardev, List.of(), List.of("vhost-user-fs-pci,chardev=c0,tag=x,queue-size=3"))));
+        assertTrue(e.getMessage().contains("queue-size 3 must be a power of two"), e.getMessage());
     }
 }

@@ -153,6 +153,11 @@ public final class VhostUserDevice implements VirtioDevice {
         return queue(queue).kick;
     }
 
+    @Override
+    public EventFd notificationEventFd(int queue) {
+        return kickEventFd(queue);
+    }
+
     private VhostQueue queue(int index) {
         if (index < 0 || index >= queues.length) {
             throw new IllegalArgumentException(options.id() + ": no queue " + index + " (" + queues.length + " queues)");

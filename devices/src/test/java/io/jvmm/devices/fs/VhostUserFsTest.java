@@ -1,0 +1,47 @@
+package io.jvmm.devices.fs;
+
+import io.jvmm.chardev.SocketChardevSpec;
+import org.junit.jupiter.api.Test;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+class VhostUserFsTest {
+    private static final SocketChardevSpec C0 = SocketChardevSpec.client("c0", Path.of("/tmp/none.sock"));
+
+    @Test
+    void configSpaceHoldsTheTagAndTheRequestQueueCount() {
+        ByteBuffer b = ByteBuffer.wrap(VhostUserFs.config("myfs", 3)).order(ByteOrder.LITTLE_ENDIAN);
+        assertEquals(40, b.capacity());
+        assertEquals('m', b.get(0));
+        assertEquals('s', b.get(3));
+        assertEquals(0, b.get(4), "NUL-padded");
+        assertEquals(3, b.getInt(36));
+        ByteBuffer full = ByteBuffer.wrap(VhostUserFs.config("a".repeat(36), 1));
+        assertEquals('a', full.get(35), "a 36-byte tag fills the field with no terminator");
+    }
+
+    @Test
+    void badOptionsAreRefusedByName() {
+        assertTrue(assertThrows(IllegalArgumentException.class,
+                () -> new VhostUserFsOptions("fs0", C0, "", 1, 128, true)).getMessage().contains("tag= is required"));
+        assertTrue(assertThrows(IllegalArgumentException.class,
+                () -> new VhostUserFsOptions("fs0", C0, "x".repeat(37), 1, 128, true)).getMessage().contains("longer than 36 bytes"));
+        assertTrue(assertThrows(IllegalArgumentException.class,
+                () -> new VhostUserFsOptions("fs0", C0, "t", 0, 128, true)).getMessage().contains("num-request-queues 0"));
+        assertTrue(assertThrows(IllegalArgumentException.class,
+                () -> new VhostUserFsOptions("fs0", C0, "t", 1, 100, true)).getMessage().contains("queue-size 100"));
+    }
+
+    @Test
+    void aBackendThatIsNotThereFailsRealizeWithAClearError() {
+        VhostUserFsOptions options = new VhostUserFsOptions("fs0",
+                SocketChardevSpec.client("c0", Path.of("/tmp/jvmm-no-such-backend.sock")).withConnectTimeout(java.time.Duration.ofMillis(300)),
+                "myfs", 1, 128, true);
+        RuntimeException e = assertThrows(RuntimeException.class, () -> VhostUserFs.realize(options, (m, v) -> null));
+        assertTrue(e.getMessage().contains("jvmm-no-such-backend.sock"), e.getMessage());
+    }
+}
