@@ -36,7 +36,7 @@ public final class VhostUserFs {
     }
 
     /** struct virtio_fs_config: u8 tag[36] (NUL-padded, not terminated when full), le32 num_request_queues. */
-    static byte[] config(String tag, int requestQueues) {
+    public static byte[] config(String tag, int requestQueues) {
         ByteBuffer b = ByteBuffer.allocate(CONFIG_SIZE).order(ByteOrder.LITTLE_ENDIAN);
         b.put(tag.getBytes(StandardCharsets.UTF_8));
         b.putInt(VhostUserFsOptions.TAG_BYTES, requestQueues);

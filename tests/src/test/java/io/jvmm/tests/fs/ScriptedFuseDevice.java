@@ -96,7 +96,7 @@ final class ScriptedFuseDevice implements VirtioDevice {
     ScriptedFuseDevice(String tag, int requestQueues, Script script) {
         this.tag = tag;
         this.requestQueues = requestQueues;
-        this.config = VirtiofsdBed.config(tag, requestQueues);
+        this.config = io.jvmm.devices.fs.VhostUserFs.config(tag, requestQueues);
         this.script = script;
     }
 

@@ -15,13 +15,13 @@ import java.util.concurrent.TimeUnit;
  * process on a shared directory, listening on a vhost-user socket; its log goes to a file that
  * errors quote.
  */
-final class Virtiofsd implements AutoCloseable {
+public final class Virtiofsd implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Virtiofsd.class);
-    static final Path BINARY = Path.of("/usr/lib/qemu/virtiofsd");
+    public static final Path BINARY = Path.of("/usr/lib/qemu/virtiofsd");
 
-    final Path shared;
-    final Path socket;
-    final Path logFile;
+    public final Path shared;
+    public final Path socket;
+    public final Path logFile;
     private final Process process;
 
     private Virtiofsd(Path shared, Path socket, Path logFile, Process process) {
@@ -31,7 +31,7 @@ final class Virtiofsd implements AutoCloseable {
         this.process = process;
     }
 
-    static boolean available() {
+    public static boolean available() {
         return Files.isExecutable(BINARY);
     }
 
@@ -39,7 +39,7 @@ final class Virtiofsd implements AutoCloseable {
      * Starts virtiofsd on {@code shared} and waits (bounded) for its socket to appear.
      * sandbox=chroot because a container may refuse the namespaces of the default sandbox.
      */
-    static Virtiofsd start(Path shared, Path workDir) {
+    public static Virtiofsd start(Path shared, Path workDir) {
         Path socket = workDir.resolve("vfsd.sock");
         Path logFile = workDir.resolve("virtiofsd.log");
         List<String> command = List.of(BINARY.toString(), "--socket-path=" + socket, "-o", "source=" + shared,
@@ -68,16 +68,16 @@ final class Virtiofsd implements AutoCloseable {
     }
 
     /** SIGKILL, as a crash would end it; returns once it is gone. */
-    void kill() throws InterruptedException {
+    public void kill() throws InterruptedException {
         process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
     }
 
-    boolean alive() {
+    public boolean alive() {
         return process.isAlive();
     }
 
     /** The end of virtiofsd's log, for error messages. */
-    String logTail() {
+    public String logTail() {
         try {
             String all = Files.readString(logFile);
             return all.length() > 2000 ? all.substring(all.length() - 2000) : all;

@@ -11,22 +11,15 @@ import io.jvmm.tests.driver.pci.PciFunction;
 import io.jvmm.tests.driver.virtio.VirtioPciDriver;
 import io.jvmm.virtio.vhost.ContextGuestNotifiers;
 import io.jvmm.virtio.vhost.frontend.VhostUserDevice;
-import io.jvmm.virtio.vhost.frontend.VhostUserDeviceModel;
-import io.jvmm.virtio.vhost.frontend.VhostUserDeviceOptions;
+import io.jvmm.devices.fs.VhostUserFs;
+import io.jvmm.devices.fs.VhostUserFsOptions;
 
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 
 /**
- * A no-CPU machine whose one device is a vhost-user device of virtio type 26 served by a real
- * virtiofsd, and the guest's virtio-fs driver and FUSE client on it.
- *
- * <p>The device is the generic vhost-user front-end given a file-system model (identity, queue
- * count, tag + num_request_queues config): a stand-in until the vhost-user-fs-pci device model
- * of io.jvmm.devices.fs exists, which these tests should then use instead.
+ * A no-CPU machine whose one device is jvmm's vhost-user-fs-pci served by a real virtiofsd, and
+ * the guest's virtio-fs driver and FUSE client on it.
  */
 final class VirtiofsdBed implements AutoCloseable {
     static final long RAM = 256L << 20;
@@ -43,19 +36,6 @@ final class VirtiofsdBed implements AutoCloseable {
     final VirtioFsDriver fs;
     final FuseClient fuse;
 
-    /** struct virtio_fs_config: tag[36], le32 num_request_queues. */
-    static byte[] config(String tag, int requestQueues) {
-        ByteBuffer b = ByteBuffer.allocate(40).order(ByteOrder.LITTLE_ENDIAN);
-        b.put(tag.getBytes(StandardCharsets.UTF_8));
-        b.putInt(36, requestQueues);
-        return b.array();
-    }
-
-    static VhostUserDeviceModel model(int queueSize) {
-        return new VhostUserDeviceModel(FsProtocol.DEVICE_TYPE, "vhost-user-fs", 0x018000, 1 + REQUEST_QUEUES, queueSize,
-                0, config(TAG, REQUEST_QUEUES), 0);
-    }
-
     VirtiofsdBed(Path shared, Path workDir, int queueSize) {
         virtiofsd = Virtiofsd.start(shared, workDir);
         EventContext ctx = null;
@@ -64,8 +44,8 @@ final class VirtiofsdBed implements AutoCloseable {
         try {
             ctx = EventContext.start("fs-test");
             n = new ContextGuestNotifiers(ctx);
-            VhostUserDevice device = VhostUserDevice.realize(
-                    VhostUserDeviceOptions.of("fs0", SocketChardevSpec.client("c0", virtiofsd.socket)), model(queueSize), n);
+            VhostUserDevice device = VhostUserFs.realize(new VhostUserFsOptions("fs0",
+                    SocketChardevSpec.client("c0", virtiofsd.socket), TAG, REQUEST_QUEUES, queueSize, true), n);
             m = new TestMachine(RAM);
             m.addVirtio(device);
             Guest g = Guest.of(m);
