@@ -2,12 +2,14 @@ package io.jvmm.tests.fs;
 
 import io.jvmm.chardev.EventContext;
 import io.jvmm.chardev.SocketChardevSpec;
+import io.jvmm.devices.rng.VirtioRng;
 import io.jvmm.emulator.accel.TestMachine;
 import io.jvmm.tests.driver.Guest;
 import io.jvmm.tests.driver.fs.FsProtocol;
 import io.jvmm.tests.driver.fs.FuseClient;
 import io.jvmm.tests.driver.fs.VirtioFsDriver;
 import io.jvmm.tests.driver.pci.PciFunction;
+import io.jvmm.tests.driver.rng.VirtioRngDriver;
 import io.jvmm.tests.driver.virtio.VirtioPciDriver;
 import io.jvmm.virtio.vhost.ContextGuestNotifiers;
 import io.jvmm.virtio.vhost.frontend.VhostUserDevice;
@@ -16,10 +18,12 @@ import io.jvmm.devices.fs.VhostUserFsOptions;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 
 /**
- * A no-CPU machine whose one device is jvmm's vhost-user-fs-pci served by a real virtiofsd, and
- * the guest's virtio-fs driver and FUSE client on it.
+ * A no-CPU machine with jvmm's vhost-user-fs-pci served by a real virtiofsd, and the guest's
+ * virtio-fs driver and FUSE client on it; an in-process virtio-rng beside it is the "other
+ * device" that must keep working whatever happens to virtiofsd.
  */
 final class VirtiofsdBed implements AutoCloseable {
     static final long RAM = 256L << 20;
@@ -35,6 +39,7 @@ final class VirtiofsdBed implements AutoCloseable {
     final Guest guest;
     final VirtioFsDriver fs;
     final FuseClient fuse;
+    final VirtioRngDriver other;
 
     VirtiofsdBed(Path shared, Path workDir, int queueSize) {
         virtiofsd = Virtiofsd.start(shared, workDir);
@@ -48,15 +53,13 @@ final class VirtiofsdBed implements AutoCloseable {
                     SocketChardevSpec.client("c0", virtiofsd.socket), TAG, REQUEST_QUEUES, queueSize, true), n);
             m = new TestMachine(RAM);
             m.addVirtio(device);
+            m.addVirtio(new VirtioRng("rng1"));
             Guest g = Guest.of(m);
-            PciFunction fn = g.enumerate().stream()
-                    .filter(f -> VirtioPciDriver.isVirtio(f) && f.deviceId() == VirtioPciDriver.MODERN_DEVICE_ID_BASE + FsProtocol.DEVICE_TYPE)
-                    .findFirst().orElseThrow(() -> new AssertionError("no virtio-fs function on the bus"));
-            VirtioPciDriver pci = VirtioPciDriver.probe(g, fn);
-            pci.setTimeout(DRIVER_TIMEOUT);
+            List<PciFunction> functions = g.enumerate();
             this.guest = g;
-            this.fs = new VirtioFsDriver(pci);
+            this.fs = new VirtioFsDriver(probe(g, functions, FsProtocol.DEVICE_TYPE));
             this.fuse = new FuseClient(fs);
+            this.other = new VirtioRngDriver(probe(g, functions, VirtioRngDriver.DEVICE_TYPE));
         } catch (RuntimeException e) {
             closeAll(m, n, ctx, virtiofsd);
             throw new IllegalStateException(e.getMessage() + "; virtiofsd log: " + virtiofsd.logTail(), e);
@@ -64,6 +67,15 @@ final class VirtiofsdBed implements AutoCloseable {
         this.context = ctx;
         this.notifiers = n;
         this.machine = m;
+    }
+
+    private static VirtioPciDriver probe(Guest g, List<PciFunction> functions, int deviceType) {
+        PciFunction fn = functions.stream()
+                .filter(f -> VirtioPciDriver.isVirtio(f) && f.deviceId() == VirtioPciDriver.MODERN_DEVICE_ID_BASE + deviceType)
+                .findFirst().orElseThrow(() -> new AssertionError("no virtio function of type " + deviceType + " on the bus: " + functions));
+        VirtioPciDriver pci = VirtioPciDriver.probe(g, fn);
+        pci.setTimeout(DRIVER_TIMEOUT);
+        return pci;
     }
 
     private static void closeAll(TestMachine m, ContextGuestNotifiers n, EventContext ctx, Virtiofsd d) {

@@ -1,0 +1,224 @@
+package io.jvmm.tests.fs;
+
+import io.jvmm.tests.driver.fs.DeviceNeedsResetException;
+import io.jvmm.tests.driver.fs.FuseClient;
+import io.jvmm.tests.driver.fs.FuseEntryOut;
+import io.jvmm.tests.driver.fs.FuseOpenOut;
+import io.jvmm.tests.driver.virtio.DeviceResetException;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.Arrays;
+import java.util.Deque;
+import java.util.Iterator;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * Issue 6, must-show 5: virtiofsd SIGKILLed while a large READ is in progress (64 MiB in 1 MiB
+ * requests, 8 in flight). Every request outstanding at the kill ends with an error within a
+ * bound (the driver sees DEVICE_NEEDS_RESET, the guest's reset fails them) instead of hanging;
+ * the log names the dead back-end; the machine goes on serving its other device.
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class VirtiofsdKilledMidReadTest {
+    private static final int FILE_BYTES = 64 << 20;
+    private static final int CHUNK = 1 << 20;
+    private static final int IN_FLIGHT = 8;
+    /** Read (and verified) before the kill: the session is well into the file. */
+    private static final int READ_BEFORE_KILL = 16 << 20;
+    /**
+     * Half the driver's 20 s timeout: a failure within it is the driver noticing the broken
+     * device, not a wait that merely gave up.
+     */
+    private static final long FAIL_BOUND_MS = VirtiofsdBed.DRIVER_TIMEOUT.toMillis() / 2;
+    private static final String FILE = "big.bin";
+
+    @TempDir
+    Path dir;
+
+    private byte[] content;
+    private VirtiofsdBed bed;
+
+    @BeforeEach
+    void start() throws IOException {
+        assumeTrue(Virtiofsd.available(), "virtiofsd is not installed at " + Virtiofsd.BINARY + " (package qemu-system-common)");
+        Path shared = Files.createDirectory(dir.resolve("shared"));
+        content = new byte[FILE_BYTES];
+        new Random(61).nextBytes(content);
+        Files.write(shared.resolve(FILE), content);
+        bed = new VirtiofsdBed(shared, dir, 256).started();
+        bed.fuse.setReadChunk(CHUNK);
+        assertEquals(CHUNK, bed.fuse.readChunk(), "virtiofsd allows 1 MiB READs: " + bed.fuse.session());
+    }
+
+    @AfterEach
+    void stop() {
+        if (bed != null) {
+            bed.close();
+        }
+    }
+
+    /** One READ in flight: where its data belongs in the file. */
+    private record Chunk(long offset, CompletableFuture<byte[]> data) {
+    }
+
+    private String peer() {
+        return "vhost-user back-end of fs0 (chardev 'c0', client of " + bed.virtiofsd.socket + ")";
+    }
+
+    private void assertData(Chunk c, byte[] data) {
+        assertEquals(CHUNK, data.length, "READ at " + c.offset());
+        int at = (int) c.offset();
+        if (!Arrays.equals(content, at, at + CHUNK, data, 0, CHUNK)) {
+            throw new AssertionError("READ at " + c.offset() + " returned data other than the host file's");
+        }
+    }
+
+    @Test
+    void everyReadOutstandingAtTheKillFailsAndTheMachineGoesOn() throws Exception {
+        try (ProblemLog log = new ProblemLog()) {
+            FuseEntryOut entry = bed.fuse.lookup(FuseClient.ROOT_ID, FILE);
+            FuseOpenOut open = bed.fuse.open(entry.nodeId());
+            VirtiofsdProcess daemon = VirtiofsdProcess.of(bed.virtiofsd);
+            Deque<Chunk> window = new ArrayDeque<>();
+            long next = 0;
+            long verified = 0;
+            while (verified < READ_BEFORE_KILL) {
+                while (window.size() < IN_FLIGHT) {
+                    window.add(new Chunk(next, bed.fuse.submitRead(entry.nodeId(), open.fh(), next, CHUNK)));
+                    next += CHUNK;
+                }
+                Chunk head = window.poll();
+                assertData(head, bed.fuse.await(head.data()));
+                verified += CHUNK;
+            }
+
+            // Freeze it mid-stream first: whatever it finished is in the used rings now, and the
+            // requests added after this are outstanding for certain, not by winning a race.
+            daemon.stop();
+            bed.fs.pollCompletions();
+            for (Iterator<Chunk> it = window.iterator(); it.hasNext(); ) {
+                Chunk c = it.next();
+                if (c.data().isDone()) {
+                    assertData(c, c.data().get());
+                    it.remove();
+                }
+            }
+            while (window.size() < IN_FLIGHT) {
+                window.add(new Chunk(next, bed.fuse.submitRead(entry.nodeId(), open.fh(), next, CHUNK)));
+                next += CHUNK;
+            }
+            assertEquals(IN_FLIGHT, bed.fs.inFlight(), "requests outstanding when virtiofsd dies");
+            long configInterrupts = bed.fs.device().configInterrupts();
+
+            bed.virtiofsd.kill();
+            long killed = System.nanoTime();
+            for (Chunk c : window) {
+                DeviceNeedsResetException e = assertThrows(DeviceNeedsResetException.class, () -> bed.fuse.await(c.data()),
+                        "READ at " + c.offset() + " outstanding at the kill");
+                assertTrue(e.getMessage().contains("DEVICE_NEEDS_RESET"), e.getMessage());
+                assertFalse(c.data().isDone(), "a dead back-end completes nothing");
+            }
+            long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killed);
+            assertTrue(ms < FAIL_BOUND_MS, "the outstanding READs failed " + ms + " ms after the kill");
+            assertTrue(bed.fs.device().needsReset());
+            assertTrue(bed.fs.device().awaitConfigInterrupt(configInterrupts, Duration.ofSeconds(5)),
+                    "a configuration interrupt announced DEVICE_NEEDS_RESET");
+            assertTrue(log.anyContainsAll(peer(), "closed the connection") || log.anyContainsAll(peer(), "connection lost"),
+                    () -> "no log line names the dead back-end " + peer() + ": " + log.lines());
+
+            // The guest's reset ends them for good, each with an error of its own.
+            assertEquals(IN_FLIGHT, bed.fs.reset(), "requests abandoned by the reset");
+            for (Chunk c : window) {
+                ExecutionException e = assertThrows(ExecutionException.class, () -> c.data().get(1, TimeUnit.SECONDS));
+                assertInstanceOf(DeviceResetException.class, e.getCause(), "READ at " + c.offset());
+            }
+            assertEquals(0, bed.fs.inFlight());
+
+            assertMachineGoesOn();
+        }
+    }
+
+    @Test
+    void aLargeReadInProgressEndsWithAnErrorNotAHang() throws Exception {
+        FuseEntryOut entry = bed.fuse.lookup(FuseClient.ROOT_ID, FILE);
+        FuseOpenOut open = bed.fuse.open(entry.nodeId());
+        assertArrayEquals(Arrays.copyOf(content, CHUNK), bed.fuse.read(entry.nodeId(), open.fh(), 0, CHUNK), "a first READ works");
+        VirtiofsdProcess daemon = VirtiofsdProcess.of(bed.virtiofsd);
+        long readBefore = daemon.bytesRead();
+
+        // A killer that watches how much file data virtiofsd has read, and SIGKILLs it past 16 MiB
+        // of the 64 MiB: no sleep to tune, and the kill lands while READs are being served.
+        AtomicLong readAtKill = new AtomicLong(-1);
+        AtomicLong killedAt = new AtomicLong();
+        Thread killer = new Thread(() -> {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            try {
+                while (System.nanoTime() < deadline) {
+                    long read = daemon.bytesRead() - readBefore;
+                    if (read >= READ_BEFORE_KILL) {
+                        bed.virtiofsd.kill();
+                        killedAt.set(System.nanoTime());
+                        readAtKill.set(read);
+                        return;
+                    }
+                    Thread.sleep(0, 200_000);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "virtiofsd-killer");
+        killer.setDaemon(true);
+        bed.fuse.setMaxInFlight(IN_FLIGHT);
+        killer.start();
+        DeviceNeedsResetException e = assertThrows(DeviceNeedsResetException.class,
+                () -> bed.fuse.read(entry.nodeId(), open.fh(), 0, FILE_BYTES), "the 64 MiB read across the kill");
+        long failedAt = System.nanoTime();
+        killer.join(TimeUnit.SECONDS.toMillis(10));
+        assertTrue(readAtKill.get() >= READ_BEFORE_KILL && readAtKill.get() < FILE_BYTES,
+                "killed mid-read, after " + readAtKill.get() + " bytes read by virtiofsd");
+        long ms = TimeUnit.NANOSECONDS.toMillis(failedAt - killedAt.get());
+        assertTrue(ms < FAIL_BOUND_MS, "the read failed " + ms + " ms after the kill");
+        assertTrue(e.getMessage().contains("DEVICE_NEEDS_RESET"), e.getMessage());
+
+        int abandoned = bed.fs.reset();
+        assertTrue(abandoned >= 1 && abandoned <= IN_FLIGHT, abandoned + " READs were outstanding when the read failed");
+        assertMachineGoesOn();
+    }
+
+    /** The rest of the machine answers the guest; the broken device stays broken, without hanging anyone. */
+    private void assertMachineGoesOn() {
+        bed.other.initialize();
+        assertEquals(4096, bed.other.read(4096).length, "the virtio-rng beside the dead back-end's device serves requests");
+        assertEquals(VirtiofsdBed.TAG, bed.fs.readConfig().tag(), "the file-system device still answers config reads");
+        assertFalse(bed.virtiofsd.alive());
+
+        long t0 = System.nanoTime();
+        bed.fs.initialize();
+        assertThrows(DeviceNeedsResetException.class, () -> bed.fuse.init(), "a new session cannot start without a back-end");
+        long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+        assertTrue(ms < FAIL_BOUND_MS, "re-initialisation and INIT failed within " + ms + " ms");
+        assertTrue(bed.fs.device().needsReset(), "the device stays broken: its back-end is gone");
+        assertEquals(4096, bed.other.read(4096).length, "and the other device still works");
+    }
+}

@@ -1,0 +1,90 @@
+package io.jvmm.tests.fs;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The operating system's view of a running {@link Virtiofsd}: its pid (found among this JVM's
+ * descendants by its socket path), freezing it with SIGSTOP, and how many bytes it has read
+ * (rchar in /proc/PID/io: file data it served plus a few bytes of eventfds and messages).
+ */
+final class VirtiofsdProcess {
+    private final long pid;
+
+    private VirtiofsdProcess(long pid) {
+        this.pid = pid;
+    }
+
+    static VirtiofsdProcess of(Virtiofsd virtiofsd) {
+        String marker = "--socket-path=" + virtiofsd.socket;
+        List<ProcessHandle> matches = ProcessHandle.current().descendants()
+                .filter(p -> commandLine(p.pid()).contains(marker)).toList();
+        if (matches.size() != 1) {
+            throw new IllegalStateException("expected one virtiofsd process with " + marker + ", found " + matches.size()
+                    + " (" + matches + ")");
+        }
+        return new VirtiofsdProcess(matches.get(0).pid());
+    }
+
+    private static String commandLine(long pid) {
+        try {
+            return new String(Files.readAllBytes(Path.of("/proc", Long.toString(pid), "cmdline")), StandardCharsets.UTF_8).replace('\0', ' ');
+        } catch (IOException e) {
+            return "";   // gone meanwhile, or not ours to read
+        }
+    }
+
+    long pid() {
+        return pid;
+    }
+
+    /** SIGSTOP, returning once the process is stopped (state T), so nothing it does comes after. */
+    void stop() throws IOException, InterruptedException {
+        Process kill = new ProcessBuilder("kill", "-STOP", Long.toString(pid)).redirectErrorStream(true).start();
+        String out = new String(kill.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!kill.waitFor(10, TimeUnit.SECONDS) || kill.exitValue() != 0) {
+            throw new IllegalStateException("kill -STOP " + pid + " failed: " + out);
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (state() != 'T') {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("virtiofsd " + pid + " is still in state " + state() + " 10 s after SIGSTOP");
+            }
+            Thread.sleep(1);
+        }
+    }
+
+    /** The state letter of /proc/PID/stat (R, S, T, Z...). */
+    char state() {
+        try {
+            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+            return stat.charAt(stat.lastIndexOf(')') + 2);   // the command may contain spaces and parentheses
+        } catch (NoSuchFileException e) {
+            return 'X';
+        } catch (IOException e) {
+            throw new UncheckedIOException("reading /proc/" + pid + "/stat", e);
+        }
+    }
+
+    /** Bytes the process has read so far (rchar), or -1 once it is gone. */
+    long bytesRead() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "io"))) {
+                if (line.startsWith("rchar:")) {
+                    return Long.parseLong(line.substring("rchar:".length()).trim());
+                }
+            }
+            throw new IllegalStateException("/proc/" + pid + "/io has no rchar line");
+        } catch (NoSuchFileException e) {
+            return -1;
+        } catch (IOException e) {
+            return -1;   // ESRCH while it dies reads as an I/O error
+        }
+    }
+}
