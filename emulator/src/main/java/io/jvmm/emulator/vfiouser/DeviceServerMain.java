@@ -18,7 +18,8 @@ import org.slf4j.LoggerFactory;
  * {@code jvmm --vfio-user-socket PATH -device ...}: builds the PCI devices the command line
  * describes and serves each on its own vfio-user socket until the process is told to stop
  * (SIGTERM, SIGINT). The i-th socket serves the i-th PCI device; with a single socket and several
- * devices, the others get {@code PATH-<device id>}.
+ * devices, the others get {@code PATH-<device id>}. A vhost-user device (vhost-user-fs-pci with its
+ * -chardev) connects to its back-end here, before its socket is served (rule 6).
  */
 public final class DeviceServerMain {
     private static final Logger log = LoggerFactory.getLogger(DeviceServerMain.class);
@@ -37,7 +38,8 @@ public final class DeviceServerMain {
             }
             List<Path> sockets = socketsFor(command.vfioUserSockets(), plans);
             for (int i = 0; i < plans.size(); i++) {
-                ServedDevice device = ServedDevice.virtio(DeviceBuilder.virtio(plans.get(i)));
+                DevicePlan plan = plans.get(i);
+                ServedDevice device = ServedDevice.virtio(notifiers -> DeviceBuilder.virtio(plan, notifiers));
                 devices.add(device);
                 servers.add(VfioUserServer.start(sockets.get(i), device));
                 err.println("jvmm: serving " + plans.get(i).driver() + " " + plans.get(i).id() + " over vfio-user on " + sockets.get(i));

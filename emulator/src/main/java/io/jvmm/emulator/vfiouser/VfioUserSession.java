@@ -203,7 +203,8 @@ final class VfioUserSession {
             throw new VfioUserException(Errno.EINVAL, "DMA_MAP carries " + m.fds().count() + " fds (at most 1)");
         }
         int fd = m.fds().count() == 1 ? m.fds().take(0) : -1;
-        memory.map(m.u64(16), m.u64(24), m.u64(8), m.u32(4), fd);
+        ClientMemory.Mapping mapped = memory.map(m.u64(16), m.u64(24), m.u64(8), m.u32(4), fd);
+        device.memoryChanged("DMA_MAP " + mapped);
         return null;
     }
 
@@ -235,6 +236,9 @@ final class VfioUserSession {
         // memory already; once the device is quiet nothing can be using them.
         device.quiesce();
         removed.forEach(ClientMemory.Mapping::release);
+        if (!removed.isEmpty()) {
+            device.memoryChanged("DMA_UNMAP " + (removed.size() == 1 ? removed.get(0) : "of " + removed.size() + " ranges"));
+        }
         return buffer(DMA_UNMAP_ARGSZ).putInt(DMA_UNMAP_ARGSZ).putInt(flags).putLong(address).putLong(size).flip();
     }
 
