@@ -63,9 +63,11 @@ public final class DeviceServerMain {
         try {
             stopped.await();
         } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+            // Told to stop by the thread that runs us (a test, an embedding program): stop with
+            // the interrupt cleared, so the servers' and devices' joins really wait, then restore it.
             Runtime.getRuntime().removeShutdownHook(hook);
             stop(servers, devices);
+            Thread.currentThread().interrupt();
         }
         return ExitStatus.OK;
     }

@@ -135,11 +135,12 @@ public final class VfioUserServer implements AutoCloseable {
         }
         try {
             thread.join(30_000);
+            if (thread.isAlive()) {
+                log.warn("{}: the vfio-user server thread did not stop within 30 s", device.id());
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        }
-        if (thread.isAlive()) {
-            log.warn("{}: the vfio-user server thread did not stop within 30 s", device.id());
+            log.warn("{}: interrupted while waiting for the vfio-user server thread to stop", device.id());
         }
         log.info("{}: vfio-user server on {} stopped after {} clients", device.id(), listener.path(), sessions.get());
     }
