@@ -1,0 +1,152 @@
+package io.jvmm.tests.kvm;
+
+import io.jvmm.emulator.config.ConfigParser;
+import io.jvmm.emulator.config.MachineConfig;
+import io.jvmm.emulator.machine.Machine;
+import io.jvmm.tests.fs.Virtiofsd;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.DigestOutputStream;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * Debian's Linux, booted by jvmm under KVM, mounts a directory of the host through jvmm's
+ * vhost-user-fs-pci and Debian's virtiofsd with its own virtiofs driver:
+ * {@code -chardev socket,id=c0,path=... -device vhost-user-fs-pci,chardev=c0,tag=myfs}, then
+ * {@code mount -t virtiofs myfs /mnt} in the guest. It reads a 256 MiB host file with the host's
+ * sha256, and 2,000 files it creates and stats are seen on the host. Runs where the host's KVM
+ * boots a stock kernel; skipped on PVM hosts (see {@link KvmAvailable#assumeStockLinuxBoots()}).
+ */
+@Timeout(600)
+class KvmLinuxVirtioFsTest {
+    /** debug-exit status 0 from /init -> (0 << 1) | 1. */
+    private static final int INIT_PASS = 1;
+    private static final String TAG = "myfs";
+    private static final long BIG_FILE = 256L << 20;
+    private static final int FILES = 2000;
+    private static final String MOUNT = "mount -t virtiofs " + TAG + " /mnt";
+
+    @TempDir
+    Path dir;
+    private Path share;
+    private Virtiofsd virtiofsd;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        KvmAvailable.assumeStockLinuxBoots();
+        assumeTrue(Virtiofsd.available(), "virtiofsd is not installed at " + Virtiofsd.BINARY + " (package qemu-system-common)");
+        share = Files.createDirectory(dir.resolve("share"));
+    }
+
+    @AfterEach
+    void tearDown() {
+        if (virtiofsd != null) {
+            virtiofsd.close();
+        }
+    }
+
+    private record Run(int status, String console) {
+    }
+
+    /** Boots the guest with the share as {@value #TAG} and runs {@code command} (no double quotes: /init's jvmm.cmd). */
+    private Run boot(String command) throws Exception {
+        virtiofsd = Virtiofsd.start(share, dir);
+        MachineConfig config = ConfigParser.parse(new ConfigParser.RawOptions("512", "2", LinuxGuestImage.kernel(), LinuxGuestImage.initrd(),
+                "console=ttyS0 panic=-1 jvmm.cmd=\"" + command + "\"", true,
+                List.of("memory-backend-memfd,id=mem,size=512M,share=on"),
+                List.of("socket,id=c0,path=" + virtiofsd.socket), List.of(),
+                List.of("vhost-user-fs-pci,chardev=c0,tag=" + TAG, "isa-debug-exit,iobase=0x501,iosize=2")));
+        ByteArrayOutputStream console = new ByteArrayOutputStream();
+        try (Machine machine = Machine.create(config, console)) {
+            return new Run(machine.run().status(), console.toString(StandardCharsets.UTF_8));
+        }
+    }
+
+    private String explain(Run run) {
+        return run.console() + "\nvirtiofsd log:\n" + virtiofsd.logTail();
+    }
+
+    @Test
+    void theGuestReadsA256MiBHostFileWithTheHostsSha256() throws Exception {
+        MessageDigest sha = MessageDigest.getInstance("SHA-256");
+        SplittableRandom random = new SplittableRandom(256);
+        byte[] block = new byte[1 << 20];
+        try (OutputStream out = new DigestOutputStream(Files.newOutputStream(share.resolve("big.bin")), sha)) {
+            for (long written = 0; written < BIG_FILE; written += block.length) {
+                for (int i = 0; i < block.length; i++) {
+                    block[i] = (byte) random.nextInt();
+                }
+                out.write(block);
+            }
+        }
+        String hostSum = HexFormat.of().formatHex(sha.digest());
+
+        Run run = boot(MOUNT + " && grep virtiofs /proc/mounts && sha256sum /mnt/big.bin && umount /mnt");
+        assertEquals(INIT_PASS, run.status(), () -> explain(run));
+        assertTrue(run.console().contains(TAG + " /mnt virtiofs"), () -> "the share is mounted as virtiofs: " + explain(run));
+        assertTrue(run.console().contains(hostSum + "  /mnt/big.bin"),
+                () -> "the guest's sha256 of big.bin equals the host's " + hostSum + ": " + explain(run));
+    }
+
+    /**
+     * The guest's script (busybox sh, from the share itself: jvmm.cmd cannot hold it): creates the
+     * files through virtiofs, then stats each and counts those of the size it wrote.
+     */
+    private static String createAndStatScript() {
+        return String.join("\n",
+                "#!/bin/sh",
+                "set -e",
+                "mkdir /mnt/many",
+                "i=0",
+                "while [ \"$i\" -lt " + FILES + " ]; do",
+                "    echo \"jvmm guest file $i\" > \"/mnt/many/f$i\"",
+                "    i=$((i + 1))",
+                "done",
+                "sync",
+                "ok=0",
+                "i=0",
+                "while [ \"$i\" -lt " + FILES + " ]; do",
+                "    line=\"jvmm guest file $i\"",
+                "    [ \"$(stat -c %s \"/mnt/many/f$i\")\" -eq $(( ${#line} + 1 )) ] && ok=$((ok + 1))",
+                "    i=$((i + 1))",
+                "done",
+                "echo \"JVMM-FS: created " + FILES + ", stat ok $ok\"",
+                "[ \"$ok\" -eq " + FILES + " ]",
+                "");
+    }
+
+    @Test
+    void twoThousandFilesCreatedAndStatedInTheGuestAreSeenOnTheHost() throws Exception {
+        Files.writeString(share.resolve("create-stat.sh"), createAndStatScript());
+        Run run = boot(MOUNT + " && sh /mnt/create-stat.sh && umount /mnt");
+        assertEquals(INIT_PASS, run.status(), () -> explain(run));
+        assertTrue(run.console().contains("JVMM-FS: created " + FILES + ", stat ok " + FILES),
+                () -> "every file the guest created has the size it wrote, by stat in the guest: " + explain(run));
+
+        Path many = share.resolve("many");
+        try (Stream<Path> files = Files.list(many)) {
+            assertEquals(FILES, files.count(), "files the host sees in many/");
+        }
+        for (int i = 0; i < FILES; i++) {
+            assertEquals("jvmm guest file " + i + "\n", Files.readString(many.resolve("f" + i)), "many/f" + i + " on the host");
+        }
+    }
+}
