@@ -34,6 +34,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * {@code mount -t virtiofs myfs /mnt} in the guest. It reads a 256 MiB host file with the host's
  * sha256, and 2,000 files it creates and stats are seen on the host. Runs where the host's KVM
  * boots a stock kernel; skipped on PVM hosts (see {@link KvmAvailable#assumeStockLinuxBoots()}).
+ * The guest's side (image, modules, commands, expected console lines) was checked by booting the
+ * same image under Debian's QEMU with TCG, vhost-user-fs-pci and the same virtiofsd options.
  */
 @Timeout(600)
 class KvmLinuxVirtioFsTest {
