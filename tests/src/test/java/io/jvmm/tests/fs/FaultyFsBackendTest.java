@@ -1,5 +1,6 @@
 package io.jvmm.tests.fs;
 
+import io.jvmm.tests.support.ProblemLog;
 import io.jvmm.chardev.EventContext;
 import io.jvmm.chardev.SocketChardevSpec;
 import io.jvmm.devices.fs.VhostUserFs;
@@ -23,7 +24,6 @@ import io.jvmm.virtio.vhost.backend.ReplyFault;
 import io.jvmm.virtio.vhost.backend.VhostUserBackend;
 import io.jvmm.virtio.vhost.frontend.VhostUserDevice;
 import io.jvmm.virtio.vhost.frontend.VhostUserDeviceOptions;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -179,22 +179,19 @@ class FaultyFsBackendTest {
             Poll.until(bed.fs.device()::needsReset, Duration.ofSeconds(5), () -> "DEVICE_NEEDS_RESET after a " + fault + " reply");
             assertTrue(bed.fs.device().awaitConfigInterrupt(configInterrupts, Duration.ofSeconds(5)), "announced by the configuration interrupt");
             assertTrue(log.anyContainsAll(peer(), "SET_VRING_CALL (vring 1", "masked notifier"),
-                    () -> "no log line names the back-end, the message and its purpose: " + log.lines());
+                    () -> "no log line names the back-end, the message and its purpose: " + log.problems());
             assertTrue(timedMs(() -> bed.fs.device().msix().unmask(vector)) < BOUND_MS, "the unmask is bounded too");
             bed.assertOtherDeviceWorks();
         }
     }
 
     /**
-     * Disabled: it exposes a race in virtio/pci (not fixed in this change). The spoiled reply
-     * fails the connection; the reset completes (status 0) and only then does the connection's
-     * failure reach VirtioPciDevice.markBroken, which sets DEVICE_NEEDS_RESET on the freshly
-     * reset device: status reads 0x40 from then on, and a driver waiting for 0 (the guest
-     * driver here, Linux's vp_reset, which has no timeout) waits forever. Fails in roughly half
-     * the runs of each case. With markBroken ignoring faults while status is 0 and no reset is in
-     * progress (the next DRIVER_OK finds the dead connection anyway) it passes every time.
+     * The spoiled reply fails the connection while the guest resets the device; the failure may
+     * reach the transport after the reset completed. It must not set DEVICE_NEEDS_RESET on the
+     * freshly reset device: status would read 0x40 from then on, and a driver waiting for 0
+     * (Linux's vp_reset has no timeout) would wait forever. This failed in about half the runs
+     * before VirtioPciDevice.markBroken ignored faults during and after a reset.
      */
-    @Disabled("race in VirtioPciDevice.markBroken: DEVICE_NEEDS_RESET set after the reset completed, status never reads 0 again")
     @ParameterizedTest(name = "{0} reply to GET_VRING_BASE")
     @EnumSource(value = ReplyFault.class, names = {"SHORT", "MALFORMED", "WRONG_REQUEST", "NO_REPLY"})
     void aSpoiledReplyDuringTheGuestsResetStillLetsTheResetComplete(ReplyFault fault) {
@@ -205,8 +202,8 @@ class FaultyFsBackendTest {
             long ms = timedMs(bed.fs::reset);   // returns once device_status reads 0
             assertTrue(ms < BOUND_MS, "the reset completed after " + ms + " ms");
             assertTrue(log.anyContainsAll(peer(), "GET_VRING_BASE (vring 0"),
-                    () -> "no log line names the back-end and GET_VRING_BASE: " + log.lines());
-            assertTrue(log.anyContainsAll("fs0: back-end did not complete the device reset"), () -> log.lines().toString());
+                    () -> "no log line names the back-end and GET_VRING_BASE: " + log.problems());
+            assertTrue(log.anyContainsAll("fs0: back-end did not complete the device reset"), () -> log.problems().toString());
             // The connection is spoiled for good: the next initialisation leaves the device broken, in bounds.
             ms = timedMs(() -> bed.fs.initialize(1, QueueSetup.size(16)));
             assertTrue(ms < BOUND_MS, "re-initialisation took " + ms + " ms");
@@ -227,8 +224,8 @@ class FaultyFsBackendTest {
                 bed.fs.reset();
             }
             bed.fs.initialize(1, QueueSetup.size(16));
-            assertTrue(!bed.fs.device().needsReset(), () -> "broken without a fault: " + log.lines());
-            assertEquals(List.of(), log.lines());
+            assertTrue(!bed.fs.device().needsReset(), () -> "broken without a fault: " + log.problems());
+            assertEquals(List.of(), log.problems());
         }
     }
 }

@@ -1,5 +1,6 @@
 package io.jvmm.tests.fs;
 
+import io.jvmm.tests.support.ProblemLog;
 import io.jvmm.tests.driver.fs.DeviceNeedsResetException;
 import io.jvmm.tests.driver.fs.FuseClient;
 import io.jvmm.tests.driver.fs.FuseEntryOut;
@@ -145,7 +146,7 @@ class VirtiofsdKilledMidReadTest {
             assertTrue(bed.fs.device().awaitConfigInterrupt(configInterrupts, Duration.ofSeconds(5)),
                     "a configuration interrupt announced DEVICE_NEEDS_RESET");
             assertTrue(log.anyContainsAll(peer(), "closed the connection") || log.anyContainsAll(peer(), "connection lost"),
-                    () -> "no log line names the dead back-end " + peer() + ": " + log.lines());
+                    () -> "no log line names the dead back-end " + peer() + ": " + log.problems());
 
             // The guest's reset ends them for good, each with an error of its own.
             assertEquals(IN_FLIGHT, bed.fs.reset(), "requests abandoned by the reset");

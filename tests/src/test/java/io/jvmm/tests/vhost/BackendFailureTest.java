@@ -1,5 +1,6 @@
 package io.jvmm.tests.vhost;
 
+import io.jvmm.tests.support.ProblemLog;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -55,7 +56,7 @@ class BackendFailureTest {
     @Test
     void killedBackendBreaksTheDeviceAndNothingElse() throws Exception {
         VhostTestBed.Options o = VhostTestBed.Options.defaults().replyTimeout(REPLY_TIMEOUT);
-        try (LogLines logs = new LogLines(); VhostTestBed bed = VhostTestBed.create(dir, o)) {
+        try (ProblemLog logs = new ProblemLog(); VhostTestBed bed = VhostTestBed.create(dir, o)) {
             SplitQueue q = bed.driver.initialize(FEATURES, List.of(QueueSetup.size(16))).get(0);
             long buffer = bed.guest.pages().allocate(64);
             q.add(Chain.create().writable(buffer, 64), "before");
@@ -89,7 +90,7 @@ class BackendFailureTest {
         // In-process back-end: what the front-end sees on the socket is the same, and six JVMs fewer.
         BackendFaults faults = BackendFaults.NONE.withReplyFault(fault, VhostUserRequest.SET_VRING_CALL, 1);
         VhostTestBed.Options o = VhostTestBed.Options.defaults().inProcess().replyTimeout(REPLY_TIMEOUT).faults(faults);
-        try (LogLines logs = new LogLines(); VhostTestBed bed = VhostTestBed.create(dir, o)) {
+        try (ProblemLog logs = new ProblemLog(); VhostTestBed bed = VhostTestBed.create(dir, o)) {
             long configInterrupts = bed.driver.configInterrupts();
             long ms = timedMs(() -> bed.driver.initialize(FEATURES, List.of(QueueSetup.size(16))));
             assertTrue(ms < WRITE_BOUND_MS, "initialisation (DRIVER_OK waits for the spoiled reply) took " + ms + " ms");
@@ -115,7 +116,7 @@ class BackendFailureTest {
         // handshake 6 + SET_FEATURES, SET_MEM_TABLE, SET_VRING_NUM = 9: it dies on SET_VRING_BASE.
         VhostTestBed.Options o = VhostTestBed.Options.defaults().replyTimeout(REPLY_TIMEOUT)
                 .faults(BackendFaults.NONE.withCloseAtMessage(10));
-        try (LogLines logs = new LogLines(); VhostTestBed bed = VhostTestBed.create(dir, o)) {
+        try (ProblemLog logs = new ProblemLog(); VhostTestBed bed = VhostTestBed.create(dir, o)) {
             long ms = timedMs(() -> bed.driver.initialize(FEATURES, List.of(QueueSetup.size(16))));
             assertTrue(ms < WRITE_BOUND_MS, "initialisation took " + ms + " ms");
             Poll.until(bed.driver::needsReset, Duration.ofSeconds(5), () -> "DEVICE_NEEDS_RESET");
@@ -130,7 +131,7 @@ class BackendFailureTest {
         // handshake 6 + SET_FEATURES, SET_MEM_TABLE, SET_VRING_NUM/BASE/ADDR = 11: it hangs at SET_VRING_CALL.
         VhostTestBed.Options o = VhostTestBed.Options.defaults().replyTimeout(REPLY_TIMEOUT)
                 .faults(BackendFaults.NONE.withStallAtMessage(12));
-        try (LogLines logs = new LogLines(); VhostTestBed bed = VhostTestBed.create(dir, o)) {
+        try (ProblemLog logs = new ProblemLog(); VhostTestBed bed = VhostTestBed.create(dir, o)) {
             long ms = timedMs(() -> bed.driver.initialize(FEATURES, List.of(QueueSetup.size(16))));
             assertTrue(ms >= REPLY_TIMEOUT.toMillis() - 100 && ms < WRITE_BOUND_MS,
                     "DRIVER_OK waited for the reply timeout, and no longer: " + ms + " ms");
@@ -142,7 +143,7 @@ class BackendFailureTest {
 
     @Test
     void backendSignallingItsErrorFdBreaksTheDevice() {
-        try (LogLines logs = new LogLines(); VhostTestBed bed = VhostTestBed.create(dir, VhostTestBed.Options.defaults())) {
+        try (ProblemLog logs = new ProblemLog(); VhostTestBed bed = VhostTestBed.create(dir, VhostTestBed.Options.defaults())) {
             SplitQueue q = bed.driver.initialize(FEATURES, List.of(QueueSetup.size(16))).get(0);
             long buffer = bed.guest.pages().allocate(64);
             q.add(Chain.create().readable(buffer, 64), "a request the device cannot serve");
@@ -160,7 +161,7 @@ class BackendFailureTest {
     void refusedMessageBreaksTheDeviceUntilTheGuestResetsIt() {
         VhostTestBed.Options o = VhostTestBed.Options.defaults()
                 .faults(BackendFaults.NONE.withReplyFault(ReplyFault.REFUSE, VhostUserRequest.SET_VRING_ENABLE, 1));
-        try (LogLines logs = new LogLines(); VhostTestBed bed = VhostTestBed.create(dir, o)) {
+        try (ProblemLog logs = new ProblemLog(); VhostTestBed bed = VhostTestBed.create(dir, o)) {
             VirtioRngDriver rng = new VirtioRngDriver(bed.driver);
             rng.initialize();
             assertTrue(bed.driver.needsReset(), "the refusal is reported by the time DRIVER_OK completes");

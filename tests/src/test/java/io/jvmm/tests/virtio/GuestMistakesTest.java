@@ -1,5 +1,6 @@
 package io.jvmm.tests.virtio;
 
+import io.jvmm.tests.support.ProblemLog;
 import io.jvmm.tests.driver.PageAllocator;
 import io.jvmm.tests.driver.blk.BlkProtocol;
 import io.jvmm.tests.driver.blk.VirtioBlkDriver;
@@ -122,7 +123,7 @@ class GuestMistakesTest {
     @ParameterizedTest
     @EnumSource(Mistake.class)
     void breaksOnlyThatDeviceUntilReset(Mistake mistake) {
-        try (VirtioTestBed bed = VirtioTestBed.create(dir).initialized(); LogCapture log = new LogCapture()) {
+        try (VirtioTestBed bed = VirtioTestBed.create(dir).initialized(); ProblemLog log = new ProblemLog()) {
             VirtioPciDriver victim = mistake.victim == Victim.BLK ? bed.blk.device() : bed.rng.device();
             VirtioPciDriver bystander = mistake.victim == Victim.BLK ? bed.rng.device() : bed.blk.device();
             long victimConfigIrqs = victim.configInterrupts();

@@ -551,6 +551,14 @@ public class VirtioPciDevice extends PciDevice {
             if (broken) {
                 return;
             }
+            if (resetting || status == 0) {
+                // The driver is resetting, or has reset, the device and polls for status 0 (Linux
+                // with no timeout): a fault of the session it ended must not turn that into 0x40.
+                // A back-end that is really dead fails the next activation anyway.
+                log.warn("{} {}: {} (during or after a reset; the device is reset regardless)",
+                        device.typeName(), device.id(), fault.getMessage());
+                return;
+            }
             broken = true;
             status |= DeviceStatus.DEVICE_NEEDS_RESET;
         }
