@@ -2,7 +2,6 @@ package io.jvmm.emulator.boot;
 
 import io.jvmm.pci.mem.GuestMemory;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -11,12 +10,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.Paths;
-import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.List;
-import java.util.Optional;
-import java.util.stream.Stream;
 
 import static io.jvmm.emulator.boot.MemoryLayout.MIB;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -184,47 +177,6 @@ class BootloaderTest {
         assertEquals(MemoryLayout.HIGH_RAM_START, memory.read64(last));
         assertEquals(512 * MIB, memory.read64(last + 8));
         assertEquals(E820Entry.RAM, memory.read32(last + 16));
-    }
-
-    /** A Debian kernel from scripts/build-guest-image's cache, or the host's /boot, if there is one. */
-    private static Optional<Path> realKernel() throws IOException {
-        List<Path> candidates = new ArrayList<>();
-        String cache = System.getenv().getOrDefault("JVMM_CACHE", System.getProperty("user.home") + "/.cache/jvmm");
-        Path guests = Paths.get(cache, "guest");
-        if (Files.isDirectory(guests)) {
-            try (Stream<Path> s = Files.list(guests)) {
-                s.map(p -> p.resolve("vmlinuz")).filter(Files::isRegularFile).forEach(candidates::add);
-            }
-        }
-        if (Files.isDirectory(Paths.get("/boot"))) {
-            try (Stream<Path> s = Files.list(Paths.get("/boot"))) {
-                s.filter(p -> p.getFileName().toString().startsWith("vmlinuz-")).filter(Files::isReadable).forEach(candidates::add);
-            }
-        }
-        return candidates.stream().max(Comparator.comparing(Path::toString));
-    }
-
-    @Test
-    void parsesARealDebianKernelWhenOneIsPresent() throws IOException {
-        Optional<Path> kernel = realKernel();
-        Assumptions.assumeTrue(kernel.isPresent(), "no Debian kernel found (run scripts/build-guest-image or install one in /boot)");
-        SetupHeader h = LinuxLoader.readHeader(kernel.get());
-        assertTrue(h.version() >= 0x020C, h.versionText());
-        assertTrue((h.xloadflags() & SetupHeader.XLF_KERNEL_64) != 0);
-        assertTrue(h.relocatable());
-        assertTrue(h.kernelVersion().matches("\\d+\\.\\d+.*"), h.kernelVersion());
-
-        Path initrd = kernel.get().resolveSibling("initramfs.cpio.gz");
-        MemoryLayout layout = machine(512 * MIB);
-        BootPlan plan = Bootloader.load(kernel.get(), Files.isRegularFile(initrd) ? initrd : null,
-                "console=ttyS0", memory, layout, 2);
-        assertEquals(BootKind.LINUX, plan.kind());
-        long code32 = Integer.toUnsignedLong(memory.read32(MemoryLayout.ZERO_PAGE_ADDR + ZeroPage.CODE32_START));
-        assertEquals(code32 + 0x200, plan.entry());
-        assertEquals(h.prefAddress(), code32, "a Debian kernel fits at its preferred address in 512 MiB");
-        assertEquals(0xFF, memory.read8(MemoryLayout.ZERO_PAGE_ADDR + ZeroPage.TYPE_OF_LOADER));
-        // the 64-bit entry point of a bzImage's compressed head starts with cld (0xfc) in every kernel since 3.x
-        assertEquals(0xFC, memory.read8(plan.entry()), "byte at the 64-bit entry");
     }
 
     private String ascii(long address, int length) {

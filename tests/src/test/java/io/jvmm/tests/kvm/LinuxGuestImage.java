@@ -9,19 +9,19 @@ import java.util.concurrent.TimeUnit;
  * The Linux test guest (Debian's kernel + busybox initramfs) that scripts/build-guest-image
  * builds, or finds up to date in its cache; built at most once per test JVM.
  */
-final class LinuxGuestImage {
+public final class LinuxGuestImage {
     private static Path kernel;
     private static Path initrd;
 
     private LinuxGuestImage() {
     }
 
-    static synchronized Path kernel() throws IOException, InterruptedException {
+    public static synchronized Path kernel() throws IOException, InterruptedException {
         build();
         return kernel;
     }
 
-    static synchronized Path initrd() throws IOException, InterruptedException {
+    public static synchronized Path initrd() throws IOException, InterruptedException {
         build();
         return initrd;
     }
