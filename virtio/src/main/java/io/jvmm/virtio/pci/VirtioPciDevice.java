@@ -559,10 +559,12 @@ public class VirtioPciDevice extends PciDevice {
                         device.typeName(), device.id(), fault.getMessage());
                 return;
             }
+            // Logged before the status bit is visible: a driver that sees DEVICE_NEEDS_RESET can
+            // count on the reason being in the log already.
+            log.error("{} {}: {} -- device needs reset", device.typeName(), device.id(), fault.getMessage());
             broken = true;
             status |= DeviceStatus.DEVICE_NEEDS_RESET;
         }
-        log.error("{} {}: {} -- device needs reset", device.typeName(), device.id(), fault.getMessage());
         raiseConfigInterrupt();
     }
 
