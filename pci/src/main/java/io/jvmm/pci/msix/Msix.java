@@ -185,7 +185,13 @@ public final class Msix {
         checkVector(vector);
         SignalResult result = states.signal(vector);
         switch (result) {
-            case DELIVERED -> sink.deliver(this, vector, messages.get(vector));
+            case DELIVERED -> {
+                try {
+                    sink.deliver(this, vector, messages.get(vector));
+                } finally {
+                    states.delivered(vector);
+                }
+            }
             case DROPPED -> log.debug("{}: MSI-X vector {} signalled while MSI-X is disabled, dropped", deviceId, vector);
             case PENDING -> log.trace("{}: MSI-X vector {} masked, pending", deviceId, vector);
         }

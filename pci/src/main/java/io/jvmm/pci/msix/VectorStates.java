@@ -16,6 +16,12 @@ final class VectorStates {
     static final int FUNCTION_MASKED = 1 << 1;
     static final int DISABLED = 1 << 2;
     static final int PENDING = 1 << 3;
+    /**
+     * Deliveries in progress are counted in the bits above PENDING: a mask change waits for them,
+     * so once the guest's mask write completes no message of that vector can still arrive.
+     */
+    static final int DELIVERING_ONE = 1 << 4;
+    static final int DELIVERING = ~(DELIVERING_ONE - 1);
     /** Any of these blocks delivery (the "effective mask"). */
     static final int BLOCKED = VECTOR_MASKED | FUNCTION_MASKED | DISABLED;
 
@@ -37,7 +43,10 @@ final class VectorStates {
         return words.get(vector);
     }
 
-    /** A signal: DROPPED if disabled, PENDING (bit set) if blocked, else DELIVERED (caller delivers). */
+    /**
+     * A signal: DROPPED if disabled, PENDING (bit set) if blocked, else DELIVERED: the caller
+     * delivers, then calls {@link #delivered}.
+     */
     SignalResult signal(int vector) {
         while (true) {
             int s = words.get(vector);
@@ -45,12 +54,20 @@ final class VectorStates {
                 return SignalResult.DROPPED;
             }
             if ((s & BLOCKED) == 0) {
-                return SignalResult.DELIVERED;
+                if (words.compareAndSet(vector, s, s + DELIVERING_ONE)) {
+                    return SignalResult.DELIVERED;
+                }
+                continue;
             }
             if ((s & PENDING) != 0 || words.compareAndSet(vector, s, s | PENDING)) {
                 return SignalResult.PENDING;
             }
         }
+    }
+
+    /** The delivery that {@link #signal} granted is done. */
+    void delivered(int vector) {
+        words.getAndAdd(vector, -DELIVERING_ONE);
     }
 
     /**
@@ -67,10 +84,23 @@ final class VectorStates {
                 n &= ~PENDING;
             }
             if (words.compareAndSet(vector, s, n)) {
+                if ((s & BLOCKED) == 0 && (n & BLOCKED) != 0) {
+                    awaitDeliveries(vector);
+                }
                 return ((s & BLOCKED) != 0 ? WAS_BLOCKED : 0)
                         | ((n & BLOCKED) != 0 ? NOW_BLOCKED : 0)
                         | (deliver ? DELIVER_PENDING : 0);
             }
+        }
+    }
+
+    /**
+     * Waits for deliveries that began before the vector became blocked (a sink hand-off takes
+     * microseconds): after a mask no message of the vector may reach the guest, as on hardware.
+     */
+    private void awaitDeliveries(int vector) {
+        while ((words.get(vector) & DELIVERING) != 0) {
+            Thread.onSpinWait();
         }
     }
 }
