@@ -140,13 +140,7 @@ public final class VirtioBlk implements VirtioDevice {
         if (vq == null) {
             return;
         }
-        do {
-            vq.disableNotifications();
-            DescriptorChain chain;
-            while ((chain = vq.pop()) != null) {
-                start(vq, chain);
-            }
-        } while (vq.enableNotifications());
+        vq.drain(chain -> start(vq, chain));
     }
 
     /** Parses one request and starts its I/O; the completion returns to the context. */

@@ -85,27 +85,25 @@ public final class VirtioRng implements VirtioDevice {
         if (vq == null) {
             return;
         }
-        do {
-            vq.disableNotifications();
-            DescriptorChain chain;
-            while ((chain = vq.pop()) != null) {
-                if (chain.writableLength() == 0) {
-                    throw new VirtioFault("queue 0: entropy request " + chain.head() + " has no device-writable buffer");
-                }
-                int written = 0;
-                for (ByteBuffer buffer : chain.writable()) {
-                    ByteBuffer out = buffer.duplicate();
-                    while (out.hasRemaining()) {
-                        int n = Math.min(out.remaining(), scratch.length);
-                        random.nextBytes(scratch);
-                        out.put(scratch, 0, n);
-                        written += n;
-                    }
-                }
-                vq.push(chain, written);
+        vq.drain(chain -> vq.push(chain, fill(chain)), vq::notifyGuest);
+    }
+
+    /** Fills the chain's device-writable buffers with entropy; returns the bytes written. */
+    private int fill(DescriptorChain chain) {
+        if (chain.writableLength() == 0) {
+            throw new VirtioFault("queue 0: entropy request " + chain.head() + " has no device-writable buffer");
+        }
+        int written = 0;
+        for (ByteBuffer buffer : chain.writable()) {
+            ByteBuffer out = buffer.duplicate();
+            while (out.hasRemaining()) {
+                int n = Math.min(out.remaining(), scratch.length);
+                random.nextBytes(scratch);
+                out.put(scratch, 0, n);
+                written += n;
             }
-            vq.notifyGuest();
-        } while (vq.enableNotifications());
+        }
+        return written;
     }
 
     @Override

@@ -5,6 +5,7 @@ import io.jvmm.emulator.boot.Bootloader;
 import io.jvmm.emulator.boot.MemoryLayout;
 import io.jvmm.emulator.config.DevicePlan;
 import io.jvmm.emulator.config.MachineConfig;
+import io.jvmm.emulator.kvm.CpuidEntry;
 import io.jvmm.emulator.kvm.Kvm;
 import io.jvmm.emulator.kvm.KvmVcpu;
 import io.jvmm.emulator.kvm.KvmVm;
@@ -102,9 +103,10 @@ public final class Machine implements AutoCloseable {
         new PciFirmware(MemoryLayout.MMIO32_START, MemoryLayout.MMIO32_END, layout.mmio64Start(), layout.mmio64End()).assign(bus);
 
         bootPlan = Bootloader.load(config.kernel(), config.initrd(), config.append(), memory, layout, config.cpus());
+        List<CpuidEntry> cpuid = kvm.supportedCpuid();
         for (int i = 0; i < config.cpus(); i++) {
             KvmVcpu vcpu = vm.createVcpu(i);
-            VcpuSetup.configure(kvm, vcpu, i, config.cpus(), bootPlan);
+            VcpuSetup.configure(cpuid, vcpu, i, config.cpus(), bootPlan);
             vcpus.add(vcpu);
         }
     }

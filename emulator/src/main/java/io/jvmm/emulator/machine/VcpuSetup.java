@@ -4,20 +4,22 @@ import io.jvmm.emulator.boot.BootCpuState;
 import io.jvmm.emulator.boot.BootPlan;
 import io.jvmm.emulator.boot.SegmentDescriptor;
 import io.jvmm.emulator.kvm.DescriptorTable;
-import io.jvmm.emulator.kvm.Kvm;
+import io.jvmm.emulator.kvm.CpuidEntry;
 import io.jvmm.emulator.kvm.KvmVcpu;
 import io.jvmm.emulator.kvm.Regs;
 import io.jvmm.emulator.kvm.Segment;
 import io.jvmm.emulator.kvm.Sregs;
 import io.jvmm.emulator.kvm.VcpuCpuid;
 
+import java.util.List;
+
 /** Puts a vCPU in the state a {@link BootPlan} asks for: CPUID, registers, MP state. */
 final class VcpuSetup {
     private VcpuSetup() {
     }
 
-    static void configure(Kvm kvm, KvmVcpu vcpu, int index, int cpus, BootPlan plan) {
-        vcpu.setCpuid(VcpuCpuid.forVcpu(kvm.supportedCpuid(), index, cpus));
+    static void configure(List<CpuidEntry> supportedCpuid, KvmVcpu vcpu, int index, int cpus, BootPlan plan) {
+        vcpu.setCpuid(VcpuCpuid.forVcpu(supportedCpuid, index, cpus));
         if (index > 0 && plan.secondaryCpusStartBySipi()) {
             // Linux starts its APs itself with INIT/SIPI through the in-kernel APIC.
             vcpu.setMpState(KvmVcpu.MP_STATE_UNINITIALIZED);

@@ -168,15 +168,11 @@ final class ScriptedFuseDevice implements VirtioDevice {
         if (ring == null) {
             return;
         }
-        do {
-            ring.disableNotifications();
-            DescriptorChain chain;
-            while ((chain = ring.pop()) != null) {
-                Request r = new Request(queue, chain, ring);
-                seen.add(r);
-                script.handle(r);
-            }
-        } while (ring.enableNotifications());
+        ring.drain(chain -> {
+            Request r = new Request(queue, chain, ring);
+            seen.add(r);
+            script.handle(r);
+        });
     }
 
     /** Held requests are dropped: the reset cancels them (the driver fails their futures). */

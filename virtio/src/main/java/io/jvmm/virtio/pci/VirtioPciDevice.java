@@ -135,7 +135,11 @@ public class VirtioPciDevice extends PciDevice {
 
     /** Where a notification for {@code queue} lands: on the device's context, never on a vCPU. */
     public void queueNotified(int queue) {
-        context.execute(() -> serveQueue(queue));
+        if (context.inContext()) {
+            serveQueue(queue);   // an ioeventfd callback: already on the context, no second hop
+        } else {
+            context.execute(() -> serveQueue(queue));
+        }
     }
 
     /**

@@ -6,6 +6,7 @@ import io.jvmm.pci.mem.GuestMemoryException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
 
 /**
  * The device side of a split virtqueue (virtio 1.x section 2.7): takes descriptor chains from the
@@ -241,6 +242,27 @@ public final class SplitVirtqueue {
             return ((now - usedEvent - 1) & 0xffff) < ((now - old) & 0xffff);
         }
         return (memory.read16(avail) & AVAIL_F_NO_INTERRUPT) == 0;
+    }
+
+    /**
+     * Serves every available chain with the driver's notifications suppressed, then asks for
+     * them again and re-checks the ring, so a chain published in between is not missed (the
+     * loop every device needs). {@code afterBatch} runs after each pass, e.g. to interrupt.
+     */
+    public void drain(Consumer<DescriptorChain> serve, Runnable afterBatch) {
+        do {
+            disableNotifications();
+            DescriptorChain chain;
+            while ((chain = pop()) != null) {
+                serve.accept(chain);
+            }
+            afterBatch.run();
+        } while (enableNotifications());
+    }
+
+    /** {@link #drain(Consumer, Runnable)} for devices that complete chains later. */
+    public void drain(Consumer<DescriptorChain> serve) {
+        drain(serve, () -> { });
     }
 
     /**

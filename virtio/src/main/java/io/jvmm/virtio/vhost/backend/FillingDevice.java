@@ -73,25 +73,25 @@ public final class FillingDevice implements BackendDevice {
 
     @Override
     public void process(int queue, SplitVirtqueue ring) {
-        do {
-            ring.disableNotifications();
-            DescriptorChain chain;
-            while ((chain = ring.pop()) != null) {
-                if (chain.writableLength() == 0) {
-                    throw new VirtqueueFault(queue, "request " + chain.head() + " has no device-writable buffer");
-                }
-                int written = 0;
-                for (ByteBuffer b : chain.writable()) {
-                    ByteBuffer out = b.duplicate();
-                    for (int i = out.position(); i < out.limit(); i++) {
-                        out.put(i, pattern(written++));
-                    }
-                }
-                ring.push(chain, written);
-                served.incrementAndGet();
+        ring.drain(chain -> {
+            ring.push(chain, fill(queue, chain));
+            served.incrementAndGet();
+        }, ring::notifyGuest);
+    }
+
+    /** Writes the pattern into the chain's device-writable buffers; returns the bytes written. */
+    private static int fill(int queue, DescriptorChain chain) {
+        if (chain.writableLength() == 0) {
+            throw new VirtqueueFault(queue, "request " + chain.head() + " has no device-writable buffer");
+        }
+        int written = 0;
+        for (ByteBuffer b : chain.writable()) {
+            ByteBuffer out = b.duplicate();
+            for (int i = out.position(); i < out.limit(); i++) {
+                out.put(i, pattern(written++));
             }
-            ring.notifyGuest();
-        } while (ring.enableNotifications());
+        }
+        return written;
     }
 
     /** Requests served so far (any thread). */
