@@ -1,12 +1,12 @@
 package io.jvmm.bench;
 
 import io.jvmm.devices.blk.RawFileBackend;
-import io.jvmm.devices.blk.VirtioBlk;
-import io.jvmm.emulator.accel.TestMachine;
-import io.jvmm.tests.driver.Guest;
-import io.jvmm.tests.driver.blk.VirtioBlkDriver;
-import io.jvmm.tests.driver.pci.PciFunction;
-import io.jvmm.tests.driver.virtio.VirtioPciDriver;
+import io.jvmm.devices.blk.BlkDevice;
+import io.jvmm.testkit.TestMachine;
+import io.jvmm.testkit.driver.Guest;
+import io.jvmm.testkit.driver.blk.VirtioBlkDriver;
+import io.jvmm.testkit.driver.pci.PciFunction;
+import io.jvmm.testkit.driver.virtio.VirtioPciDriver;
 import org.openjdk.jmh.annotations.*;
 
 import java.io.RandomAccessFile;
@@ -48,7 +48,7 @@ public class BlkReadBench {
             f.write(new byte[(int) IMAGE]);   // really allocated, so both paths read the page cache
         }
         machine = new TestMachine(64L << 20);
-        machine.addVirtio(new VirtioBlk("blk0", new RawFileBackend("blk0", image, false, 2), "bench", 256));
+        machine.addVirtio(new BlkDevice("blk0", new RawFileBackend("blk0", image, false, 2), "bench", 256));
         Guest guest = Guest.of(machine);
         PciFunction fn = guest.enumerate().stream().filter(VirtioPciDriver::isVirtio).findFirst().orElseThrow();
         blk = new VirtioBlkDriver(VirtioPciDriver.probe(guest, fn)).initialize();

@@ -1,7 +1,7 @@
 package io.jvmm.bench;
 
-import io.jvmm.tests.driver.fs.FsProtocol;
-import io.jvmm.tests.driver.pci.MsixDriver;
+import io.jvmm.testkit.driver.fs.FsProtocol;
+import io.jvmm.testkit.driver.pci.MsixDriver;
 import org.openjdk.jmh.annotations.*;
 
 import java.util.concurrent.TimeUnit;

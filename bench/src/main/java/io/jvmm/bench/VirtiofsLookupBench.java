@@ -1,9 +1,9 @@
 package io.jvmm.bench;
 
-import io.jvmm.tests.driver.fs.FuseAttrOut;
-import io.jvmm.tests.driver.fs.FuseClient;
-import io.jvmm.tests.driver.fs.FuseEntryOut;
-import io.jvmm.tests.driver.fs.FuseRequests;
+import io.jvmm.testkit.driver.fs.FuseAttrOut;
+import io.jvmm.testkit.driver.fs.FuseClient;
+import io.jvmm.testkit.driver.fs.FuseEntryOut;
+import io.jvmm.testkit.driver.fs.FuseRequests;
 import org.openjdk.jmh.annotations.*;
 
 import java.io.IOException;

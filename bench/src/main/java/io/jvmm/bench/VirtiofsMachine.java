@@ -2,18 +2,18 @@ package io.jvmm.bench;
 
 import io.jvmm.chardev.EventContext;
 import io.jvmm.chardev.SocketChardevSpec;
-import io.jvmm.devices.fs.VhostUserFs;
+import io.jvmm.devices.fs.VhostUserFsDevice;
 import io.jvmm.devices.fs.VhostUserFsOptions;
-import io.jvmm.devices.rng.VirtioRng;
-import io.jvmm.emulator.accel.TestMachine;
-import io.jvmm.tests.driver.Guest;
-import io.jvmm.tests.driver.fs.FsProtocol;
-import io.jvmm.tests.driver.fs.FuseClient;
-import io.jvmm.tests.driver.fs.VirtioFsDriver;
-import io.jvmm.tests.driver.pci.PciFunction;
-import io.jvmm.tests.driver.rng.VirtioRngDriver;
-import io.jvmm.tests.driver.virtio.VirtioPciDriver;
-import io.jvmm.virtio.vhost.ContextGuestNotifiers;
+import io.jvmm.devices.rng.RngDevice;
+import io.jvmm.testkit.TestMachine;
+import io.jvmm.testkit.driver.Guest;
+import io.jvmm.testkit.driver.fs.FsProtocol;
+import io.jvmm.testkit.driver.fs.FuseClient;
+import io.jvmm.testkit.driver.fs.VirtioFsDriver;
+import io.jvmm.testkit.driver.pci.PciFunction;
+import io.jvmm.testkit.driver.rng.VirtioRngDriver;
+import io.jvmm.testkit.driver.virtio.VirtioPciDriver;
+import io.jvmm.pci.msix.ContextGuestNotifiers;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -71,9 +71,9 @@ final class VirtiofsMachine implements AutoCloseable {
             ctx = EventContext.start("bench-fs");
             n = new ContextGuestNotifiers(ctx);
             m = new TestMachine(RAM);
-            m.addVirtio(VhostUserFs.realize(new VhostUserFsOptions("fs0", SocketChardevSpec.client("c0", d.socket), "bench", 1,
+            m.addVirtio(VhostUserFsDevice.realize(new VhostUserFsOptions("fs0", SocketChardevSpec.client("c0", d.socket), "bench", 1,
                     QUEUE_SIZE, true), n));
-            m.addVirtio(new VirtioRng("rng1"));
+            m.addVirtio(new RngDevice("rng1"));
             Guest g = Guest.of(m);
             List<PciFunction> functions = g.enumerate();
             VirtioFsDriver fs = new VirtioFsDriver(probe(g, functions, FsProtocol.DEVICE_TYPE)).initialize();

@@ -1,6 +1,6 @@
 package io.jvmm.bench;
 
-import io.jvmm.tests.driver.fs.FuseClient;
+import io.jvmm.testkit.driver.fs.FuseClient;
 import org.openjdk.jmh.annotations.*;
 
 import java.io.IOException;

@@ -2,11 +2,11 @@ package io.jvmm.emulator;
 
 import io.jvmm.emulator.boot.BootException;
 import io.jvmm.emulator.cli.JvmmCommand;
-import io.jvmm.emulator.config.MachineConfig;
-import io.jvmm.emulator.config.UserError;
+import io.jvmm.platform.config.MachineConfig;
+import io.jvmm.platform.options.UserError;
 import io.jvmm.emulator.kvm.KvmUnavailableException;
 import io.jvmm.emulator.machine.ExitStatus;
-import io.jvmm.emulator.machine.Machine;
+import io.jvmm.emulator.machine.KvmMachine;
 import picocli.CommandLine;
 
 import java.io.FileOutputStream;
@@ -45,14 +45,26 @@ public final class Main {
             err.println("jvmm: " + e.getMessage() + " (see jvmm --help)");
             return ExitStatus.USER_ERROR;
         }
+        try {
+            java.util.Optional<String> help = command.helpRequested();
+            if (help.isPresent()) {
+                PrintStream out = new PrintStream(console, true);
+                out.print(help.get());
+                out.flush();
+                return ExitStatus.OK;
+            }
+        } catch (UserError e) {
+            err.println("jvmm: " + e.getMessage());
+            return ExitStatus.USER_ERROR;
+        }
         if (!command.vfioUserSockets().isEmpty()) {
             return io.jvmm.emulator.vfiouser.DeviceServerMain.run(command, err);
         }
         try {
             MachineConfig config = command.toConfig();
-            try (Machine machine = Machine.create(config, console)) {
+            try (KvmMachine machine = KvmMachine.create(config, console)) {
                 machine.attachConsoleInput(System.in);
-                Machine.MachineExit exit = machine.run();
+                KvmMachine.MachineExit exit = machine.run();
                 if (exit.status() != 0) {
                     err.println("jvmm: " + exit.reason() + " (status " + exit.status() + ")");
                 }

@@ -3,10 +3,14 @@ package io.jvmm.pci;
 import static io.jvmm.pci.ConfigRegisters.*;
 
 import io.jvmm.pci.dispatch.IoCompletion;
+import io.jvmm.pci.dispatch.IoHandler;
 import io.jvmm.pci.dispatch.IoRegion;
 import io.jvmm.pci.dispatch.IoSpace;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -23,6 +27,12 @@ import org.slf4j.LoggerFactory;
  * sizing pattern and fits in the space. Mapping onto a range someone else owns logs a warning
  * and leaves the BAR unmapped: the guest never gets an exception for it.
  *
+ * <p>Registers whose writes only signal an eventfd are declared as {@link IoEvent}s: the machine's
+ * {@link IoEventBinder} takes them off the vCPU path where it can (KVM ioeventfds), and otherwise
+ * the trapped write is matched here and the eventfd signalled, so a device behaves the same in
+ * every machine. A RAM BAR ({@link BarDefinition#ram}) is registered as RAM, which a machine with
+ * a CPU maps into the guest.
+ *
  * <p>Guest config accesses are serialised by a per-device lock; BAR accesses go straight from
  * the dispatcher to the handlers and take no lock here.
  */
@@ -35,6 +45,13 @@ public abstract class PciDevice {
     private final Object lock = new Object();
     private final BarDefinition[] bars = new BarDefinition[BAR_COUNT];
     private final IoRegion[] mapped = new IoRegion[BAR_COUNT];
+    private final BarAccess[] access = new BarAccess[BAR_COUNT];
+    /** I/O events per BAR; replaced (never mutated) under the lock, read lock-free on every BAR write. */
+    private final IoEvent[][] ioEvents = new IoEvent[BAR_COUNT][];
+    /** The events the binder took, with the address each is bound at; guarded by the lock. */
+    private final Map<IoEvent, Long> boundEvents = new IdentityHashMap<>();
+    private IoEventBinder binder = IoEventBinder.TRAPPED;
+    private volatile io.jvmm.pci.msix.Msix msixCapability;
     private final List<InterceptedRange> interceptors = new ArrayList<>();
     private final List<Runnable> resetHooks = new ArrayList<>();
     private IoSpace mmio;
@@ -121,6 +138,8 @@ public abstract class PciDevice {
                 }
             }
             bars[index] = bar;
+            access[index] = new BarAccess(index, bar.handler());
+            ioEvents[index] = new IoEvent[0];
             config.set32(barRegister(index), bar.typeBits());
             config.setWritableBits(barRegister(index), 4, bar.lowWritableBits());
             if (bar.kind() == BarKind.MEM64) {
@@ -155,6 +174,147 @@ public abstract class PciDevice {
         synchronized (lock) {
             checkBarIndex(index);
             return Optional.ofNullable(mapped[index]);
+        }
+    }
+
+    /**
+     * A guest read of BAR {@code index} as the trapped path sees it (the vfio-user server's region
+     * reads come here).
+     */
+    public final long barRead(int index, long offset, int size) {
+        return barAccess(index).read(offset, size);
+    }
+
+    /** A guest write to BAR {@code index} as the trapped path sees it: I/O events first, then the handler. */
+    public final CompletableFuture<Void> barWrite(int index, long offset, int size, long value) {
+        return barAccess(index).write(offset, size, value);
+    }
+
+    private BarAccess barAccess(int index) {
+        checkBarIndex(index);
+        BarAccess a = access[index];
+        if (a == null) {
+            throw new IllegalArgumentException(id + ": BAR" + index + " is not implemented");
+        }
+        return a;
+    }
+
+    /**
+     * Declares a register whose writes signal {@code event.fd()} (see {@link IoEvent}); bound by
+     * the machine at once if its BAR is mapped. The device keeps owning the eventfd.
+     */
+    public final void addIoEvent(IoEvent event) {
+        Objects.requireNonNull(event, "event");
+        synchronized (lock) {
+            BarDefinition bar = bars[event.bar()];
+            if (bar == null || bar.isRam()) {
+                throw new IllegalArgumentException(id + ": I/O event " + event + " needs a register BAR" + event.bar());
+            }
+            if (event.offset() > bar.size() - event.length()) {
+                throw new IllegalArgumentException(id + ": I/O event " + event + " lies outside BAR" + event.bar()
+                        + " (size 0x" + Long.toHexString(bar.size()) + ")");
+            }
+            for (IoEvent other : ioEvents[event.bar()]) {
+                if (other.offset() == event.offset() && other.length() == event.length()
+                        && (!other.matchData() || !event.matchData() || other.data() == event.data())) {
+                    throw new IllegalArgumentException(id + ": I/O event " + event + " overlaps " + other);
+                }
+            }
+            IoEvent[] next = Arrays.copyOf(ioEvents[event.bar()], ioEvents[event.bar()].length + 1);
+            next[next.length - 1] = event;
+            ioEvents[event.bar()] = next;
+            if (mapped[event.bar()] != null) {
+                bindEvent(event, mapped[event.bar()].base());
+            }
+        }
+    }
+
+    /** Withdraws an event added by {@link #addIoEvent} (the same instance); does nothing if absent. */
+    public final void removeIoEvent(IoEvent event) {
+        synchronized (lock) {
+            IoEvent[] current = ioEvents[event.bar()];
+            if (current == null) {
+                return;
+            }
+            List<IoEvent> next = new ArrayList<>(Arrays.asList(current));
+            if (!next.removeIf(e -> e == event)) {
+                return;
+            }
+            ioEvents[event.bar()] = next.toArray(new IoEvent[0]);
+            unbindEvent(event);
+        }
+    }
+
+    /** The I/O events of BAR {@code index}. */
+    public final List<IoEvent> ioEvents(int index) {
+        checkBarIndex(index);
+        IoEvent[] events = ioEvents[index];
+        return events == null ? List.of() : List.of(events);
+    }
+
+    /**
+     * The machine's way of binding I/O events (KVM ioeventfds). Events already bound to a previous
+     * binder are unbound from it first. {@link IoEventBinder#TRAPPED} is the default.
+     */
+    public final void bindIoEvents(IoEventBinder newBinder) {
+        Objects.requireNonNull(newBinder, "binder");
+        synchronized (lock) {
+            for (IoEvent e : new ArrayList<>(boundEvents.keySet())) {
+                unbindEvent(e);
+            }
+            binder = newBinder;
+            for (int i = 0; i < BAR_COUNT; i++) {
+                if (mapped[i] != null) {
+                    for (IoEvent e : ioEvents[i]) {
+                        bindEvent(e, mapped[i].base());
+                    }
+                }
+            }
+        }
+    }
+
+    private void bindEvent(IoEvent event, long barBase) {
+        long address = barBase + event.offset();
+        boolean pio = bars[event.bar()].kind() == BarKind.IO;
+        if (binder.bind(event, address, pio)) {
+            boundEvents.put(event, address);
+        }
+    }
+
+    private void unbindEvent(IoEvent event) {
+        Long address = boundEvents.remove(event);
+        if (address != null) {
+            binder.unbind(event, address, bars[event.bar()].kind() == BarKind.IO);
+        }
+    }
+
+    /**
+     * What the I/O space calls for a BAR: a write that is one of the BAR's I/O events signals its
+     * eventfd (the trapped twin of a KVM ioeventfd); everything else goes to the device's handler.
+     */
+    private final class BarAccess implements IoHandler {
+        private final int index;
+        private final IoHandler handler;
+
+        BarAccess(int index, IoHandler handler) {
+            this.index = index;
+            this.handler = handler;
+        }
+
+        @Override
+        public long read(long offset, int size) {
+            return handler.read(offset, size);
+        }
+
+        @Override
+        public CompletableFuture<Void> write(long offset, int size, long value) {
+            for (IoEvent e : ioEvents[index]) {
+                if (e.matches(offset, size, value)) {
+                    e.fd().signal();
+                    return IoCompletion.DONE;
+                }
+            }
+            return handler.write(offset, size, value);
         }
     }
 
@@ -292,6 +452,39 @@ public abstract class PciDevice {
         }
     }
 
+    /** The device's MSI-X capability, if it has one ({@link io.jvmm.pci.msix.Msix#install} records it). */
+    public final io.jvmm.pci.msix.Msix msixCapability() {
+        return msixCapability;
+    }
+
+    /** Called by {@link io.jvmm.pci.msix.Msix#install}. */
+    public final void msixInstalled(io.jvmm.pci.msix.Msix msix) {
+        synchronized (lock) {
+            if (msixCapability != null) {
+                throw new IllegalStateException(id + " already has an MSI-X capability");
+            }
+            msixCapability = msix;
+        }
+    }
+
+    /**
+     * Returns once no device work that may touch guest memory taken away before the call is
+     * still running (a vfio-user client unmapping DMA). Devices with work on other threads override it.
+     */
+    public void quiesce() {
+    }
+
+    /**
+     * The guest memory map changed under a running device ({@code what}: DMA_MAP, DMA_UNMAP of a
+     * vfio-user client). Devices that handed the map to someone else (vhost-user) say so.
+     */
+    public void guestMemoryChanged(String what) {
+    }
+
+    /** The machine is going away: release the device's back-end resources. */
+    public void close() {
+    }
+
     /** Device-specific part of a function reset; called by {@link #resetFunction()} with the config lock held. */
     protected void reset() {
     }
@@ -347,6 +540,9 @@ public abstract class PciDevice {
             return;
         }
         if (current != null) {
+            for (IoEvent e : ioEvents[index]) {
+                unbindEvent(e);
+            }
             space.unregister(current);
             mapped[index] = null;
             log.debug("{}: BAR{} unmapped from {} 0x{}", id, index, space.name(), Long.toHexString(current.base()));
@@ -356,10 +552,14 @@ public abstract class PciDevice {
             return;
         }
         try {
-            IoRegion region = space.register(id + " BAR" + index, address, bar.size(), bar.handler());
+            IoRegion region = space.register(id + " BAR" + index + (bar.isRam() ? " (RAM)" : ""), address, bar.size(),
+                    access[index], bar.ram());
             mapped[index] = region;
             log.debug("{}: BAR{} mapped at {} 0x{} size 0x{}", id, index, space.name(),
                     Long.toHexString(address), Long.toHexString(bar.size()));
+            for (IoEvent e : ioEvents[index]) {
+                bindEvent(e, address);
+            }
             barMapped(index, region);
         } catch (IllegalArgumentException e) {
             log.warn("{}: BAR{} left unmapped: {}", id, index, e.getMessage());

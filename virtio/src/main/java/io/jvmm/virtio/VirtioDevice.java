@@ -4,7 +4,6 @@ import io.jvmm.chardev.EventContext;
 import io.jvmm.chardev.EventFd;
 import io.jvmm.pci.dispatch.IoCompletion;
 import io.jvmm.pci.mem.GuestMemory;
-import io.jvmm.pci.msix.Msix;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -17,17 +16,13 @@ import java.util.concurrent.CompletableFuture;
  * come from vCPU threads.
  */
 public interface VirtioDevice {
-    /** The user's id for this device (the -device id or a generated one): named in every log line. */
-    String id();
+    /** What the device is (id, type, name, PCI class). */
+    VirtioIdentity identity();
 
-    /** virtio device type (2 = block, 4 = entropy, ...). */
-    int deviceType();
-
-    /** Human name of the type, e.g. "virtio-blk". */
-    String typeName();
-
-    /** 24-bit PCI class code (base class, subclass, programming interface). */
-    int pciClassCode();
+    /** The user's id for this device: named in every log line. */
+    default String id() {
+        return identity().id();
+    }
 
     /** Device-specific feature bits offered; the transport adds VERSION_1, indirect and event-idx. */
     long deviceFeatures();
@@ -46,8 +41,13 @@ public interface VirtioDevice {
     /** Writes device config (most fields are read-only: ignore those writes). */
     void writeConfig(int offset, int size, int value);
 
-    /** The driver set DRIVER_OK: start serving the queues it enabled. */
-    void activate(VirtioActivation activation);
+    /**
+     * The driver set DRIVER_OK: start serving the queues it enabled. On the device's event
+     * context. The driver's status write completes with the returned completion: an in-process
+     * device returns {@link IoCompletion#DONE}; one whose back-end must first acknowledge the
+     * rings' set-up (vhost-user, rule 1) returns that acknowledgement.
+     */
+    CompletableFuture<Void> activate(VirtioActivation activation);
 
     /** The driver notified {@code queue}. Guest mistakes surface as {@link VirtioFault}. */
     void queueNotified(int queue);
@@ -68,16 +68,16 @@ public interface VirtioDevice {
     // the transport's lock held: they must not block, and hand back a completion instead, which
     // the guest's write waits for (rule 1).
 
-    /** Transport-level feature bits the device can honour; the transport offers these plus {@link #deviceFeatures()}. */
     /**
      * An eventfd that stands for guest notifications of {@code queue} outside the VMM (a vhost-user
-     * back-end's kick fd), or null. An accelerator may make it the queue's ioeventfd, so the
-     * guest's kick reaches the back-end without passing through Java.
+     * back-end's kick fd), or null. The transport makes it the queue's notify register's I/O event,
+     * so under KVM the guest's kick reaches the back-end without passing through Java.
      */
     default EventFd notificationEventFd(int queue) {
         return null;
     }
 
+    /** Transport-level feature bits the device can honour; the transport offers these plus {@link #deviceFeatures()}. */
     default long transportFeatures() {
         return VirtioFeatures.TRANSPORT_OFFERED;
     }
@@ -102,20 +102,14 @@ public interface VirtioDevice {
         return IoCompletion.DONE;
     }
 
-    /**
-     * DRIVER_OK, with a completion the driver's status write waits for (a back-end that must
-     * acknowledge the rings' set-up first). By default {@link #activate} and nothing to wait for.
-     * On the device's event context.
-     */
-    default CompletableFuture<Void> activateAsync(VirtioActivation activation) {
-        activate(activation);
-        return IoCompletion.DONE;
+    /** The guest memory map changed while the device may be running (see {@link io.jvmm.pci.PciDevice#guestMemoryChanged}). */
+    default void guestMemoryChanged(String what) {
     }
 
     /** What the transport gives a device at {@link #attached}. */
     interface Transport {
-        /** The device's MSI-X (vector masks, signals). */
-        Msix msix();
+        /** The device's interrupts. */
+        VirtioInterrupts interrupts();
 
         /** Guest memory (shared with back-ends in other processes). */
         GuestMemory memory();

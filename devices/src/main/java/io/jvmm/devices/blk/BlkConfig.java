@@ -23,7 +23,7 @@ final class BlkConfig {
         bytes.putLong(CAPACITY, capacitySectors);
         bytes.putInt(SIZE_MAX, sizeMax);
         bytes.putInt(SEG_MAX, segMax);
-        bytes.putInt(BLK_SIZE, VirtioBlk.SECTOR);
+        bytes.putInt(BLK_SIZE, BlkDevice.SECTOR);
         bytes.putInt(MAX_DISCARD_SECTORS, maxDiscardSectors);
         bytes.putInt(MAX_DISCARD_SEG, 1);
         bytes.putInt(DISCARD_SECTOR_ALIGNMENT, 1);

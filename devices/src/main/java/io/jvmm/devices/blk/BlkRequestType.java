@@ -8,6 +8,8 @@ final class BlkRequestType {
     static final int GET_ID = 8;
     static final int DISCARD = 11;
     static final int WRITE_ZEROES = 13;
+    static final int[] KNOWN = {IN, OUT, FLUSH, GET_ID, DISCARD, WRITE_ZEROES};
+    static final int MAX_TYPE = WRITE_ZEROES;
 
     static final int S_OK = 0;
     static final int S_IOERR = 1;

@@ -1,14 +1,19 @@
 package io.jvmm.emulator.cli;
 
-import io.jvmm.emulator.config.ConfigParser;
-import io.jvmm.emulator.config.MachineConfig;
-import io.jvmm.emulator.config.UserError;
+import io.jvmm.platform.config.ConfigParser;
+import io.jvmm.platform.config.MachineConfig;
+import io.jvmm.platform.options.UserError;
+import io.jvmm.platform.registry.BackendKind;
+import io.jvmm.platform.registry.Registry;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 
 /** jvmm's command line: the subset of QEMU's options jvmm supports, spelled as QEMU spells them. */
 @Command(name = "jvmm", mixinStandardHelpOptions = true, version = "jvmm 0.1.0",
@@ -42,20 +47,25 @@ public final class JvmmCommand {
     @Option(names = "-accel", paramLabel = "kvm", description = "accelerator: only kvm")
     String accel;
 
-    @Option(names = "-object", paramLabel = "memory-backend-memfd,id=ID,size=SIZE,share=on", description = "guest RAM backend")
+    @Option(names = "-object", paramLabel = "TYPE,id=ID,...",
+            description = "a memory back-end: guest RAM, or shared memory a device uses (-object help lists the types)")
     List<String> objects = new ArrayList<>();
 
-    @Option(names = "-chardev", paramLabel = "socket,id=ID,path=PATH[,server=on,wait=off]", description = "a Unix socket character device")
+    @Option(names = "-chardev", paramLabel = "socket,id=ID,path=PATH[,server=on,wait=off]",
+            description = "a Unix socket character device (-chardev socket,help lists its properties)")
     List<String> chardevs = new ArrayList<>();
 
     @Option(names = "-drive", paramLabel = "file=FILE,format=raw,if=none,id=ID[,readonly=on]", description = "a disk image")
     List<String> drives = new ArrayList<>();
 
+    @Option(names = "-blockdev", paramLabel = "driver=DRIVER,node-name=ID,...", description = "a block node")
+    List<String> blockdevs = new ArrayList<>();
+
+    @Option(names = "-fsdev", paramLabel = "local,id=ID,path=DIR,...", description = "a directory to share")
+    List<String> fsdevs = new ArrayList<>();
+
     @Option(names = "-device", paramLabel = "DRIVER[,PROP=VALUE...]",
-            description = {"virtio-blk-pci,drive=ID[,serial=S,queue-size=N]",
-                    "virtio-rng-pci",
-                    "vhost-user-fs-pci,chardev=ID,tag=TAG[,num-request-queues=N,queue-size=M,x-sync-vring=off]",
-                    "isa-debug-exit[,iobase=0x501,iosize=2]"})
+            description = {"a device; -device help lists the devices, -device DRIVER,help a device's properties"})
     List<String> devices = new ArrayList<>();
 
     @Option(names = "--vfio-user-socket", paramLabel = "PATH",
@@ -73,8 +83,7 @@ public final class JvmmCommand {
         if (accel != null) {
             throw new UserError("-accel " + accel + ": a vfio-user device server runs no guest, drop -accel");
         }
-        return ConfigParser.parseDevicesOnly(new ConfigParser.RawOptions(memory, smp, kernel, initrd, append, noReboot,
-                objects, chardevs, drives, devices));
+        return ConfigParser.parseDevicesOnly(Registry.load(), raw());
     }
 
     /** The validated machine configuration. */
@@ -82,7 +91,28 @@ public final class JvmmCommand {
         if (accel != null && !accel.equals("kvm")) {
             throw new UserError("-accel " + accel + ": only kvm is supported");
         }
-        return ConfigParser.parse(new ConfigParser.RawOptions(memory, smp, kernel, initrd, append, noReboot,
-                objects, chardevs, drives, devices));
+        return ConfigParser.parse(Registry.load(), raw());
+    }
+
+    private ConfigParser.RawOptions raw() {
+        return new ConfigParser.RawOptions(memory, smp, kernel, initrd, append, noReboot, backends(), devices);
+    }
+
+    private Map<BackendKind, List<String>> backends() {
+        Map<BackendKind, List<String>> all = new EnumMap<>(BackendKind.class);
+        all.put(BackendKind.OBJECT, objects);
+        all.put(BackendKind.CHARDEV, chardevs);
+        all.put(BackendKind.DRIVE, drives);
+        all.put(BackendKind.BLOCKDEV, blockdevs);
+        all.put(BackendKind.FSDEV, fsdevs);
+        return all;
+    }
+
+    /**
+     * The help text asked for with QEMU's spelling ({@code -device help}, {@code -device DRIVER,help},
+     * {@code -chardev help}, {@code -object TYPE,help}, ...), if any.
+     */
+    public Optional<String> helpRequested() {
+        return HelpRequest.find(Registry.load(), devices, backends());
     }
 }

@@ -23,9 +23,9 @@ final class VcpuLoop implements Runnable, ExitHandler {
     private final KvmVcpu vcpu;
     private final IoSpace mmio;
     private final IoSpace pio;
-    private final Machine machine;
+    private final KvmMachine machine;
 
-    VcpuLoop(KvmVcpu vcpu, IoSpace mmio, IoSpace pio, Machine machine) {
+    VcpuLoop(KvmVcpu vcpu, IoSpace mmio, IoSpace pio, KvmMachine machine) {
         this.vcpu = vcpu;
         this.mmio = mmio;
         this.pio = pio;

@@ -1,15 +1,16 @@
 package io.jvmm.emulator.vfiouser;
 
 import io.jvmm.emulator.cli.JvmmCommand;
-import io.jvmm.emulator.config.DevicePlan;
-import io.jvmm.emulator.config.MachineConfig;
-import io.jvmm.emulator.config.UserError;
-import io.jvmm.emulator.machine.DeviceBuilder;
 import io.jvmm.emulator.machine.ExitStatus;
+import io.jvmm.platform.assembly.MachineAssembly;
+import io.jvmm.platform.config.DeviceConfig;
+import io.jvmm.platform.config.MachineConfig;
+import io.jvmm.platform.options.UserError;
 import java.io.PrintStream;
 import java.nio.file.Path;
-import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -28,35 +29,33 @@ public final class DeviceServerMain {
     }
 
     public static int run(JvmmCommand command, PrintStream err) {
-        List<ServedDevice> devices = new ArrayList<>();
-        List<VfioUserServer> servers = new ArrayList<>();
+        DeviceServer server = null;
         try {
             MachineConfig config = command.toDeviceServerConfig();
-            List<DevicePlan> plans = config.devices().stream().filter(p -> !(p instanceof DevicePlan.DebugExit)).toList();
-            if (plans.isEmpty()) {
+            if (config.devices().isEmpty()) {
                 throw new UserError("--vfio-user-socket: no PCI -device to serve (e.g. -device virtio-rng-pci)");
             }
-            List<Path> sockets = socketsFor(command.vfioUserSockets(), plans);
-            for (int i = 0; i < plans.size(); i++) {
-                DevicePlan plan = plans.get(i);
-                ServedDevice device = ServedDevice.virtio(notifiers -> DeviceBuilder.virtio(plan, notifiers));
-                devices.add(device);
-                servers.add(VfioUserServer.start(sockets.get(i), device));
-                err.println("jvmm: serving " + plans.get(i).driver() + " " + plans.get(i).id() + " over vfio-user on " + sockets.get(i));
+            List<String> ids = config.devices().stream().map(DeviceConfig::id).toList();
+            server = new DeviceServer(socketsFor(command.vfioUserSockets(), ids), null);
+            MachineAssembly.assemble(config.devices(), server);
+            for (int i = 0; i < config.devices().size(); i++) {
+                err.println("jvmm: serving " + config.devices().get(i).driver() + " " + ids.get(i) + " over vfio-user on "
+                        + server.servers().get(i).socketPath());
             }
         } catch (UserError e) {
-            stop(servers, devices);
+            stop(server);
             err.println("jvmm: " + e.getMessage());
             return ExitStatus.USER_ERROR;
         } catch (RuntimeException e) {
-            stop(servers, devices);
+            stop(server);
             err.println("jvmm: cannot serve the devices: " + e.getMessage());
             return ExitStatus.HOST_ERROR;
         }
+        DeviceServer running = server;
         CountDownLatch stopped = new CountDownLatch(1);
         Thread hook = new Thread(() -> {
             log.info("stopping the vfio-user servers");
-            stop(servers, devices);
+            stop(running);
             stopped.countDown();
         }, "vfio-user-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
@@ -66,42 +65,38 @@ public final class DeviceServerMain {
             // Told to stop by the thread that runs us (a test, an embedding program): stop with
             // the interrupt cleared, so the servers' and devices' joins really wait, then restore it.
             Runtime.getRuntime().removeShutdownHook(hook);
-            stop(servers, devices);
+            stop(running);
             Thread.currentThread().interrupt();
         }
         return ExitStatus.OK;
     }
 
-    static List<Path> socketsFor(List<Path> given, List<DevicePlan> plans) {
-        if (given.size() == plans.size()) {
-            return given;
-        }
-        if (given.size() == 1) {
-            List<Path> sockets = new ArrayList<>();
-            sockets.add(given.get(0));
-            for (int i = 1; i < plans.size(); i++) {
-                sockets.add(given.get(0).resolveSibling(given.get(0).getFileName() + "-" + plans.get(i).id()));
+    /**
+     * The socket of each device: the i-th socket serves the i-th device; a single socket given for
+     * several devices serves the first, and the others get {@code PATH-<device id>}.
+     */
+    static Map<String, Path> socketsFor(List<Path> given, List<String> deviceIds) {
+        Map<String, Path> sockets = new LinkedHashMap<>();
+        if (given.size() == deviceIds.size()) {
+            for (int i = 0; i < given.size(); i++) {
+                sockets.put(deviceIds.get(i), given.get(i));
             }
             return sockets;
         }
-        throw new UserError("--vfio-user-socket is given " + given.size() + " times for " + plans.size()
-                + " PCI devices: give one socket per device, or a single one");
+        if (given.size() == 1) {
+            sockets.put(deviceIds.get(0), given.get(0));
+            for (int i = 1; i < deviceIds.size(); i++) {
+                sockets.put(deviceIds.get(i), given.get(0).resolveSibling(given.get(0).getFileName() + "-" + deviceIds.get(i)));
+            }
+            return sockets;
+        }
+        throw new UserError("--vfio-user-socket is given " + given.size() + " times for " + deviceIds.size()
+                + " devices: give one socket per device, or a single one");
     }
 
-    private static void stop(List<VfioUserServer> servers, List<ServedDevice> devices) {
-        for (VfioUserServer s : servers) {
-            try {
-                s.close();
-            } catch (RuntimeException e) {
-                log.warn("stopping the vfio-user server of {}: {}", s.device().id(), e.toString());
-            }
-        }
-        for (ServedDevice d : devices) {
-            try {
-                d.close();
-            } catch (RuntimeException e) {
-                log.warn("closing {}: {}", d.id(), e.toString());
-            }
+    private static void stop(DeviceServer server) {
+        if (server != null) {
+            server.close();
         }
     }
 }

@@ -1,6 +1,6 @@
 package io.jvmm.emulator.vfiouser;
 
-import io.jvmm.pci.BarDefinition;
+import io.jvmm.chardev.SharedMemory;
 import io.jvmm.pci.BarKind;
 import io.jvmm.pci.ConfigSpace;
 import io.jvmm.pci.PciDevice;
@@ -8,6 +8,7 @@ import io.jvmm.pci.dispatch.IoCompletion;
 import io.jvmm.pci.msix.Msix;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicLongArray;
 import jnr.constants.platform.Errno;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -21,6 +22,10 @@ import org.slf4j.LoggerFactory;
  * in config space), as a CPU would issue them. Two ranges are the client's, not the guest's: the
  * MSI-X message control word (the client enables MSI-X through SET_IRQS, see {@link DeviceIrqs})
  * and the MSI-X table (the client emulates it); writes there are dropped.
+ *
+ * <p>A RAM BAR is offered for mmap: its region info carries the memory's fd, MMAP, and a sparse
+ * mmap capability covering the whole BAR, so the client maps it into its guest and accesses never
+ * cross the socket (REGION_READ/WRITE to it still work, and are counted, see {@link #accesses}).
  */
 final class PciRegions {
     private static final Logger log = LoggerFactory.getLogger(PciRegions.class);
@@ -33,14 +38,24 @@ final class PciRegions {
 
     static final int FLAG_READ = 1;
     static final int FLAG_WRITE = 2;
+    static final int FLAG_MMAP = 4;
+    static final int FLAG_CAPS = 8;
 
-    /** GET_REGION_INFO's answer for one index. */
-    record RegionInfo(int flags, long size) {
+    /**
+     * GET_REGION_INFO's answer for one index.
+     *
+     * @param ram the shared memory a client may mmap (MMAP set), or null
+     */
+    record RegionInfo(int flags, long size, SharedMemory ram) {
+        RegionInfo(int flags, long size) {
+            this(flags, size, null);
+        }
     }
 
     private final PciDevice device;
     private final Msix msix;
     private final Duration writeTimeout;
+    private final AtomicLongArray accesses = new AtomicLongArray(COUNT);
 
     PciRegions(PciDevice device, Msix msix, Duration writeTimeout) {
         this.device = device;
@@ -57,7 +72,9 @@ final class PciRegions {
             return new RegionInfo(FLAG_READ | FLAG_WRITE, ConfigSpace.SIZE);
         }
         if (index < BAR_COUNT) {
-            return device.bar(index).map(b -> new RegionInfo(FLAG_READ | FLAG_WRITE, b.size())).orElse(new RegionInfo(0, 0));
+            return device.bar(index).map(b -> b.isRam()
+                    ? new RegionInfo(FLAG_READ | FLAG_WRITE | FLAG_MMAP | FLAG_CAPS, b.size(), b.ram())
+                    : new RegionInfo(FLAG_READ | FLAG_WRITE, b.size())).orElse(new RegionInfo(0, 0));
         }
         return new RegionInfo(0, 0);   // no expansion ROM, no VGA
     }
@@ -65,9 +82,10 @@ final class PciRegions {
     /** REGION_READ: {@code count} bytes at {@code offset} of region {@code index}. */
     byte[] read(int index, long offset, int count) {
         checkRange(index, offset, count, "read");
+        accesses.incrementAndGet(index);
         byte[] out = new byte[count];
         forEachPiece(index, offset, count, (pieceOffset, size, at) -> {
-            long value = index == CONFIG ? device.configRead((int) pieceOffset, size) : handler(index).read(pieceOffset, size);
+            long value = index == CONFIG ? device.configRead((int) pieceOffset, size) : device.barRead(index, pieceOffset, size);
             for (int i = 0; i < size; i++) {
                 out[at + i] = (byte) (value >>> (8 * i));
             }
@@ -82,6 +100,7 @@ final class PciRegions {
      */
     void write(int index, long offset, byte[] data) {
         checkRange(index, offset, data.length, "write");
+        accesses.incrementAndGet(index);
         forEachPiece(index, offset, data.length, (pieceOffset, size, at) -> {
             long value = 0;
             for (int i = 0; i < size; i++) {
@@ -98,7 +117,7 @@ final class PciRegions {
                         device.id(), size, index, Long.toHexString(pieceOffset));
                 return IoCompletion.DONE;
             }
-            return handler(index).write(pieceOffset, size, value);
+            return device.barWrite(index, pieceOffset, size, value);
         });
     }
 
@@ -136,9 +155,9 @@ final class PciRegions {
         }
     }
 
-    private io.jvmm.pci.dispatch.IoHandler handler(int index) {
-        BarDefinition bar = device.bar(index).orElseThrow();
-        return bar.handler();
+    /** REGION_READ and REGION_WRITE commands served for region {@code index}. */
+    long accesses(int index) {
+        return accesses.get(index);
     }
 
     /** Whether a config access touches the MSI-X message control word. */

@@ -3,8 +3,8 @@ package io.jvmm.emulator.vfiouser;
 import io.jvmm.chardev.EventContext;
 import io.jvmm.chardev.EventFd;
 import io.jvmm.pci.msix.Msix;
-import io.jvmm.virtio.vhost.ContextGuestNotifiers;
-import io.jvmm.virtio.vhost.GuestNotifiers;
+import io.jvmm.pci.msix.ContextGuestNotifiers;
+import io.jvmm.pci.msix.GuestNotifiers;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -30,6 +30,10 @@ final class VfioUserSession {
     private static final int DMA_UNMAP_FLAG_ALL = 2;
     private static final int DEVICE_INFO_SIZE = 16;
     private static final int REGION_INFO_SIZE = 32;
+    private static final int CAP_SPARSE_MMAP = 1;
+    private static final int CAP_SPARSE_MMAP_VERSION = 1;
+    /** The cap header (8), nr_areas and reserved (8), one area (16). */
+    private static final int SPARSE_MMAP_ONE_AREA = 32;
     private static final int IRQ_INFO_SIZE = 16;
     private static final int IRQ_SET_SIZE = 20;
     private static final int REGION_RW_SIZE = 16;
@@ -53,6 +57,8 @@ final class VfioUserSession {
     private volatile ClientDma dma;
     private Capabilities client;
     private long served;
+    /** Fds to send with the reply being built (commands are served one at a time, on this thread). */
+    private int[] replyFds = new int[0];
 
     VfioUserSession(ServedDevice device, MessageChannel channel, VfioUserServer.Options options) {
         this.device = device;
@@ -122,10 +128,11 @@ final class VfioUserSession {
             }
             served++;
             try {
+                replyFds = new int[0];
                 ByteBuffer reply = dispatch(m);
                 if (!h.noReply()) {
                     int length = reply == null ? 0 : reply.remaining();
-                    channel.send(h.reply(VfioUserHeader.SIZE + length), reply);
+                    channel.send(h.reply(VfioUserHeader.SIZE + length), reply, replyFds);
                 }
             } catch (VfioUserException e) {
                 refuse(h, e.errno(), e.getMessage());
@@ -252,10 +259,26 @@ final class VfioUserSession {
     private ByteBuffer regionInfo(VfioUserMessage m) {
         m.requirePayload(12, "argsz, flags and index");
         requireArgsz(m, REGION_INFO_SIZE);
+        int argsz = m.u32(0);
         int index = m.u32(8);
         PciRegions.RegionInfo info = device.regions().info(index);
-        return buffer(REGION_INFO_SIZE).putInt(REGION_INFO_SIZE).putInt(info.flags()).putInt(index).putInt(0)
-                .putLong(info.size()).putLong(0).flip();
+        if (info.ram() == null) {
+            return buffer(REGION_INFO_SIZE).putInt(REGION_INFO_SIZE).putInt(info.flags()).putInt(index).putInt(0)
+                    .putLong(info.size()).putLong(0).flip();
+        }
+        // A RAM BAR: its memory's fd goes with the reply, and a sparse mmap capability says all of it
+        // may be mapped. A client that asked with too small an argsz gets the size it needs (and
+        // no capability), as the kernel's VFIO answers, and asks again.
+        replyFds = new int[] {info.ram().fd()};
+        int needed = REGION_INFO_SIZE + SPARSE_MMAP_ONE_AREA;
+        boolean room = Integer.compareUnsigned(argsz, needed) >= 0;
+        ByteBuffer b = buffer(room ? needed : REGION_INFO_SIZE).putInt(needed).putInt(info.flags()).putInt(index)
+                .putInt(room ? REGION_INFO_SIZE : 0).putLong(info.size()).putLong(info.ram().fdOffset());
+        if (room) {
+            b.putShort((short) CAP_SPARSE_MMAP).putShort((short) CAP_SPARSE_MMAP_VERSION).putInt(0)
+                    .putInt(1).putInt(0).putLong(0).putLong(info.size());
+        }
+        return b.flip();
     }
 
     private ByteBuffer irqInfo(VfioUserMessage m) {

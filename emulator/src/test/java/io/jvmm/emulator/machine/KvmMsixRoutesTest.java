@@ -1,7 +1,7 @@
 package io.jvmm.emulator.machine;
 
 import io.jvmm.chardev.EventFd;
-import io.jvmm.devices.rng.VirtioRng;
+import io.jvmm.devices.rng.RngDevice;
 import io.jvmm.emulator.boot.MemoryLayout;
 import io.jvmm.emulator.kvm.Kvm;
 import io.jvmm.emulator.kvm.KvmVcpu;
@@ -49,9 +49,8 @@ class KvmMsixRoutesTest {
         vm.mapMemory(memory);
         vcpu = vm.createVcpu(0);   // an APIC for the MSIs to target
         routes = new KvmMsixRoutes(vm);
-        device = new VirtioPciDevice(new VirtioRng("rng0"), memory, routes);
+        device = new VirtioPciDevice(new RngDevice("rng0"), new KvmRoutesServices(memory, routes));
         msix = device.msix();
-        routes.attach(msix, device.context());
         await(msix.tableHandler().write(0, 4, 0xfee00000L));
         await(msix.tableHandler().write(8, 4, 0x41));
         await(msix.tableHandler().write(12, 4, 0));   // unmask vector 0
@@ -110,5 +109,47 @@ class KvmMsixRoutesTest {
         msix.signal(0);
         assertEquals(delivered + 1, routes.delivered(), "masked: nothing delivered");
         assertTrue(msix.isPending(0));
+    }
+
+    /** The KVM machine's MSI-X services alone: vectors as GSI routes of {@code routes}. */
+    private static final class KvmRoutesServices implements io.jvmm.platform.MachineServices {
+        private final GuestMemory memory;
+        private final KvmMsixRoutes routes;
+
+        KvmRoutesServices(GuestMemory memory, KvmMsixRoutes routes) {
+            this.memory = memory;
+            this.routes = routes;
+        }
+
+        @Override
+        public String kind() {
+            return "kvm";
+        }
+
+        @Override
+        public GuestMemory memory() {
+            return memory;
+        }
+
+        @Override
+        public Msix msix(String deviceId, int vectors, io.jvmm.chardev.EventContext context) {
+            Msix m = new Msix(deviceId, vectors, routes);
+            routes.attach(m, context);
+            return m;
+        }
+
+        @Override
+        public io.jvmm.pci.msix.GuestNotifiers guestNotifiers() {
+            return routes::vectorEventFd;
+        }
+
+        @Override
+        public io.micrometer.core.instrument.MeterRegistry meters() {
+            return new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+        }
+
+        @Override
+        public void requestExit(int status, String reason) {
+        }
     }
 }

@@ -6,8 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jvmm.emulator.Main;
-import io.jvmm.emulator.config.DevicePlan;
-import io.jvmm.emulator.config.UserError;
+import io.jvmm.platform.options.UserError;
 import io.jvmm.emulator.machine.ExitStatus;
 import io.jvmm.pci.ConfigRegisters;
 import io.jvmm.virtio.vhost.backend.BackendFaults;
@@ -30,13 +29,13 @@ class DeviceServerMainTest {
 
     @Test
     void oneSocketPerDeviceOrOneSocketWithSuffixes() {
-        List<DevicePlan> plans = List.of(new DevicePlan.VirtioRng("rng0"), new DevicePlan.VirtioRng("rng1"));
+        List<String> ids = List.of("rng0", "rng1");
         Path a = Path.of("/tmp/x/a.sock");
         Path b = Path.of("/tmp/x/b.sock");
-        assertEquals(List.of(a, b), DeviceServerMain.socketsFor(List.of(a, b), plans));
-        assertEquals(List.of(a, Path.of("/tmp/x/a.sock-rng1")), DeviceServerMain.socketsFor(List.of(a), plans));
-        UserError e = assertThrows(UserError.class, () -> DeviceServerMain.socketsFor(List.of(a, b, a), plans));
-        assertTrue(e.getMessage().contains("3 times for 2 PCI devices"), e.getMessage());
+        assertEquals(java.util.Map.of("rng0", a, "rng1", b), DeviceServerMain.socketsFor(List.of(a, b), ids));
+        assertEquals(java.util.Map.of("rng0", a, "rng1", Path.of("/tmp/x/a.sock-rng1")), DeviceServerMain.socketsFor(List.of(a), ids));
+        UserError e = assertThrows(UserError.class, () -> DeviceServerMain.socketsFor(List.of(a, b, a), ids));
+        assertTrue(e.getMessage().contains("3 times for 2 devices"), e.getMessage());
     }
 
     @Test

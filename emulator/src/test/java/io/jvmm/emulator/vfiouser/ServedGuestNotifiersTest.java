@@ -8,9 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jvmm.chardev.EventFd;
-import io.jvmm.devices.rng.VirtioRng;
+import io.jvmm.devices.rng.RngDevice;
 import io.jvmm.pci.msix.Msix;
-import io.jvmm.virtio.vhost.GuestNotifiers;
+import io.jvmm.pci.msix.GuestNotifiers;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -37,10 +37,8 @@ class ServedGuestNotifiersTest {
 
     @BeforeEach
     void start() {
-        device = ServedDevice.virtio(notifiers -> {
-            given.set(notifiers);
-            return new VirtioRng("rng0");
-        });
+        device = ServedDevice.virtio(new RngDevice("rng0"));
+        given.set(device.guestNotifiers());
         server = VfioUserServer.start(dir.resolve("rng.sock"), device);
     }
 

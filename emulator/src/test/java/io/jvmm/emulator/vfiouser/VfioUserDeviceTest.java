@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jvmm.chardev.EventFd;
 import io.jvmm.chardev.SharedMemory;
-import io.jvmm.devices.rng.VirtioRng;
+import io.jvmm.devices.rng.RngDevice;
 import io.jvmm.pci.ConfigRegisters;
 import io.jvmm.pci.msix.Msix;
 import io.jvmm.pci.msix.SignalResult;
@@ -45,7 +45,7 @@ class VfioUserDeviceTest {
 
     private void startServer(VfioUserServer.Options options) {
         socket = dir.resolve("rng.sock");
-        device = ServedDevice.virtio(new VirtioRng("rng0"));
+        device = ServedDevice.virtio(new RngDevice("rng0"));
         server = VfioUserServer.start(socket, device, options);
     }
 

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jvmm.chardev.EventFd;
 import io.jvmm.chardev.SharedMemory;
-import io.jvmm.devices.rng.VirtioRng;
+import io.jvmm.devices.rng.RngDevice;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -34,7 +34,7 @@ class VfioUserProtocolTest {
     @BeforeEach
     void start() {
         socket = dir.resolve("rng.sock");
-        device = ServedDevice.virtio(new VirtioRng("rng0"));
+        device = ServedDevice.virtio(new RngDevice("rng0"));
         server = VfioUserServer.start(socket, device, VfioUserServer.Options.defaults());
     }
 

@@ -63,8 +63,8 @@ class VfioUserVhostUserEndToEndTest {
         VhostUserDeviceModel model = new VhostUserDeviceModel(FillingDevice.DEVICE_TYPE, "vhost-user-fill", 0xff0000, 1, 256, 0,
                 new byte[8], 0);
         try (VhostUserBackend backend = VhostUserBackend.startServer(backendSocket, "fill", FillingDevice.standard(), BackendFaults.NONE)) {
-            ServedDevice device = ServedDevice.virtio(notifiers -> VhostUserDevice.realize(
-                    VhostUserDeviceOptions.of("fill0", SocketChardevSpec.client("fill0-chr", backendSocket)), model, notifiers));
+            ServedDevice device = ServedDevice.virtio(VhostUserDevice.realize(
+                    VhostUserDeviceOptions.of("fill0", SocketChardevSpec.client("fill0-chr", backendSocket)), model));
             VfioUserServer server = VfioUserServer.start(dir.resolve("fill.sock"), device);
             Msix msix = device.msix();
             long pba = device.pci().config().get32(msix.capabilityOffset() + 8) & ~7L;

@@ -1,7 +1,9 @@
 package io.jvmm.pci.dispatch;
 
+import io.jvmm.chardev.SharedMemory;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -29,6 +31,17 @@ public final class IoSpace {
     private final long size;
     private final Object writeLock = new Object();
     private volatile Snapshot snapshot = new Snapshot(new long[0], new IoRegion[0]);
+    private final List<Listener> listeners = new CopyOnWriteArrayList<>();
+
+    /**
+     * Told of every region added to or removed from the space, after the change (like QEMU's
+     * MemoryListener): a KVM machine maps RAM regions into the guest this way.
+     */
+    public interface Listener {
+        void regionAdded(IoRegion region);
+
+        void regionRemoved(IoRegion region);
+    }
 
     /** Sorted, non-overlapping regions; {@code bases[i] == regions[i].base()}. Never mutated. */
     private record Snapshot(long[] bases, IoRegion[] regions) {
@@ -67,6 +80,11 @@ public final class IoSpace {
      *     registered region (the message names both owners and ranges)
      */
     public IoRegion register(String owner, long base, long length, IoHandler handler) {
+        return register(owner, base, length, handler, null);
+    }
+
+    /** As {@link #register(String, long, long, IoHandler)}, for a region that is {@code ram} (null: registers). */
+    public IoRegion register(String owner, long base, long length, IoHandler handler, SharedMemory ram) {
         Objects.requireNonNull(owner, "owner");
         Objects.requireNonNull(handler, "handler");
         if (length <= 0 || base < 0 || base > size - length) {
@@ -74,7 +92,7 @@ public final class IoSpace {
                     "%s: region of '%s' at 0x%x length 0x%x is outside the space [0x0-0x%x]",
                     name, owner, base, length, size - 1));
         }
-        IoRegion region = new IoRegion(owner, base, length, handler);
+        IoRegion region = new IoRegion(owner, base, length, handler, ram);
         synchronized (writeLock) {
             Snapshot s = snapshot;
             int insertAt = insertionPoint(s.bases, base);
@@ -94,6 +112,9 @@ public final class IoSpace {
             System.arraycopy(s.bases, insertAt, bases, insertAt + 1, n - insertAt);
             System.arraycopy(s.regions, insertAt, regions, insertAt + 1, n - insertAt);
             snapshot = new Snapshot(bases, regions);
+            for (Listener l : listeners) {   // under the lock: listeners see changes in order
+                l.regionAdded(region);
+            }
         }
         log.debug("{}: registered {}", name, region);
         return region;
@@ -128,8 +149,22 @@ public final class IoSpace {
             System.arraycopy(s.bases, index + 1, bases, index, n - index - 1);
             System.arraycopy(s.regions, index + 1, regions, index, n - index - 1);
             snapshot = new Snapshot(bases, regions);
+            for (Listener l : listeners) {
+                l.regionRemoved(region);
+            }
         }
         log.debug("{}: unregistered {}", name, region);
+    }
+
+    /** Adds a listener; it is told of the regions already registered first. */
+    public void addListener(Listener listener) {
+        Objects.requireNonNull(listener, "listener");
+        synchronized (writeLock) {
+            listeners.add(listener);
+            for (IoRegion r : snapshot.regions) {
+                listener.regionAdded(r);
+            }
+        }
     }
 
     /** The region containing {@code address}, if any. */

@@ -106,6 +106,7 @@ public final class Msix {
             cs.set32(cap + 8, (int) pbaOffset | pbaBar);
             config = cs;
             capability = cap;
+            device.msixInstalled(this);
             device.interceptConfig(cap + 2, 2, new ConfigInterceptor() {
                 @Override
                 public int read(int offsetInRange, int size, int storedValue) {

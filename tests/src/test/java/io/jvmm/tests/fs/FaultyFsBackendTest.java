@@ -3,19 +3,18 @@ package io.jvmm.tests.fs;
 import io.jvmm.tests.support.ProblemLog;
 import io.jvmm.chardev.EventContext;
 import io.jvmm.chardev.SocketChardevSpec;
-import io.jvmm.devices.fs.VhostUserFs;
+import io.jvmm.devices.fs.VhostUserFsDevice;
 import io.jvmm.devices.fs.VhostUserFsOptions;
-import io.jvmm.devices.rng.VirtioRng;
-import io.jvmm.emulator.accel.TestMachine;
-import io.jvmm.tests.driver.Guest;
-import io.jvmm.tests.driver.Poll;
-import io.jvmm.tests.driver.fs.FsProtocol;
-import io.jvmm.tests.driver.fs.VirtioFsDriver;
-import io.jvmm.tests.driver.pci.PciFunction;
-import io.jvmm.tests.driver.rng.VirtioRngDriver;
-import io.jvmm.tests.driver.virtio.QueueSetup;
-import io.jvmm.tests.driver.virtio.VirtioPciDriver;
-import io.jvmm.virtio.vhost.ContextGuestNotifiers;
+import io.jvmm.devices.rng.RngDevice;
+import io.jvmm.testkit.TestMachine;
+import io.jvmm.testkit.driver.Guest;
+import io.jvmm.testkit.driver.Poll;
+import io.jvmm.testkit.driver.fs.FsProtocol;
+import io.jvmm.testkit.driver.fs.VirtioFsDriver;
+import io.jvmm.testkit.driver.pci.PciFunction;
+import io.jvmm.testkit.driver.rng.VirtioRngDriver;
+import io.jvmm.testkit.driver.virtio.QueueSetup;
+import io.jvmm.testkit.driver.virtio.VirtioPciDriver;
 import io.jvmm.virtio.vhost.VhostUserException;
 import io.jvmm.virtio.vhost.VhostUserRequest;
 import io.jvmm.virtio.vhost.backend.BackendFaults;
@@ -75,8 +74,8 @@ class FaultyFsBackendTest {
         return VhostUserBackend.startServer(socket(), "faulty-fs", new FillingDevice(QUEUES, new byte[0]), faults);
     }
 
-    private VhostUserDevice realize(ContextGuestNotifiers notifiers) {
-        return VhostUserFs.realize(new VhostUserFsOptions("fs0", SocketChardevSpec.client("c0", socket()), "faulty", 1, 16, true), notifiers);
+    private VhostUserDevice realize() {
+        return VhostUserFsDevice.realize(new VhostUserFsOptions("fs0", SocketChardevSpec.client("c0", socket()), "faulty", 1, 16, true));
     }
 
     private static long timedMs(Runnable work) {
@@ -104,10 +103,9 @@ class FaultyFsBackendTest {
     @ParameterizedTest(name = "{1} reply to {0}")
     @MethodSource("handshakeFaults")
     void aSpoiledHandshakeReplyMeansNoDeviceAndAClearError(VhostUserRequest request, ReplyFault fault, String problem) throws Exception {
-        try (VhostUserBackend backend = backend(BackendFaults.NONE.withReplyFault(fault, request, 1));
-             EventContext ctx = EventContext.start("faulty-fs"); ContextGuestNotifiers notifiers = new ContextGuestNotifiers(ctx)) {
+        try (VhostUserBackend backend = backend(BackendFaults.NONE.withReplyFault(fault, request, 1))) {
             long t0 = System.nanoTime();
-            VhostUserException e = assertThrows(VhostUserException.class, () -> realize(notifiers).close());
+            VhostUserException e = assertThrows(VhostUserException.class, () -> realize().close());
             long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
             assertTrue(e.getMessage().startsWith(peer() + ": "), e.getMessage());
             assertTrue(e.getMessage().contains(problem), () -> "expected '" + problem + "' in: " + e.getMessage());
@@ -118,15 +116,14 @@ class FaultyFsBackendTest {
     }
 
     /** A no-CPU machine with the vhost-user-fs-pci device and a virtio-rng beside it. */
-    private record Bed(EventContext context, ContextGuestNotifiers notifiers, TestMachine machine, VirtioFsDriver fs,
-                       VirtioRngDriver other) implements AutoCloseable {
-        static Bed create(VhostUserDevice device, EventContext ctx, ContextGuestNotifiers notifiers) {
+    private record Bed(TestMachine machine, VirtioFsDriver fs, VirtioRngDriver other) implements AutoCloseable {
+        static Bed create(VhostUserDevice device) {
             TestMachine m = new TestMachine(64L << 20);
             m.addVirtio(device);
-            m.addVirtio(new VirtioRng("rng1"));
+            m.addVirtio(new RngDevice("rng1"));
             Guest g = Guest.of(m);
             List<PciFunction> functions = g.enumerate();
-            return new Bed(ctx, notifiers, m, new VirtioFsDriver(probe(g, functions, FsProtocol.DEVICE_TYPE)),
+            return new Bed(m, new VirtioFsDriver(probe(g, functions, FsProtocol.DEVICE_TYPE)),
                     new VirtioRngDriver(probe(g, functions, VirtioRngDriver.DEVICE_TYPE)));
         }
 
@@ -146,21 +143,11 @@ class FaultyFsBackendTest {
         @Override
         public void close() {
             machine.close();
-            notifiers.close();
-            context.close();
         }
     }
 
     private Bed bed(VhostUserBackend backend) {
-        EventContext ctx = EventContext.start("faulty-fs");
-        ContextGuestNotifiers notifiers = new ContextGuestNotifiers(ctx);
-        try {
-            return Bed.create(realize(notifiers), ctx, notifiers);
-        } catch (RuntimeException e) {
-            notifiers.close();
-            ctx.close();
-            throw e;
-        }
+        return Bed.create(realize());
     }
 
     @ParameterizedTest(name = "{0} reply to the mask's SET_VRING_CALL")

@@ -1,26 +1,26 @@
 package io.jvmm.tests.fs;
 
-import io.jvmm.emulator.accel.TestMachine;
-import io.jvmm.tests.driver.DriverTimeoutException;
-import io.jvmm.tests.driver.Guest;
-import io.jvmm.tests.driver.GuestDriverException;
-import io.jvmm.tests.driver.fs.Errno;
-import io.jvmm.tests.driver.fs.FuseAttrOut;
-import io.jvmm.tests.driver.fs.FuseClient;
-import io.jvmm.tests.driver.fs.FuseDirent;
-import io.jvmm.tests.driver.fs.FuseEntryOut;
-import io.jvmm.tests.driver.fs.FuseException;
-import io.jvmm.tests.driver.fs.FuseInitFlags;
-import io.jvmm.tests.driver.fs.FuseInitOut;
-import io.jvmm.tests.driver.fs.FuseOpcode;
-import io.jvmm.tests.driver.fs.FuseOpenOut;
-import io.jvmm.tests.driver.fs.FuseProtocolException;
-import io.jvmm.tests.driver.fs.FuseSession;
-import io.jvmm.tests.driver.fs.FuseWriteOut;
-import io.jvmm.tests.driver.fs.VirtioFsDriver;
-import io.jvmm.tests.driver.pci.PciFunction;
-import io.jvmm.tests.driver.virtio.DeviceResetException;
-import io.jvmm.tests.driver.virtio.VirtioPciDriver;
+import io.jvmm.testkit.TestMachine;
+import io.jvmm.testkit.driver.DriverTimeoutException;
+import io.jvmm.testkit.driver.Guest;
+import io.jvmm.testkit.driver.GuestDriverException;
+import io.jvmm.testkit.driver.fs.Errno;
+import io.jvmm.testkit.driver.fs.FuseAttrOut;
+import io.jvmm.testkit.driver.fs.FuseClient;
+import io.jvmm.testkit.driver.fs.FuseDirent;
+import io.jvmm.testkit.driver.fs.FuseEntryOut;
+import io.jvmm.testkit.driver.fs.FuseException;
+import io.jvmm.testkit.driver.fs.FuseInitFlags;
+import io.jvmm.testkit.driver.fs.FuseInitOut;
+import io.jvmm.testkit.driver.fs.FuseOpcode;
+import io.jvmm.testkit.driver.fs.FuseOpenOut;
+import io.jvmm.testkit.driver.fs.FuseProtocolException;
+import io.jvmm.testkit.driver.fs.FuseSession;
+import io.jvmm.testkit.driver.fs.FuseWriteOut;
+import io.jvmm.testkit.driver.fs.VirtioFsDriver;
+import io.jvmm.testkit.driver.pci.PciFunction;
+import io.jvmm.testkit.driver.virtio.DeviceResetException;
+import io.jvmm.testkit.driver.virtio.VirtioPciDriver;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -100,7 +100,7 @@ class FuseDriverTest {
     }
 
     static FuseEntryOut entry(long node, long size) {
-        return new FuseEntryOut(node, 1, 0, 0, 0, 0, new io.jvmm.tests.driver.fs.FuseAttr(node, size, 0, 0, 0, 0, 0, 0, 0,
+        return new FuseEntryOut(node, 1, 0, 0, 0, 0, new io.jvmm.testkit.driver.fs.FuseAttr(node, size, 0, 0, 0, 0, 0, 0, 0,
                 0100644, 1, 0, 0, 0, 4096, 0));
     }
 

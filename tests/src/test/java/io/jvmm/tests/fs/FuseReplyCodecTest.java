@@ -1,24 +1,24 @@
 package io.jvmm.tests.fs;
 
-import io.jvmm.tests.driver.fs.Errno;
-import io.jvmm.tests.driver.fs.FsConfig;
-import io.jvmm.tests.driver.fs.FsResponse;
-import io.jvmm.tests.driver.fs.FuseAttr;
-import io.jvmm.tests.driver.fs.FuseAttrOut;
-import io.jvmm.tests.driver.fs.FuseCreated;
-import io.jvmm.tests.driver.fs.FuseDirent;
-import io.jvmm.tests.driver.fs.FuseEntryOut;
-import io.jvmm.tests.driver.fs.FuseException;
-import io.jvmm.tests.driver.fs.FuseInitFlags;
-import io.jvmm.tests.driver.fs.FuseInitOut;
-import io.jvmm.tests.driver.fs.FuseOpcode;
-import io.jvmm.tests.driver.fs.FuseOpenOut;
-import io.jvmm.tests.driver.fs.FuseOutHeader;
-import io.jvmm.tests.driver.fs.FuseProtocolException;
-import io.jvmm.tests.driver.fs.FuseReply;
-import io.jvmm.tests.driver.fs.FuseRequest;
-import io.jvmm.tests.driver.fs.FuseRequests;
-import io.jvmm.tests.driver.fs.FuseWriteOut;
+import io.jvmm.testkit.driver.fs.Errno;
+import io.jvmm.testkit.driver.fs.FsConfig;
+import io.jvmm.testkit.driver.fs.FsResponse;
+import io.jvmm.testkit.driver.fs.FuseAttr;
+import io.jvmm.testkit.driver.fs.FuseAttrOut;
+import io.jvmm.testkit.driver.fs.FuseCreated;
+import io.jvmm.testkit.driver.fs.FuseDirent;
+import io.jvmm.testkit.driver.fs.FuseEntryOut;
+import io.jvmm.testkit.driver.fs.FuseException;
+import io.jvmm.testkit.driver.fs.FuseInitFlags;
+import io.jvmm.testkit.driver.fs.FuseInitOut;
+import io.jvmm.testkit.driver.fs.FuseOpcode;
+import io.jvmm.testkit.driver.fs.FuseOpenOut;
+import io.jvmm.testkit.driver.fs.FuseOutHeader;
+import io.jvmm.testkit.driver.fs.FuseProtocolException;
+import io.jvmm.testkit.driver.fs.FuseReply;
+import io.jvmm.testkit.driver.fs.FuseRequest;
+import io.jvmm.testkit.driver.fs.FuseRequests;
+import io.jvmm.testkit.driver.fs.FuseWriteOut;
 import org.junit.jupiter.api.Test;
 
 import java.io.ByteArrayOutputStream;
@@ -53,7 +53,7 @@ class FuseReplyCodecTest {
     }
 
     static FsResponse response(FuseRequest request, byte[] written, long usedLength) {
-        int capacity = request.toTransport(UNIQUE, io.jvmm.tests.driver.fs.FuseCredentials.ROOT).writableBytes();
+        int capacity = request.toTransport(UNIQUE, io.jvmm.testkit.driver.fs.FuseCredentials.ROOT).writableBytes();
         return new FsResponse(Arrays.copyOf(written, (int) Math.min(written.length, Math.min(usedLength, capacity))), usedLength, capacity);
     }
 

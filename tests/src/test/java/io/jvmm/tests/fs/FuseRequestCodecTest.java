@@ -1,12 +1,12 @@
 package io.jvmm.tests.fs;
 
-import io.jvmm.tests.driver.fs.FsRequest;
-import io.jvmm.tests.driver.fs.FuseCredentials;
-import io.jvmm.tests.driver.fs.FuseInHeader;
-import io.jvmm.tests.driver.fs.FuseInitFlags;
-import io.jvmm.tests.driver.fs.FuseOpcode;
-import io.jvmm.tests.driver.fs.FuseRequest;
-import io.jvmm.tests.driver.fs.FuseRequests;
+import io.jvmm.testkit.driver.fs.FsRequest;
+import io.jvmm.testkit.driver.fs.FuseCredentials;
+import io.jvmm.testkit.driver.fs.FuseInHeader;
+import io.jvmm.testkit.driver.fs.FuseInitFlags;
+import io.jvmm.testkit.driver.fs.FuseOpcode;
+import io.jvmm.testkit.driver.fs.FuseRequest;
+import io.jvmm.testkit.driver.fs.FuseRequests;
 import org.junit.jupiter.api.Test;
 
 import java.nio.ByteBuffer;

@@ -1,10 +1,11 @@
 package io.jvmm.tests.fs;
 
 import io.jvmm.pci.dispatch.IoCompletion;
-import io.jvmm.tests.driver.fs.FuseInHeader;
-import io.jvmm.tests.driver.fs.FuseOutHeader;
+import io.jvmm.testkit.driver.fs.FuseInHeader;
+import io.jvmm.testkit.driver.fs.FuseOutHeader;
 import io.jvmm.virtio.VirtioActivation;
 import io.jvmm.virtio.VirtioDevice;
+import io.jvmm.virtio.VirtioIdentity;
 import io.jvmm.virtio.queue.DescriptorChain;
 import io.jvmm.virtio.queue.SplitVirtqueue;
 
@@ -96,7 +97,7 @@ final class ScriptedFuseDevice implements VirtioDevice {
     ScriptedFuseDevice(String tag, int requestQueues, Script script) {
         this.tag = tag;
         this.requestQueues = requestQueues;
-        this.config = io.jvmm.devices.fs.VhostUserFs.config(tag, requestQueues);
+        this.config = io.jvmm.devices.fs.VhostUserFsConfig.bytes(tag, requestQueues);
         this.script = script;
     }
 
@@ -105,23 +106,8 @@ final class ScriptedFuseDevice implements VirtioDevice {
     }
 
     @Override
-    public String id() {
-        return "scripted-fs";
-    }
-
-    @Override
-    public int deviceType() {
-        return 26;
-    }
-
-    @Override
-    public String typeName() {
-        return "scripted FUSE device (" + tag + ")";
-    }
-
-    @Override
-    public int pciClassCode() {
-        return 0x018000;
+    public VirtioIdentity identity() {
+        return new VirtioIdentity("scripted-fs", 26, "scripted FUSE device (" + tag + ")", 0x018000);
     }
 
     @Override
@@ -158,8 +144,9 @@ final class ScriptedFuseDevice implements VirtioDevice {
     }
 
     @Override
-    public void activate(VirtioActivation activation) {
+    public CompletableFuture<Void> activate(VirtioActivation activation) {
         this.activation = activation;
+        return CompletableFuture.completedFuture(null);
     }
 
     @Override

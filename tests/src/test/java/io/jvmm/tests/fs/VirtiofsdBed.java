@@ -1,19 +1,17 @@
 package io.jvmm.tests.fs;
 
-import io.jvmm.chardev.EventContext;
 import io.jvmm.chardev.SocketChardevSpec;
-import io.jvmm.devices.rng.VirtioRng;
-import io.jvmm.emulator.accel.TestMachine;
-import io.jvmm.tests.driver.Guest;
-import io.jvmm.tests.driver.fs.FsProtocol;
-import io.jvmm.tests.driver.fs.FuseClient;
-import io.jvmm.tests.driver.fs.VirtioFsDriver;
-import io.jvmm.tests.driver.pci.PciFunction;
-import io.jvmm.tests.driver.rng.VirtioRngDriver;
-import io.jvmm.tests.driver.virtio.VirtioPciDriver;
-import io.jvmm.virtio.vhost.ContextGuestNotifiers;
+import io.jvmm.devices.rng.RngDevice;
+import io.jvmm.testkit.TestMachine;
+import io.jvmm.testkit.driver.Guest;
+import io.jvmm.testkit.driver.fs.FsProtocol;
+import io.jvmm.testkit.driver.fs.FuseClient;
+import io.jvmm.testkit.driver.fs.VirtioFsDriver;
+import io.jvmm.testkit.driver.pci.PciFunction;
+import io.jvmm.testkit.driver.rng.VirtioRngDriver;
+import io.jvmm.testkit.driver.virtio.VirtioPciDriver;
 import io.jvmm.virtio.vhost.frontend.VhostUserDevice;
-import io.jvmm.devices.fs.VhostUserFs;
+import io.jvmm.devices.fs.VhostUserFsDevice;
 import io.jvmm.devices.fs.VhostUserFsOptions;
 
 import java.nio.file.Path;
@@ -33,8 +31,6 @@ final class VirtiofsdBed implements AutoCloseable {
     static final Duration DRIVER_TIMEOUT = Duration.ofSeconds(20);
 
     final Virtiofsd virtiofsd;
-    final EventContext context;
-    final ContextGuestNotifiers notifiers;
     final TestMachine machine;
     final Guest guest;
     final VirtioFsDriver fs;
@@ -43,17 +39,13 @@ final class VirtiofsdBed implements AutoCloseable {
 
     VirtiofsdBed(Path shared, Path workDir, int queueSize) {
         virtiofsd = Virtiofsd.start(shared, workDir);
-        EventContext ctx = null;
-        ContextGuestNotifiers n = null;
         TestMachine m = null;
         try {
-            ctx = EventContext.start("fs-test");
-            n = new ContextGuestNotifiers(ctx);
-            VhostUserDevice device = VhostUserFs.realize(new VhostUserFsOptions("fs0",
-                    SocketChardevSpec.client("c0", virtiofsd.socket), TAG, REQUEST_QUEUES, queueSize, true), n);
+            VhostUserDevice device = VhostUserFsDevice.realize(new VhostUserFsOptions("fs0",
+                    SocketChardevSpec.client("c0", virtiofsd.socket), TAG, REQUEST_QUEUES, queueSize, true));
             m = new TestMachine(RAM);
             m.addVirtio(device);
-            m.addVirtio(new VirtioRng("rng1"));
+            m.addVirtio(new RngDevice("rng1"));
             Guest g = Guest.of(m);
             List<PciFunction> functions = g.enumerate();
             this.guest = g;
@@ -61,11 +53,9 @@ final class VirtiofsdBed implements AutoCloseable {
             this.fuse = new FuseClient(fs);
             this.other = new VirtioRngDriver(probe(g, functions, VirtioRngDriver.DEVICE_TYPE));
         } catch (RuntimeException e) {
-            closeAll(m, n, ctx, virtiofsd);
+            closeAll(m, virtiofsd);
             throw new IllegalStateException(e.getMessage() + "; virtiofsd log: " + virtiofsd.logTail(), e);
         }
-        this.context = ctx;
-        this.notifiers = n;
         this.machine = m;
     }
 
@@ -78,15 +68,9 @@ final class VirtiofsdBed implements AutoCloseable {
         return pci;
     }
 
-    private static void closeAll(TestMachine m, ContextGuestNotifiers n, EventContext ctx, Virtiofsd d) {
+    private static void closeAll(TestMachine m, Virtiofsd d) {
         if (m != null) {
             m.close();
-        }
-        if (n != null) {
-            n.close();
-        }
-        if (ctx != null) {
-            ctx.close();
         }
         d.close();
     }
@@ -100,6 +84,6 @@ final class VirtiofsdBed implements AutoCloseable {
 
     @Override
     public void close() {
-        closeAll(machine, notifiers, context, virtiofsd);
+        closeAll(machine, virtiofsd);
     }
 }

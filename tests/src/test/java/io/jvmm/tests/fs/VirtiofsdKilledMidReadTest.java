@@ -1,11 +1,11 @@
 package io.jvmm.tests.fs;
 
 import io.jvmm.tests.support.ProblemLog;
-import io.jvmm.tests.driver.fs.DeviceNeedsResetException;
-import io.jvmm.tests.driver.fs.FuseClient;
-import io.jvmm.tests.driver.fs.FuseEntryOut;
-import io.jvmm.tests.driver.fs.FuseOpenOut;
-import io.jvmm.tests.driver.virtio.DeviceResetException;
+import io.jvmm.testkit.driver.fs.DeviceNeedsResetException;
+import io.jvmm.testkit.driver.fs.FuseClient;
+import io.jvmm.testkit.driver.fs.FuseEntryOut;
+import io.jvmm.testkit.driver.fs.FuseOpenOut;
+import io.jvmm.testkit.driver.virtio.DeviceResetException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;

@@ -1,16 +1,16 @@
 package io.jvmm.tests.fs;
 
-import io.jvmm.tests.driver.fs.DeviceNeedsResetException;
-import io.jvmm.tests.driver.fs.Errno;
-import io.jvmm.tests.driver.fs.FuseAttrOut;
-import io.jvmm.tests.driver.fs.FuseClient;
-import io.jvmm.tests.driver.fs.FuseCreated;
-import io.jvmm.tests.driver.fs.FuseDirent;
-import io.jvmm.tests.driver.fs.FuseEntryOut;
-import io.jvmm.tests.driver.fs.FuseException;
-import io.jvmm.tests.driver.fs.FuseOpenOut;
-import io.jvmm.tests.driver.fs.FuseSession;
-import io.jvmm.tests.driver.virtio.QueueSetup;
+import io.jvmm.testkit.driver.fs.DeviceNeedsResetException;
+import io.jvmm.testkit.driver.fs.Errno;
+import io.jvmm.testkit.driver.fs.FuseAttrOut;
+import io.jvmm.testkit.driver.fs.FuseClient;
+import io.jvmm.testkit.driver.fs.FuseCreated;
+import io.jvmm.testkit.driver.fs.FuseDirent;
+import io.jvmm.testkit.driver.fs.FuseEntryOut;
+import io.jvmm.testkit.driver.fs.FuseException;
+import io.jvmm.testkit.driver.fs.FuseOpenOut;
+import io.jvmm.testkit.driver.fs.FuseSession;
+import io.jvmm.testkit.driver.virtio.QueueSetup;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;

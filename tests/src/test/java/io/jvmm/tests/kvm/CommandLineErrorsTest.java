@@ -2,7 +2,7 @@ package io.jvmm.tests.kvm;
 
 import io.jvmm.emulator.Main;
 import io.jvmm.emulator.machine.ExitStatus;
-import io.jvmm.emulator.machine.Machine;
+import io.jvmm.emulator.machine.KvmMachine;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -66,17 +66,17 @@ class CommandLineErrorsTest {
 
     @Test
     void noKvmDeviceIsAHostErrorNamingTheDevice() {
-        String previous = System.getProperty(Machine.KVM_DEVICE_PROPERTY);
-        System.setProperty(Machine.KVM_DEVICE_PROPERTY, dir.resolve("no-kvm-here").toString());
+        String previous = System.getProperty(KvmMachine.KVM_DEVICE_PROPERTY);
+        System.setProperty(KvmMachine.KVM_DEVICE_PROPERTY, dir.resolve("no-kvm-here").toString());
         try {
             Result r = jvmm("-kernel", TestGuest.elf().toString());
             assertEquals(ExitStatus.HOST_ERROR, r.status());
             assertTrue(r.err().startsWith("jvmm: ") && r.err().contains(dir.resolve("no-kvm-here").toString()), r.err());
         } finally {
             if (previous == null) {
-                System.clearProperty(Machine.KVM_DEVICE_PROPERTY);
+                System.clearProperty(KvmMachine.KVM_DEVICE_PROPERTY);
             } else {
-                System.setProperty(Machine.KVM_DEVICE_PROPERTY, previous);
+                System.setProperty(KvmMachine.KVM_DEVICE_PROPERTY, previous);
             }
         }
     }

@@ -1,8 +1,7 @@
 package io.jvmm.tests.kvm;
 
-import io.jvmm.emulator.config.ConfigParser;
-import io.jvmm.emulator.config.MachineConfig;
-import io.jvmm.emulator.machine.Machine;
+import io.jvmm.platform.config.MachineConfig;
+import io.jvmm.emulator.machine.KvmMachine;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -77,12 +76,12 @@ class KvmLinuxGuestTest {
     }
 
     private Run boot(String command) throws Exception {
-        MachineConfig config = ConfigParser.parse(new ConfigParser.RawOptions("512", "2", kernel, initrd,
+        MachineConfig config = KvmConfig.parse("512", "2", kernel, initrd,
                 "console=ttyS0 panic=-1 jvmm.cmd=\"" + command + "\"", true, List.of(), List.of(),
                 List.of("file=" + disk + ",format=raw,if=none,id=d0"),
-                List.of("virtio-blk-pci,drive=d0", "virtio-rng-pci", "isa-debug-exit,iobase=0x501,iosize=2")));
+                List.of("virtio-blk-pci,drive=d0", "virtio-rng-pci", "isa-debug-exit,iobase=0x501,iosize=2"));
         ByteArrayOutputStream console = new ByteArrayOutputStream();
-        try (Machine machine = Machine.create(config, console)) {
+        try (KvmMachine machine = KvmMachine.create(config, console)) {
             return new Run(machine.run().status(), console.toString(StandardCharsets.UTF_8));
         }
     }

@@ -1,8 +1,7 @@
 package io.jvmm.tests.kvm;
 
-import io.jvmm.emulator.config.ConfigParser;
-import io.jvmm.emulator.config.MachineConfig;
-import io.jvmm.emulator.machine.Machine;
+import io.jvmm.platform.config.MachineConfig;
+import io.jvmm.emulator.machine.KvmMachine;
 import io.jvmm.tests.fs.Virtiofsd;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -71,13 +70,13 @@ class KvmLinuxVirtioFsTest {
     /** Boots the guest with the share as {@value #TAG} and runs {@code command} (no double quotes: /init's jvmm.cmd). */
     private Run boot(String command) throws Exception {
         virtiofsd = Virtiofsd.start(share, dir);
-        MachineConfig config = ConfigParser.parse(new ConfigParser.RawOptions("512", "2", LinuxGuestImage.kernel(), LinuxGuestImage.initrd(),
+        MachineConfig config = KvmConfig.parse("512", "2", LinuxGuestImage.kernel(), LinuxGuestImage.initrd(),
                 "console=ttyS0 panic=-1 jvmm.cmd=\"" + command + "\"", true,
                 List.of("memory-backend-memfd,id=mem,size=512M,share=on"),
                 List.of("socket,id=c0,path=" + virtiofsd.socket), List.of(),
-                List.of("vhost-user-fs-pci,chardev=c0,tag=" + TAG, "isa-debug-exit,iobase=0x501,iosize=2")));
+                List.of("vhost-user-fs-pci,chardev=c0,tag=" + TAG, "isa-debug-exit,iobase=0x501,iosize=2"));
         ByteArrayOutputStream console = new ByteArrayOutputStream();
-        try (Machine machine = Machine.create(config, console)) {
+        try (KvmMachine machine = KvmMachine.create(config, console)) {
             return new Run(machine.run().status(), console.toString(StandardCharsets.UTF_8));
         }
     }

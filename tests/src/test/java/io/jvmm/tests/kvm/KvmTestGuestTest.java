@@ -1,9 +1,8 @@
 package io.jvmm.tests.kvm;
 
-import io.jvmm.emulator.config.ConfigParser;
-import io.jvmm.emulator.config.MachineConfig;
+import io.jvmm.platform.config.MachineConfig;
 import io.jvmm.emulator.machine.ExitStatus;
-import io.jvmm.emulator.machine.Machine;
+import io.jvmm.emulator.machine.KvmMachine;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -36,7 +35,7 @@ class KvmTestGuestTest {
     Path dir;
     private Path disk;
 
-    record GuestRun(Machine.MachineExit exit, String console, long vmmInterrupts) {
+    record GuestRun(KvmMachine.MachineExit exit, String console, long vmmInterrupts) {
     }
 
     @BeforeEach
@@ -57,11 +56,11 @@ class KvmTestGuestTest {
             deviceOptions.add("virtio-blk-pci,drive=d0");
             deviceOptions.add("virtio-rng-pci");
         }
-        MachineConfig config = ConfigParser.parse(new ConfigParser.RawOptions("256", Integer.toString(cpus), TestGuest.elf(),
-                null, append, true, List.of(), List.of(), drives, deviceOptions));
+        MachineConfig config = KvmConfig.parse("256", Integer.toString(cpus), TestGuest.elf(),
+                null, append, true, List.of(), List.of(), drives, deviceOptions);
         ByteArrayOutputStream console = new ByteArrayOutputStream();
-        try (Machine machine = Machine.create(config, console)) {
-            Machine.MachineExit exit = machine.run();
+        try (KvmMachine machine = KvmMachine.create(config, console)) {
+            KvmMachine.MachineExit exit = machine.run();
             return new GuestRun(exit, console.toString(StandardCharsets.US_ASCII), machine.interruptsDelivered());
         }
     }

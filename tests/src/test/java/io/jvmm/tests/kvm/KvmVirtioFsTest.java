@@ -1,8 +1,7 @@
 package io.jvmm.tests.kvm;
 
-import io.jvmm.emulator.config.ConfigParser;
-import io.jvmm.emulator.config.MachineConfig;
-import io.jvmm.emulator.machine.Machine;
+import io.jvmm.platform.config.MachineConfig;
+import io.jvmm.emulator.machine.KvmMachine;
 import io.jvmm.tests.fs.Virtiofsd;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
@@ -58,13 +57,13 @@ class KvmVirtioFsTest {
 
     @Test
     void theTestGuestReadsWritesAndResetsThroughVirtiofsd() throws Exception {
-        MachineConfig config = ConfigParser.parse(new ConfigParser.RawOptions("256", "1", TestGuest.elf(), null,
+        MachineConfig config = KvmConfig.parse("256", "1", TestGuest.elf(), null,
                 "fs=data.bin require=fs", true, List.of("memory-backend-memfd,id=mem,size=256M,share=on"),
                 List.of("socket,id=c0,path=" + virtiofsd.socket), List.of(),
-                List.of("vhost-user-fs-pci,chardev=c0,tag=jvmmfs", "isa-debug-exit,iobase=0x501,iosize=2")));
+                List.of("vhost-user-fs-pci,chardev=c0,tag=jvmmfs", "isa-debug-exit,iobase=0x501,iosize=2"));
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        Machine.MachineExit exit;
-        try (Machine machine = Machine.create(config, out)) {
+        KvmMachine.MachineExit exit;
+        try (KvmMachine machine = KvmMachine.create(config, out)) {
             exit = machine.run();
         }
         String console = out.toString(StandardCharsets.US_ASCII);

@@ -4,8 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jvmm.devices.blk.RawFileBackend;
-import io.jvmm.devices.blk.VirtioBlk;
-import io.jvmm.devices.rng.VirtioRng;
+import io.jvmm.devices.blk.BlkDevice;
+import io.jvmm.devices.blk.BlkMetrics;
+import io.jvmm.devices.blk.BlkOptions;
+import io.jvmm.devices.blk.DriveOptions;
+import io.jvmm.devices.rng.RngDevice;
 import io.jvmm.emulator.vfiouser.ServedDevice;
 import io.jvmm.emulator.vfiouser.VfioUserServer;
 import java.nio.file.Files;
@@ -54,8 +57,8 @@ class VfioUserLinuxGuestTest {
         Files.write(image, content);
         String diskSum = sha256(content, 0, content.length);
 
-        ServedDevice blk = ServedDevice.virtio(new VirtioBlk("blk0", new RawFileBackend("blk0", image, false, 2), "jvmm-blk", 256));
-        ServedDevice rng = ServedDevice.virtio(new VirtioRng("rng0"));
+        ServedDevice blk = ServedDevice.virtio(new BlkDevice(new BlkOptions("blk0", DriveOptions.raw("d0", image, false), "jvmm-blk", 256), new RawFileBackend("blk0", image, false, 2), BlkMetrics.unregistered("blk0")));
+        ServedDevice rng = ServedDevice.virtio(new RngDevice("rng0"));
         VfioUserServer blkServer = VfioUserServer.start(share.resolve("blk.sock"), blk);
         VfioUserServer rngServer = VfioUserServer.start(share.resolve("rng.sock"), rng);
         QemuRig.GuestRun run;

@@ -4,12 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.jvmm.tests.driver.Poll;
-import io.jvmm.tests.driver.virtio.Chain;
-import io.jvmm.tests.driver.virtio.QueueSetup;
-import io.jvmm.tests.driver.virtio.SplitQueue;
-import io.jvmm.tests.driver.virtio.UsedBuffer;
-import io.jvmm.tests.driver.virtio.VirtioFeatureBits;
+import io.jvmm.testkit.driver.Poll;
+import io.jvmm.testkit.driver.virtio.Chain;
+import io.jvmm.testkit.driver.virtio.QueueSetup;
+import io.jvmm.testkit.driver.virtio.SplitQueue;
+import io.jvmm.testkit.driver.virtio.UsedBuffer;
+import io.jvmm.testkit.driver.virtio.VirtioFeatureBits;
 import io.jvmm.virtio.vhost.ProtocolFeatures;
 import io.jvmm.virtio.vhost.backend.BackendFaults;
 import io.jvmm.virtio.vhost.frontend.VhostUserDeviceModel;

@@ -1,9 +1,9 @@
 package io.jvmm.tests.vhost;
 
 import io.jvmm.pci.mem.GuestMemory;
-import io.jvmm.tests.driver.GuestCpu;
-import io.jvmm.tests.driver.virtio.RingLayout;
-import io.jvmm.tests.driver.virtio.VirtioPciDriver;
+import io.jvmm.testkit.driver.GuestCpu;
+import io.jvmm.testkit.driver.virtio.RingLayout;
+import io.jvmm.testkit.driver.virtio.VirtioPciDriver;
 
 /**
  * A queue a guest enables by hand after DRIVER_OK (the driver library sets queues up before):

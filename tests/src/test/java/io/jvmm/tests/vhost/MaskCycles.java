@@ -1,12 +1,12 @@
 package io.jvmm.tests.vhost;
 
 import io.jvmm.pci.msix.MsiMessage;
-import io.jvmm.tests.driver.GuestInterrupts;
-import io.jvmm.tests.driver.pci.MsixDriver;
-import io.jvmm.tests.driver.virtio.Chain;
-import io.jvmm.tests.driver.virtio.SplitQueue;
-import io.jvmm.tests.driver.virtio.UsedBuffer;
-import io.jvmm.tests.driver.virtio.VirtioPciDriver;
+import io.jvmm.testkit.driver.GuestInterrupts;
+import io.jvmm.testkit.driver.pci.MsixDriver;
+import io.jvmm.testkit.driver.virtio.Chain;
+import io.jvmm.testkit.driver.virtio.SplitQueue;
+import io.jvmm.testkit.driver.virtio.UsedBuffer;
+import io.jvmm.testkit.driver.virtio.VirtioPciDriver;
 import java.time.Duration;
 import java.util.List;
 

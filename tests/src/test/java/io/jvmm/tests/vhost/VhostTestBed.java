@@ -1,15 +1,13 @@
 package io.jvmm.tests.vhost;
 
-import io.jvmm.chardev.EventContext;
 import io.jvmm.chardev.SocketChardevSpec;
-import io.jvmm.devices.rng.VirtioRng;
-import io.jvmm.emulator.accel.TestMachine;
-import io.jvmm.tests.driver.Guest;
-import io.jvmm.tests.driver.pci.PciFunction;
-import io.jvmm.tests.driver.rng.VirtioRngDriver;
-import io.jvmm.tests.driver.virtio.VirtioPciDriver;
+import io.jvmm.devices.rng.RngDevice;
+import io.jvmm.testkit.TestMachine;
+import io.jvmm.testkit.driver.Guest;
+import io.jvmm.testkit.driver.pci.PciFunction;
+import io.jvmm.testkit.driver.rng.VirtioRngDriver;
+import io.jvmm.testkit.driver.virtio.VirtioPciDriver;
 import io.jvmm.virtio.pci.VirtioPciDevice;
-import io.jvmm.virtio.vhost.ContextGuestNotifiers;
 import io.jvmm.virtio.vhost.backend.BackendFaults;
 import io.jvmm.virtio.vhost.backend.FillingDevice;
 import io.jvmm.virtio.vhost.backend.VhostUserBackend;
@@ -74,8 +72,6 @@ final class VhostTestBed implements AutoCloseable {
     final Path socket;
     final BackendProcess process;
     final VhostUserBackend inProcessBackend;
-    final EventContext notifierContext;
-    final ContextGuestNotifiers notifiers;
     final TestMachine machine;
     final VhostUserDevice vhost;
     final VirtioPciDevice vhostPci;
@@ -84,14 +80,11 @@ final class VhostTestBed implements AutoCloseable {
     final VirtioPciDriver driver;
     final VirtioRngDriver other;
 
-    private VhostTestBed(Path socket, BackendProcess process, VhostUserBackend inProcessBackend, EventContext notifierContext,
-                         ContextGuestNotifiers notifiers, TestMachine machine, VhostUserDevice vhost, VirtioPciDevice vhostPci,
-                         VirtioPciDevice otherPci) {
+    private VhostTestBed(Path socket, BackendProcess process, VhostUserBackend inProcessBackend, TestMachine machine,
+                         VhostUserDevice vhost, VirtioPciDevice vhostPci, VirtioPciDevice otherPci) {
         this.socket = socket;
         this.process = process;
         this.inProcessBackend = inProcessBackend;
-        this.notifierContext = notifierContext;
-        this.notifiers = notifiers;
         this.machine = machine;
         this.vhost = vhost;
         this.vhostPci = vhostPci;
@@ -114,8 +107,6 @@ final class VhostTestBed implements AutoCloseable {
         Path socket = dir.resolve("vhost.sock");
         BackendProcess process = null;
         VhostUserBackend inProcess = null;
-        EventContext ctx = null;
-        ContextGuestNotifiers notifiers = null;
         TestMachine machine = null;
         try {
             int queues = o.model().queueCount();
@@ -128,23 +119,21 @@ final class VhostTestBed implements AutoCloseable {
             } else {
                 inProcess = VhostUserBackend.startServer(socket, "fill", new FillingDevice(queues, CONFIG), o.faults());
             }
-            ctx = EventContext.start("guest-notifiers");
-            notifiers = new ContextGuestNotifiers(ctx);
             machine = new TestMachine(RAM);
             machine.setWriteTimeout(Duration.ofSeconds(20));
             SocketChardevSpec chardev = (o.frontendListens() ? SocketChardevSpec.server("vhost0-chr", socket, true)
                     : SocketChardevSpec.client("vhost0-chr", socket)).withConnectTimeout(Duration.ofSeconds(30));
             VhostUserDeviceOptions options = VhostUserDeviceOptions.of("vhost0", chardev).withSyncVring(o.syncVring())
                     .withReplyTimeout(o.replyTimeout());
-            VhostUserDevice vhost = VhostUserDevice.realize(options, o.model(), notifiers);
+            VhostUserDevice vhost = VhostUserDevice.realize(options, o.model());
             if (connecting != null) {
                 inProcess = connecting.join();
             }
             VirtioPciDevice vhostPci = machine.addVirtio(vhost);
-            VirtioPciDevice otherPci = machine.addVirtio(new VirtioRng("rng1"));
-            return new VhostTestBed(socket, process, inProcess, ctx, notifiers, machine, vhost, vhostPci, otherPci);
+            VirtioPciDevice otherPci = machine.addVirtio(new RngDevice("rng1"));
+            return new VhostTestBed(socket, process, inProcess, machine, vhost, vhostPci, otherPci);
         } catch (RuntimeException | Error e) {
-            closeAll(machine, notifiers, ctx, inProcess, process);
+            closeAll(machine, inProcess, process);
             if (process != null) {
                 e.addSuppressed(new AssertionError("back-end output:\n" + process.output()));
             }
@@ -157,16 +146,9 @@ final class VhostTestBed implements AutoCloseable {
         return process != null ? process.output() : "(in-process back-end)";
     }
 
-    private static void closeAll(TestMachine machine, ContextGuestNotifiers notifiers, EventContext ctx, VhostUserBackend inProcess,
-                                 BackendProcess process) {
+    private static void closeAll(TestMachine machine, VhostUserBackend inProcess, BackendProcess process) {
         if (machine != null) {
             machine.close();
-        }
-        if (notifiers != null) {
-            notifiers.close();
-        }
-        if (ctx != null) {
-            ctx.close();
         }
         if (inProcess != null) {
             inProcess.close();
@@ -178,6 +160,6 @@ final class VhostTestBed implements AutoCloseable {
 
     @Override
     public void close() {
-        closeAll(machine, notifiers, notifierContext, inProcessBackend, process);
+        closeAll(machine, inProcessBackend, process);
     }
 }

@@ -1,10 +1,10 @@
 package io.jvmm.tests.virtio;
 
-import io.jvmm.tests.driver.blk.BlkConfig;
-import io.jvmm.tests.driver.blk.BlkProtocol;
-import io.jvmm.tests.driver.blk.BlkResponse;
-import io.jvmm.tests.driver.blk.VirtioBlkDriver;
-import io.jvmm.tests.driver.virtio.VirtioFeatureBits;
+import io.jvmm.testkit.driver.blk.BlkConfig;
+import io.jvmm.testkit.driver.blk.BlkProtocol;
+import io.jvmm.testkit.driver.blk.BlkResponse;
+import io.jvmm.testkit.driver.blk.VirtioBlkDriver;
+import io.jvmm.testkit.driver.virtio.VirtioFeatureBits;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -17,7 +17,7 @@ import java.util.Arrays;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 
-import static io.jvmm.tests.driver.blk.BlkProtocol.SECTOR;
+import static io.jvmm.testkit.driver.blk.BlkProtocol.SECTOR;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** virtio-blk's configuration and every request type, checked against the image file. */

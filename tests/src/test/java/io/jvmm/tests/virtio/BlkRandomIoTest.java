@@ -1,8 +1,8 @@
 package io.jvmm.tests.virtio;
 
-import io.jvmm.tests.driver.blk.VirtioBlkDriver;
-import io.jvmm.tests.driver.virtio.QueueSetup;
-import io.jvmm.tests.driver.virtio.VirtioFeatureBits;
+import io.jvmm.testkit.driver.blk.VirtioBlkDriver;
+import io.jvmm.testkit.driver.virtio.QueueSetup;
+import io.jvmm.testkit.driver.virtio.VirtioFeatureBits;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;

@@ -1,7 +1,7 @@
 package io.jvmm.tests.virtio;
 
-import io.jvmm.tests.driver.virtio.VirtioFeatureBits;
-import io.jvmm.tests.driver.virtio.VirtioPciDriver;
+import io.jvmm.testkit.driver.virtio.VirtioFeatureBits;
+import io.jvmm.testkit.driver.virtio.VirtioPciDriver;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -9,7 +9,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
-import static io.jvmm.tests.driver.virtio.VirtioStatus.*;
+import static io.jvmm.testkit.driver.virtio.VirtioStatus.*;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** Step by step through virtio 1.x 3.1.1 with the raw registers: FEATURES_OK sticks only for acceptable features. */

@@ -8,7 +8,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 
-import io.jvmm.tests.driver.Poll;
+import io.jvmm.testkit.driver.Poll;
 
 /**
  * A block backend whose reads and writes wait at a gate before reaching the real backend, so a

@@ -1,14 +1,14 @@
 package io.jvmm.tests.virtio;
 
 import io.jvmm.tests.support.ProblemLog;
-import io.jvmm.tests.driver.PageAllocator;
-import io.jvmm.tests.driver.blk.BlkProtocol;
-import io.jvmm.tests.driver.blk.VirtioBlkDriver;
-import io.jvmm.tests.driver.virtio.Chain;
-import io.jvmm.tests.driver.virtio.QueueSetup;
-import io.jvmm.tests.driver.virtio.SplitQueue;
-import io.jvmm.tests.driver.virtio.VirtioPciDriver;
-import io.jvmm.tests.driver.virtio.VirtioStatus;
+import io.jvmm.testkit.driver.PageAllocator;
+import io.jvmm.testkit.driver.blk.BlkProtocol;
+import io.jvmm.testkit.driver.blk.VirtioBlkDriver;
+import io.jvmm.testkit.driver.virtio.Chain;
+import io.jvmm.testkit.driver.virtio.QueueSetup;
+import io.jvmm.testkit.driver.virtio.SplitQueue;
+import io.jvmm.testkit.driver.virtio.VirtioPciDriver;
+import io.jvmm.testkit.driver.virtio.VirtioStatus;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;

@@ -1,10 +1,10 @@
 package io.jvmm.tests.virtio;
 
 import io.jvmm.pci.msix.MsiMessage;
-import io.jvmm.tests.driver.GuestInterrupts;
-import io.jvmm.tests.driver.Poll;
-import io.jvmm.tests.driver.blk.VirtioBlkDriver;
-import io.jvmm.tests.driver.pci.MsixDriver;
+import io.jvmm.testkit.driver.GuestInterrupts;
+import io.jvmm.testkit.driver.Poll;
+import io.jvmm.testkit.driver.blk.VirtioBlkDriver;
+import io.jvmm.testkit.driver.pci.MsixDriver;
 
 import java.time.Duration;
 import java.util.Random;

@@ -1,13 +1,13 @@
 package io.jvmm.tests.virtio;
 
 import io.jvmm.pci.msix.MsiMessage;
-import io.jvmm.tests.driver.GuestInterrupts;
-import io.jvmm.tests.driver.Poll;
-import io.jvmm.tests.driver.blk.BlkResponse;
-import io.jvmm.tests.driver.blk.VirtioBlkDriver;
-import io.jvmm.tests.driver.pci.MsixDriver;
-import io.jvmm.tests.driver.virtio.QueueSetup;
-import io.jvmm.tests.driver.virtio.VirtioFeatureBits;
+import io.jvmm.testkit.driver.GuestInterrupts;
+import io.jvmm.testkit.driver.Poll;
+import io.jvmm.testkit.driver.blk.BlkResponse;
+import io.jvmm.testkit.driver.blk.VirtioBlkDriver;
+import io.jvmm.testkit.driver.pci.MsixDriver;
+import io.jvmm.testkit.driver.virtio.QueueSetup;
+import io.jvmm.testkit.driver.virtio.VirtioFeatureBits;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;

@@ -1,8 +1,8 @@
 package io.jvmm.tests.virtio;
 
-import io.jvmm.tests.driver.blk.BlkProtocol;
-import io.jvmm.tests.driver.blk.BlkResponse;
-import io.jvmm.tests.driver.blk.VirtioBlkDriver;
+import io.jvmm.testkit.driver.blk.BlkProtocol;
+import io.jvmm.testkit.driver.blk.BlkResponse;
+import io.jvmm.testkit.driver.blk.VirtioBlkDriver;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -17,7 +17,7 @@ import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 
-import static io.jvmm.tests.driver.blk.BlkProtocol.SECTOR;
+import static io.jvmm.testkit.driver.blk.BlkProtocol.SECTOR;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**

@@ -1,8 +1,8 @@
 package io.jvmm.tests.virtio;
 
-import io.jvmm.tests.driver.blk.BlkResponse;
-import io.jvmm.tests.driver.virtio.DeviceResetException;
-import io.jvmm.tests.driver.virtio.VirtioPciDriver;
+import io.jvmm.testkit.driver.blk.BlkResponse;
+import io.jvmm.testkit.driver.virtio.DeviceResetException;
+import io.jvmm.testkit.driver.virtio.VirtioPciDriver;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;

@@ -2,14 +2,17 @@ package io.jvmm.tests.virtio;
 
 import io.jvmm.devices.blk.BlockBackend;
 import io.jvmm.devices.blk.RawFileBackend;
-import io.jvmm.devices.blk.VirtioBlk;
-import io.jvmm.devices.rng.VirtioRng;
-import io.jvmm.emulator.accel.TestMachine;
-import io.jvmm.tests.driver.Guest;
-import io.jvmm.tests.driver.blk.VirtioBlkDriver;
-import io.jvmm.tests.driver.pci.PciFunction;
-import io.jvmm.tests.driver.rng.VirtioRngDriver;
-import io.jvmm.tests.driver.virtio.VirtioPciDriver;
+import io.jvmm.devices.blk.BlkDevice;
+import io.jvmm.devices.blk.BlkMetrics;
+import io.jvmm.devices.blk.BlkOptions;
+import io.jvmm.devices.blk.DriveOptions;
+import io.jvmm.devices.rng.RngDevice;
+import io.jvmm.testkit.TestMachine;
+import io.jvmm.testkit.driver.Guest;
+import io.jvmm.testkit.driver.blk.VirtioBlkDriver;
+import io.jvmm.testkit.driver.pci.PciFunction;
+import io.jvmm.testkit.driver.rng.VirtioRngDriver;
+import io.jvmm.testkit.driver.virtio.VirtioPciDriver;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -84,8 +87,9 @@ final class VirtioTestBed implements AutoCloseable {
         TestMachine machine = new TestMachine(RAM);
         try {
             BlockBackend backend = options.wrapBackend().apply(new RawFileBackend("blk0", image, options.readOnly(), 4));
-            machine.addVirtio(new VirtioBlk("blk0", backend, SERIAL, options.queueSize()));
-            machine.addVirtio(new VirtioRng("rng0"));
+            machine.addVirtio(new BlkDevice(new BlkOptions("blk0", DriveOptions.raw("d0", image, options.readOnly()), SERIAL,
+                    options.queueSize()), backend, BlkMetrics.unregistered("blk0")));
+            machine.addVirtio(new RngDevice("rng0"));
             return new VirtioTestBed(image, machine);
         } catch (RuntimeException e) {
             machine.close();

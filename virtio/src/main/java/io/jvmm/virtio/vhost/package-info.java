@@ -9,9 +9,9 @@
  *     {@link io.jvmm.virtio.vhost.DeviceConfig}) encode and strictly decode them;</li>
  * <li>{@link io.jvmm.virtio.vhost.VhostUserChannel} frames messages over a Unix socket, bytes
  *     and fds in one sendmsg;</li>
- * <li>{@link io.jvmm.virtio.vhost.GuestNotifiers} is how a machine hands a vhost-user device
+ * <li>{@link io.jvmm.pci.msix.GuestNotifiers} is how a machine hands a vhost-user device
  *     the eventfd that raises an MSI-X vector (KVM: the irqfd;
- *     {@link io.jvmm.virtio.vhost.ContextGuestNotifiers} without a CPU).</li>
+ *     {@link io.jvmm.pci.msix.ContextGuestNotifiers} without a CPU).</li>
  * </ul>
  *
  * The front-end (a virtio device whose rings a back-end serves, rules 1 and 2) is in

@@ -3,13 +3,13 @@ package io.jvmm.virtio.vhost.frontend;
 import io.jvmm.chardev.EventFd;
 import io.jvmm.chardev.Registration;
 import io.jvmm.pci.dispatch.IoCompletion;
-import io.jvmm.pci.msix.Msix;
 import io.jvmm.pci.msix.MsixVectorObserver;
 import io.jvmm.virtio.VirtioActivation;
 import io.jvmm.virtio.VirtioDevice;
 import io.jvmm.virtio.VirtioFault;
 import io.jvmm.virtio.VirtioFeatures;
-import io.jvmm.virtio.vhost.GuestNotifiers;
+import io.jvmm.virtio.VirtioIdentity;
+import io.jvmm.virtio.VirtioInterrupts;
 import io.jvmm.virtio.vhost.ProtocolFeatures;
 import io.jvmm.virtio.vhost.VhostUserException;
 import io.jvmm.virtio.vhost.VringAddress;
@@ -40,7 +40,7 @@ import org.slf4j.LoggerFactory;
  *     completes only after the acknowledgements; no lock is held while waiting.</li>
  * <li>Rule 2: while a queue's vector is masked the back-end signals a per-queue "masked"
  *     eventfd, watched here and turned into the vector's pending bit; on unmask the guest
- *     notifier ({@link GuestNotifiers}: the irqfd under KVM) is re-installed first, and only
+ *     notifier ({@link VirtioInterrupts#notifier}: the irqfd under KVM) is re-installed first, and only
  *     once the back-end acknowledged it is the masked eventfd drained and a pending interrupt
  *     delivered. A vector changed after DRIVER_OK is re-wired the same way.</li>
  * <li>Device reset: SET_VRING_ENABLE 0, GET_VRING_BASE (stops each ring), then RESET_DEVICE
@@ -62,7 +62,8 @@ public final class VhostUserDevice implements VirtioDevice {
 
     private final VhostUserDeviceOptions options;
     private final VhostUserDeviceModel model;
-    private final GuestNotifiers notifiers;
+    private final VirtioIdentity identity;
+    private final VhostUserMetrics metrics;
     private final VhostUserFrontend frontend;
     private final VhostQueue[] queues;
     private final byte[] config;   // guarded by itself
@@ -71,11 +72,12 @@ public final class VhostUserDevice implements VirtioDevice {
     private volatile boolean closed;
     private boolean active;   // DRIVER_OK seen and not reset since; guarded by lock
 
-    private VhostUserDevice(VhostUserDeviceOptions options, VhostUserDeviceModel model, GuestNotifiers notifiers,
-                            VhostUserFrontend frontend, byte[] config) {
+    private VhostUserDevice(VhostUserDeviceOptions options, VhostUserDeviceModel model, VhostUserFrontend frontend, byte[] config,
+                            VhostUserMetrics metrics) {
         this.options = options;
         this.model = model;
-        this.notifiers = notifiers;
+        this.metrics = metrics;
+        this.identity = new VirtioIdentity(options.id(), model.deviceType(), model.typeName(), model.pciClassCode());
         this.frontend = frontend;
         this.config = config;
         this.queues = new VhostQueue[model.queueCount()];
@@ -91,9 +93,14 @@ public final class VhostUserDevice implements VirtioDevice {
      * @throws VhostUserException naming the back-end and the step, if it cannot be reached in
      *     time, answers wrongly, or lacks what the device needs (VIRTIO_F_VERSION_1, queues, CONFIG)
      */
-    public static VhostUserDevice realize(VhostUserDeviceOptions options, VhostUserDeviceModel model, GuestNotifiers notifiers) {
+    public static VhostUserDevice realize(VhostUserDeviceOptions options, VhostUserDeviceModel model) {
+        return realize(options, model, VhostUserMetrics.unregistered(options.id()));
+    }
+
+    /** As {@link #realize(VhostUserDeviceOptions, VhostUserDeviceModel)}, counting into {@code metrics}. */
+    public static VhostUserDevice realize(VhostUserDeviceOptions options, VhostUserDeviceModel model, VhostUserMetrics metrics) {
         Objects.requireNonNull(model, "model");
-        Objects.requireNonNull(notifiers, "notifiers");
+        Objects.requireNonNull(metrics, "metrics");
         VhostUserFrontend frontend = VhostUserFrontend.connect(options.id(), options.chardev(), options.replyTimeout());
         try {
             long wanted = model.configFromBackend() ? WANTED_PROTOCOL : WANTED_PROTOCOL & ~ProtocolFeatures.bit(ProtocolFeatures.CONFIG);
@@ -111,7 +118,7 @@ public final class VhostUserDevice implements VirtioDevice {
                 }
                 config = awaitConfig(frontend, model.backendConfigSize(), options);
             }
-            VhostUserDevice device = new VhostUserDevice(options, model, notifiers, frontend, config);
+            VhostUserDevice device = new VhostUserDevice(options, model, frontend, config, metrics);
             frontend.connection().onFailure(device::backendFailed);
             log.info("{} {}: connected to {}: features 0x{}, protocol features {}, sync vring {}", model.typeName(), options.id(),
                     frontend.peer(), Long.toHexString(features), ProtocolFeatures.describe(frontend.protocolFeatures()),
@@ -168,23 +175,8 @@ public final class VhostUserDevice implements VirtioDevice {
     // ---------------------------------------------------------------- identity and config
 
     @Override
-    public String id() {
-        return options.id();
-    }
-
-    @Override
-    public int deviceType() {
-        return model.deviceType();
-    }
-
-    @Override
-    public String typeName() {
-        return model.typeName();
-    }
-
-    @Override
-    public int pciClassCode() {
-        return model.pciClassCode();
+    public VirtioIdentity identity() {
+        return identity;
     }
 
     /** The device bits the back-end offers that the model lets through (never the vhost-user bit 30). */
@@ -247,7 +239,7 @@ public final class VhostUserDevice implements VirtioDevice {
     @Override
     public void attached(Transport transport) {
         this.transport = transport;
-        transport.msix().addObserver(new MaskObserver());
+        transport.interrupts().addMaskObserver(new MaskObserver());
         for (VhostQueue q : queues) {
             q.errWatch = transport.context().addEventFd(q.err, options.id() + " queue " + q.index + " back-end error notifier",
                     n -> backendSignalledError(q));
@@ -289,12 +281,7 @@ public final class VhostUserDevice implements VirtioDevice {
     }
 
     @Override
-    public void activate(VirtioActivation activation) {
-        activateAsync(activation);
-    }
-
-    @Override
-    public CompletableFuture<Void> activateAsync(VirtioActivation activation) {
+    public CompletableFuture<Void> activate(VirtioActivation activation) {
         boolean sync = options.syncVring();
         List<CompletableFuture<Void>> waits = new ArrayList<>();
         try (var sending = frontend.deferSending()) {
@@ -391,6 +378,23 @@ public final class VhostUserDevice implements VirtioDevice {
         });
     }
 
+    /**
+     * The back-end got the memory table at DRIVER_OK and keeps it (and its own mappings) until the
+     * device is reset: it may still use a range the machine took away, or not see a new one. QEMU
+     * changes its map only while the firmware runs, before any driver starts the device.
+     */
+    @Override
+    public void guestMemoryChanged(String what) {
+        boolean running;
+        synchronized (lock) {
+            running = active;
+        }
+        if (running) {
+            log.warn("{}: {} while the device runs: its vhost-user back-end keeps the memory table of DRIVER_OK until the "
+                    + "device is reset", options.id(), what);
+        }
+    }
+
     // ---------------------------------------------------------------- rule 2: call fd routing
 
     private final class MaskObserver implements MsixVectorObserver {
@@ -423,11 +427,11 @@ public final class VhostUserDevice implements VirtioDevice {
     /** Where the queue's completions must go now: none, the masked notifier, or the guest notifier. */
     private EventFd callTarget(VhostQueue q) {
         int vector = q.vector;
-        Msix msix = transport.msix();
-        if (vector == VhostQueue.NO_VECTOR || vector >= msix.vectorCount()) {
+        VirtioInterrupts interrupts = transport.interrupts();
+        if (vector == VhostQueue.NO_VECTOR || vector >= interrupts.vectorCount()) {
             return null;
         }
-        return msix.isMasked(vector) ? q.masked : notifiers.notifier(msix, vector);
+        return interrupts.isMasked(vector) ? q.masked : interrupts.notifier(vector);
     }
 
     /**
@@ -475,7 +479,7 @@ public final class VhostUserDevice implements VirtioDevice {
     private void signalQueueVector(VhostQueue q) {
         int vector = q.vector;
         if (vector != VhostQueue.NO_VECTOR) {
-            transport.msix().signal(vector);
+            transport.interrupts().signal(vector);
         }
     }
 
@@ -486,8 +490,14 @@ public final class VhostUserDevice implements VirtioDevice {
      * completes normally (the guest's write goes on), but only after the device is marked.
      */
     private CompletableFuture<Void> guard(CompletableFuture<?> operation, String what) {
-        return operation.handle((ok, error) -> error == null ? IoCompletion.DONE
-                : markBroken(what + " failed: " + cause(error).getMessage())).thenCompose(marked -> marked);
+        long sent = System.nanoTime();
+        return operation.handle((ok, error) -> {
+            if (error == null) {
+                metrics.acknowledged(sent);
+                return IoCompletion.DONE;
+            }
+            return markBroken(what + " failed: " + cause(error).getMessage());
+        }).thenCompose(marked -> marked);
     }
 
     /**
@@ -495,6 +505,7 @@ public final class VhostUserDevice implements VirtioDevice {
      * MSI-X or device lock, and the transport's lock must not be taken under them.
      */
     private CompletableFuture<Void> markBroken(String message) {
+        metrics.failed();
         Transport t = transport;
         if (closed || t == null) {
             if (!closed) {

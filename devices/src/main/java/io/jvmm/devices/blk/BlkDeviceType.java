@@ -1,0 +1,61 @@
+package io.jvmm.devices.blk;
+
+import io.jvmm.platform.BuiltDevice;
+import io.jvmm.platform.MachineServices;
+import io.jvmm.platform.registry.BackendKind;
+import io.jvmm.platform.registry.DeviceCategory;
+import io.jvmm.platform.registry.DeviceType;
+import io.jvmm.platform.registry.Property;
+import io.jvmm.platform.registry.PropertyValues;
+import io.jvmm.virtio.pci.VirtioPciDevice;
+import java.util.List;
+
+/** {@code -device virtio-blk-pci}: declared once for the command line, help, QMP and the test kit. */
+public final class BlkDeviceType implements DeviceType<BlkOptions> {
+    public static final String DRIVER = "virtio-blk-pci";
+    static final Property<DriveOptions> DRIVE = Property.backend("drive", BackendKind.DRIVE, DriveOptions.class,
+            "the -drive holding the disk image").required();
+    static final Property<String> SERIAL = Property.string("serial", "disk serial number reported by GET_ID")
+            .allowing(s -> s.length() <= 20, "at most 20 characters");
+    static final Property<Integer> QUEUE_SIZE = Property.powerOfTwo("queue-size", "uint16", 4, 1024, "size of the request queue")
+            .withDefault(BlkOptions.DEFAULT_QUEUE_SIZE);
+    /** I/O threads of a raw image: several requests in flight without blocking the device's context. */
+    static final int IO_THREADS = 2;
+
+    @Override
+    public String driver() {
+        return DRIVER;
+    }
+
+    @Override
+    public DeviceCategory category() {
+        return DeviceCategory.STORAGE;
+    }
+
+    @Override
+    public String description() {
+        return "virtio block device";
+    }
+
+    @Override
+    public List<Property<?>> properties() {
+        return List.of(DRIVE, SERIAL, QUEUE_SIZE);
+    }
+
+    @Override
+    public BlkOptions options(PropertyValues v) {
+        return new BlkOptions(v.id(), v.get(DRIVE), v.get(SERIAL), v.get(QUEUE_SIZE));
+    }
+
+    @Override
+    public BuiltDevice build(BlkOptions options, MachineServices services) {
+        BlockBackend backend = options.drive().open(options.id(), IO_THREADS);
+        try {
+            BlkDevice device = new BlkDevice(options, backend, new BlkMetrics(services.meters(), options.id()));
+            return new BuiltDevice.Pci(new VirtioPciDevice(device, services));
+        } catch (RuntimeException e) {
+            backend.close();
+            throw e;
+        }
+    }
+}

@@ -1,0 +1,78 @@
+package io.jvmm.devices.fs;
+
+import io.jvmm.platform.BuiltDevice;
+import io.jvmm.platform.MachineServices;
+import io.jvmm.platform.backends.ChardevOptions;
+import io.jvmm.platform.options.UserError;
+import io.jvmm.platform.registry.BackendKind;
+import io.jvmm.platform.registry.DeviceCategory;
+import io.jvmm.platform.registry.DeviceType;
+import io.jvmm.platform.registry.Property;
+import io.jvmm.platform.registry.PropertyValues;
+import io.jvmm.virtio.vhost.frontend.VhostUserDevice;
+import io.jvmm.virtio.vhost.frontend.VhostUserDeviceOptions;
+import io.jvmm.virtio.vhost.frontend.VhostUserMetrics;
+import io.jvmm.virtio.pci.VirtioPciDevice;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+
+/** {@code -device vhost-user-fs-pci}: virtio-fs served by a vhost-user back-end (virtiofsd). */
+public final class VhostUserFsDeviceType implements DeviceType<VhostUserFsOptions> {
+    public static final String DRIVER = "vhost-user-fs-pci";
+    static final Property<ChardevOptions> CHARDEV = Property.backend("chardev", BackendKind.CHARDEV, ChardevOptions.class,
+            "the -chardev socket of the vhost-user back-end").required();
+    static final Property<String> TAG = Property.string("tag", "the name the guest mounts").required()
+            .allowing(t -> !t.isEmpty() && t.getBytes(StandardCharsets.UTF_8).length <= VhostUserFsConfig.TAG_BYTES,
+                    "1 to " + VhostUserFsConfig.TAG_BYTES + " bytes");
+    static final Property<Integer> REQUEST_QUEUES = Property.integer("num-request-queues", "uint16", 1, 255,
+            "request queues besides the high-priority one").withDefault(1);
+    static final Property<Integer> QUEUE_SIZE = Property.powerOfTwo("queue-size", "uint16", 2, 32768, "size of every queue")
+            .withDefault(VhostUserFsOptions.DEFAULT_QUEUE_SIZE);
+    static final Property<Boolean> SYNC_VRING = Property.bool(VhostUserDeviceOptions.SYNC_VRING_PROPERTY,
+            "rule 1: wait for the back-end to acknowledge SET_VRING_* (off restores the historic race, for experiments)")
+            .withDefault(true);
+
+    @Override
+    public String driver() {
+        return DRIVER;
+    }
+
+    @Override
+    public DeviceCategory category() {
+        return DeviceCategory.STORAGE;
+    }
+
+    @Override
+    public String description() {
+        return "virtio file system served by a vhost-user back-end such as virtiofsd";
+    }
+
+    @Override
+    public List<Property<?>> properties() {
+        return List.of(CHARDEV, TAG, REQUEST_QUEUES, QUEUE_SIZE, SYNC_VRING);
+    }
+
+    @Override
+    public VhostUserFsOptions options(PropertyValues v) {
+        ChardevOptions chardev = CHARDEV.check(v.owner(), v.get(CHARDEV));
+        return new VhostUserFsOptions(v.id(), chardev.socket(), v.get(TAG), v.get(REQUEST_QUEUES), v.get(QUEUE_SIZE), v.get(SYNC_VRING));
+    }
+
+    @Override
+    public BuiltDevice build(VhostUserFsOptions options, MachineServices services) {
+        VhostUserDevice device;
+        try {
+            device = VhostUserFsDevice.realize(options, new VhostUserMetrics(services.meters(), options.id()));
+        } catch (RuntimeException e) {
+            throw new UserError("-device " + DRIVER + ",id=" + options.id() + ": the back-end on chardev '" + options.chardev().id()
+                    + "' (" + options.chardev().path() + ") could not be set up: " + e.getMessage()
+                    + " -- is virtiofsd running on that socket?", e);
+        }
+        try {
+            return new BuiltDevice.Pci(new VirtioPciDevice(device, services));
+        } catch (RuntimeException e) {
+            device.close();
+            throw e;
+        }
+    }
+}
