@@ -6,20 +6,20 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** Skips KVM tests, with the reason, only where the machine truly cannot run them. */
-final class KvmAvailable {
+public final class KvmAvailable {
     private static final Path KVM = Path.of("/dev/kvm");
 
     private KvmAvailable() {
     }
 
-    static void assume() {
+    public static void assume() {
         Assumptions.assumeTrue(Files.exists(KVM), "/dev/kvm does not exist on this machine: KVM tests cannot run");
         Assumptions.assumeTrue(Files.isReadable(KVM) && Files.isWritable(KVM),
                 "/dev/kvm is not accessible to this user (add it to the kvm group): KVM tests cannot run");
     }
 
     /** Linux-guest tests also need a KVM that can run a stock kernel: PVM (kvm_pvm) cannot. */
-    static void assumeStockLinuxBoots() {
+    public static void assumeStockLinuxBoots() {
         assume();
         Assumptions.assumeFalse(Files.exists(Path.of("/sys/module/kvm_pvm")),
                 "this host's KVM is the PVM flavour (module kvm_pvm loaded): a stock Linux kernel cannot boot under it "

@@ -10,11 +10,11 @@ import java.util.List;
 import java.util.Map;
 
 /** A KVM machine's configuration from jvmm's options, validated through the registry as the command line does. */
-final class KvmConfig {
+public final class KvmConfig {
     private KvmConfig() {
     }
 
-    static MachineConfig parse(String memory, String smp, Path kernel, Path initrd, String append, boolean noReboot,
+    public static MachineConfig parse(String memory, String smp, Path kernel, Path initrd, String append, boolean noReboot,
                                List<String> objects, List<String> chardevs, List<String> drives, List<String> devices) {
         Map<BackendKind, List<String>> backends = new EnumMap<>(BackendKind.class);
         backends.put(BackendKind.OBJECT, objects);

@@ -4,7 +4,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** Where the freestanding test guest (tests/guest) is, and what it writes to the disk. */
-final class TestGuest {
+public final class TestGuest {
     /** Built by the tests module's generate-test-resources phase (make -C tests/guest). */
     static final Path ELF = Path.of("guest", "build", "jvmm-test-guest.elf").toAbsolutePath();
     /** debug-exit value 0x10 -> status (0x10 << 1) | 1. */
@@ -18,7 +18,7 @@ final class TestGuest {
     private TestGuest() {
     }
 
-    static Path elf() {
+    public static Path elf() {
         if (!Files.isRegularFile(ELF)) {
             throw new IllegalStateException("the test guest " + ELF + " is missing: run 'make -C tests/guest' (the Maven build does it)");
         }

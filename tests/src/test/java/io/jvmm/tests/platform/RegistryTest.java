@@ -1,0 +1,182 @@
+package io.jvmm.tests.platform;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import io.jvmm.emulator.machine.KvmMachine;
+import io.jvmm.emulator.vfiouser.DeviceServer;
+import io.jvmm.platform.BuiltDevice;
+import io.jvmm.platform.assembly.MachineAssembly;
+import io.jvmm.platform.config.ConfigParser;
+import io.jvmm.platform.config.MachineConfig;
+import io.jvmm.platform.options.UserError;
+import io.jvmm.platform.registry.BackendKind;
+import io.jvmm.platform.registry.DeviceType;
+import io.jvmm.platform.registry.Property;
+import io.jvmm.platform.registry.Registry;
+import io.jvmm.testkit.TestMachine;
+import io.jvmm.tests.kvm.KvmAvailable;
+import io.jvmm.tests.kvm.KvmConfig;
+import io.jvmm.tests.kvm.TestGuest;
+import io.jvmm.virtio.vhost.backend.BackendFaults;
+import io.jvmm.virtio.vhost.backend.FillingDevice;
+import io.jvmm.virtio.vhost.backend.VhostUserBackend;
+import java.io.ByteArrayOutputStream;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Every device type on the class path, through the registry: it has help, it refuses an unknown
+ * property with one line naming it, and it builds through the one assembly path in each of the
+ * three machines (no CPU, vfio-user server, KVM where there is one).
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class RegistryTest {
+    @TempDir
+    Path dir;
+
+    /** How to build one of a device type: its -device text and what it needs besides. */
+    private record Sample(String device, boolean needsVhostUserBackend, boolean pci) {
+    }
+
+    private static final Map<String, Sample> SAMPLES = Map.of(
+            "virtio-blk-pci", new Sample("virtio-blk-pci,id=dev0,drive=d0,serial=reg", false, true),
+            "virtio-rng-pci", new Sample("virtio-rng-pci,id=dev0", false, true),
+            "vhost-user-fs-pci", new Sample("vhost-user-fs-pci,id=dev0,chardev=c0,tag=reg", true, true),
+            "isa-debug-exit", new Sample("isa-debug-exit,id=dev0,iobase=0x501,iosize=2", false, false),
+            "jvmm-testdev", new Sample("jvmm-testdev,id=dev0,size=64K", false, true));
+
+    static Stream<String> drivers() {
+        return Registry.load().devices().stream().map(DeviceType::driver);
+    }
+
+    @Test
+    void everyRegisteredDeviceHasASampleHere() {
+        List<String> missing = drivers().filter(d -> !SAMPLES.containsKey(d)).toList();
+        assertEquals(List.of(), missing, "add a sample for each new device type, so it is built in every machine here");
+        assertTrue(drivers().count() >= SAMPLES.size(), "every sample names a registered device: " + drivers().toList());
+    }
+
+    @ParameterizedTest
+    @MethodSource("drivers")
+    void hasHelpThatListsEveryProperty(String driver) {
+        Registry registry = Registry.load();
+        DeviceType<?> type = registry.device(driver).orElseThrow();
+        assertFalse(type.description().isBlank(), driver + " describes itself");
+        assertTrue(registry.deviceHelp().contains("name \"" + driver + "\", bus " + type.bus()), registry.deviceHelp());
+        String help = registry.deviceHelp(type);
+        assertTrue(help.startsWith(driver + " options:\n"), help);
+        for (Property<?> p : type.properties()) {
+            assertTrue(help.contains("  " + p.name() + "=<"), driver + " help lists " + p.name() + ":\n" + help);
+            assertFalse(p.help().isBlank(), driver + "." + p.name() + " has a line of help");
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("drivers")
+    void refusesAnUnknownPropertyWithOneLineNamingIt(String driver) throws Exception {
+        UserError e = assertThrows(UserError.class, () -> parse(SAMPLES.get(driver).device() + ",no-such-thing=1"));
+        assertTrue(e.getMessage().contains("unknown property 'no-such-thing'"), e.getMessage());
+        assertFalse(e.getMessage().contains("\n"), "one line: " + e.getMessage());
+    }
+
+    @ParameterizedTest
+    @MethodSource("drivers")
+    void buildsInTheNoCpuMachine(String driver) throws Exception {
+        withBackend(driver, () -> {
+            MachineConfig config = parse(SAMPLES.get(driver).device());
+            try (TestMachine machine = new TestMachine(64L << 20)) {
+                List<BuiltDevice> built = MachineAssembly.assemble(config.devices(), machine);
+                assertEquals("dev0", built.get(0).id());
+                assertEquals(SAMPLES.get(driver).pci(), built.get(0) instanceof BuiltDevice.Pci);
+                if (built.get(0) instanceof BuiltDevice.Pci pci) {
+                    assertTrue(pci.device().slot() > 0, "plugged into the bus");
+                }
+            }
+        });
+    }
+
+    @ParameterizedTest
+    @MethodSource("drivers")
+    void buildsInTheVfioUserServer(String driver) throws Exception {
+        withBackend(driver, () -> {
+            MachineConfig config = parse(SAMPLES.get(driver).device());
+            Path socket = dir.resolve(driver + ".sock");
+            try (DeviceServer server = new DeviceServer(Map.of("dev0", socket), null)) {
+                if (SAMPLES.get(driver).pci()) {
+                    MachineAssembly.assemble(config.devices(), server);
+                    assertTrue(Files.exists(socket), "served on " + socket);
+                    assertEquals("dev0", server.devices().get(0).id());
+                } else {
+                    UserError e = assertThrows(UserError.class, () -> MachineAssembly.assemble(config.devices(), server));
+                    assertTrue(e.getMessage().contains("is not a PCI device"), e.getMessage());
+                }
+            }
+        });
+    }
+
+    @ParameterizedTest
+    @MethodSource("drivers")
+    void buildsUnderKvm(String driver) throws Exception {
+        KvmAvailable.assume();
+        withBackend(driver, () -> {
+            String device = SAMPLES.get(driver).device();
+            MachineConfig config = KvmConfig.parse("64", "1", TestGuest.elf(), null, "", true, List.of(),
+                    backendOptions(BackendKind.CHARDEV), device.contains("drive=") ? backendOptions(BackendKind.DRIVE) : List.of(),
+                    List.of(device));
+            try (KvmMachine machine = KvmMachine.create(config, new ByteArrayOutputStream())) {
+                assertEquals("dev0", machine.devices().get(0).id());
+            }
+        });
+    }
+
+    // ---- helpers -----------------------------------------------------------------------------
+
+    private interface Work {
+        void run() throws Exception;
+    }
+
+    /** Runs {@code work} with a vhost-user back-end listening when the device needs one. */
+    private void withBackend(String driver, Work work) throws Exception {
+        if (!SAMPLES.get(driver).needsVhostUserBackend()) {
+            work.run();
+            return;
+        }
+        try (VhostUserBackend backend = VhostUserBackend.startServer(dir.resolve("backend.sock"), "registry",
+                new FillingDevice(2, new byte[0]), BackendFaults.NONE)) {
+            work.run();
+        }
+    }
+
+    private List<String> backendOptions(BackendKind kind) throws Exception {
+        if (kind == BackendKind.DRIVE) {
+            Path disk = dir.resolve("disk.img");
+            if (!Files.exists(disk)) {
+                try (RandomAccessFile f = new RandomAccessFile(disk.toFile(), "rw")) {
+                    f.setLength(1 << 20);
+                }
+            }
+            return List.of("file=" + disk + ",format=raw,if=none,id=d0");
+        }
+        return List.of("socket,id=c0,path=" + dir.resolve("backend.sock"));
+    }
+
+    /** Parses one -device with the back-ends a sample may refer to (unused ones are dropped: -drive must be used). */
+    private MachineConfig parse(String device) throws Exception {
+        Map<BackendKind, List<String>> backends = new EnumMap<>(BackendKind.class);
+        backends.put(BackendKind.CHARDEV, backendOptions(BackendKind.CHARDEV));
+        backends.put(BackendKind.DRIVE, device.contains("drive=") ? backendOptions(BackendKind.DRIVE) : new ArrayList<>());
+        return ConfigParser.parseDevicesOnly(Registry.load(), ConfigParser.RawOptions.devicesOnly(backends, List.of(device)));
+    }
+}
