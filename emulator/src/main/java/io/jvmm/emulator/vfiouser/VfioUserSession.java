@@ -267,12 +267,14 @@ final class VfioUserSession {
                     .putLong(info.size()).putLong(0).flip();
         }
         // A RAM BAR: its memory's fd goes with the reply, and a sparse mmap capability says all of it
-        // may be mapped. A client that asked with too small an argsz gets the size it needs (and
-        // no capability), as the kernel's VFIO answers, and asks again.
+        // may be mapped. A client that asked with too small an argsz gets the size it needs, and
+        // no capability (nor the CAPS flag, which QEMU would take as a capability outside the
+        // reply), and asks again.
         replyFds = new int[] {info.ram().fd()};
         int needed = REGION_INFO_SIZE + SPARSE_MMAP_ONE_AREA;
         boolean room = Integer.compareUnsigned(argsz, needed) >= 0;
-        ByteBuffer b = buffer(room ? needed : REGION_INFO_SIZE).putInt(needed).putInt(info.flags()).putInt(index)
+        int flags = room ? info.flags() : info.flags() & ~PciRegions.FLAG_CAPS;
+        ByteBuffer b = buffer(room ? needed : REGION_INFO_SIZE).putInt(needed).putInt(flags).putInt(index)
                 .putInt(room ? REGION_INFO_SIZE : 0).putLong(info.size()).putLong(info.ram().fdOffset());
         if (room) {
             b.putShort((short) CAP_SPARSE_MMAP).putShort((short) CAP_SPARSE_MMAP_VERSION).putInt(0)
