@@ -74,6 +74,20 @@ public final class VirtioPciDriver {
      *
      * @throws GuestDriverException if it is not a modern virtio device or its capabilities are bad
      */
+    /**
+     * Enumerates the guest's bus and probes the first modern virtio function of {@code deviceType}
+     * (its BARs placed, MSI-X not yet enabled).
+     *
+     * @throws GuestDriverException if there is none, naming what the bus holds
+     */
+    public static VirtioPciDriver probeFirst(Guest guest, int deviceType) {
+        java.util.List<PciFunction> functions = guest.enumerate();
+        PciFunction fn = functions.stream()
+                .filter(f -> isVirtio(f) && f.deviceId() == MODERN_DEVICE_ID_BASE + deviceType)
+                .findFirst().orElseThrow(() -> new GuestDriverException("no virtio device of type " + deviceType + " on the bus: " + functions));
+        return probe(guest, fn);
+    }
+
     public static VirtioPciDriver probe(Guest guest, PciFunction fn) {
         if (!isVirtio(fn)) {
             throw new GuestDriverException(fn + " is not a modern virtio-pci device");
