@@ -20,6 +20,9 @@ public final class Await {
     private Await() {
     }
 
+    /** How long a negative check ({@link #stays}) watches: long enough for a wrong answer to show up. */
+    public static final Duration QUIET_PERIOD = Duration.ofMillis(100);
+
     /** Waits until condition holds, for up to {@link #HANG_GUARD}; then fails saying what was awaited. */
     public static void until(BooleanSupplier condition, String what) {
         until(condition, HANG_GUARD, () -> what);
@@ -41,6 +44,24 @@ public final class Await {
             }
             LockSupport.parkNanos(park);
             park = Math.min(park * 2, MAX_PARK_NANOS);
+        }
+    }
+
+    /**
+     * A negative check: condition holds now and for all of {@link #QUIET_PERIOD} ("a stopped ring
+     * is not processed"). A correct product passes it however its threads are scheduled; the
+     * period only gives a wrong one the time to show.
+     */
+    public static void stays(BooleanSupplier condition, String what) {
+        long end = System.nanoTime() + QUIET_PERIOD.toNanos();
+        do {
+            if (!condition.getAsBoolean()) {
+                throw new AssertionError("no longer true: " + what);
+            }
+            LockSupport.parkNanos(MAX_PARK_NANOS);
+        } while (System.nanoTime() - end < 0);
+        if (!condition.getAsBoolean()) {
+            throw new AssertionError("no longer true: " + what);
         }
     }
 }

@@ -37,7 +37,7 @@ public final class KernelThreads {
      * merely preempted shows state R, so "asleep in the call" means it got as far as waiting.
      */
     public static void awaitBlockedIn(int tid, int syscall, LongPredicate secondArg, String what) {
-        Await.until(() -> blockedIn(tid, syscall, secondArg), Await.HANG_GUARD,
+        Await.until(() -> isBlockedIn(tid, syscall, secondArg), Await.HANG_GUARD,
                 () -> "thread " + tid + " to block in " + what + " (it is " + describe(tid) + ")");
     }
 
@@ -46,7 +46,8 @@ public final class KernelThreads {
         awaitBlockedIn(tid, syscall, arg -> true, what);
     }
 
-    private static boolean blockedIn(int tid, int syscall, LongPredicate secondArg) {
+    /** Whether thread tid is asleep inside system call {@code syscall} with a second argument that satisfies secondArg. */
+    public static boolean isBlockedIn(int tid, int syscall, LongPredicate secondArg) {
         String[] call = read(tid, "syscall").trim().split(" ");
         // "running" while on a CPU; otherwise "<nr> <arg1> ... <arg6> <sp> <pc>" (hex args).
         if (call.length < 3 || !call[0].equals(Integer.toString(syscall))) {

@@ -104,6 +104,28 @@ public final class OpenFiles {
         files.forEach((fd, id) -> awaitOnlyOpenAs(id, what, fd));
     }
 
+    /**
+     * The inodes of the connected sockets a listener on {@code listenPath} has accepted and that
+     * are still open somewhere in this network namespace (/proc/net/unix lists an accepted socket
+     * with its listener's path; the connecting side has none). Empty once the server has closed
+     * every connection it accepted there.
+     */
+    public static List<Long> acceptedConnectionsOn(Path listenPath) {
+        try {
+            List<Long> inodes = new ArrayList<>();
+            for (String line : Files.readAllLines(Path.of("/proc/net/unix"))) {
+                // Num RefCount Protocol Flags Type St Inode [Path]; St 03 = connected
+                String[] f = line.trim().split("\\s+");
+                if (f.length >= 8 && f[5].equals("03") && f[7].equals(listenPath.toString())) {
+                    inodes.add(Long.parseLong(f[6]));
+                }
+            }
+            return inodes;
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot read /proc/net/unix", e);
+        }
+    }
+
     private static List<Integer> sorted(int... fds) {
         return java.util.Arrays.stream(fds).sorted().boxed().toList();
     }
