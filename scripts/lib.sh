@@ -39,3 +39,98 @@ build_jvmm() {
   log "building jvmm (mvn -B -q -DskipTests install)"
   (cd "$JVMM_ROOT" && mvn -B -q -DskipTests install) || die "the Maven build failed; run 'mvn -B -DskipTests install' to see why"
 }
+
+# ensure_jvmm_built: builds jvmm's launcher jar (the emulator module and what it depends on, no
+# tests) unless it is newer than every main source and pom, so a second scripts/demo starts in
+# seconds. The tests module is not built here: the demo does not need it.
+ensure_jvmm_built() {
+  local jar newer
+  jar=$(ls "$JVMM_ROOT"/emulator/target/jvmm-emulator-*.jar 2>/dev/null | head -n 1 || true)
+  if [ -n "$jar" ] && [ -d "$JVMM_ROOT/emulator/target/lib" ]; then
+    newer=$(find "$JVMM_ROOT/pom.xml" "$JVMM_ROOT"/{chardev,pci,virtio,devices,emulator}/{pom.xml,src/main} \
+              -newer "$jar" -type f -print -quit 2>/dev/null || true)
+    if [ -z "$newer" ]; then
+      log "jvmm is up to date ($(basename "$jar"))"
+      return 0
+    fi
+    log "rebuilding jvmm: $newer changed since $(basename "$jar") was built"
+  fi
+  ensure_packages "${JVMM_BUILD_PACKAGES[@]}"
+  log "building jvmm (mvn -B -q -DskipTests -pl emulator -am install; the first build downloads dependencies)"
+  # Maven's output goes to a log shown on failure: even with -q, Debian's Maven 3.8 writes
+  # terminal colour resets.
+  local mvnlog
+  mvnlog=$(mktemp -t jvmm-mvn.XXXXXX)
+  if ! with_progress 20 -- bash -c 'cd "$1" && mvn -B -q -DskipTests -pl emulator -am install >"$2" 2>&1' mvn "$JVMM_ROOT" "$mvnlog"; then
+    sed 's/\x1b\[[0-9;]*m//g' "$mvnlog" | tail -n 40 >&2
+    die "the Maven build failed (full log: $mvnlog); run 'mvn -B -DskipTests install' to see why"
+  fi
+  rm -f "$mvnlog"
+}
+
+# kvm_usable [DEVICE]: whether jvmm can run guests on /dev/kvm here, found out by trying it:
+# open it read-write, KVM_GET_API_VERSION must answer 12 and KVM_CREATE_VM must give a VM. The
+# node's existence is not enough: it can be there without permission for us, or belong to a
+# KVM that fails its ioctls. Sets KVM_STATUS to a one-line reason either way. perl does the
+# ioctls because perl-base is on every Debian system (no compiler, no python needed).
+kvm_usable() {
+  local dev=${1:-/dev/kvm}
+  if [ ! -e "$dev" ]; then
+    KVM_STATUS="$dev does not exist on this machine"
+    return 1
+  fi
+  KVM_STATUS=$(perl -e '
+    my ($dev, $user) = @ARGV;
+    open(my $kvm, "+<", $dev) or do { print "$dev cannot be opened read-write by $user ($!)"; exit 1 };
+    my $v = ioctl($kvm, 0xAE00, 0);                  # KVM_GET_API_VERSION
+    defined $v or do { print "KVM_GET_API_VERSION on $dev failed ($!)"; exit 1 };
+    $v = 0 if $v eq "0 but true";
+    $v == 12 or do { print "KVM_GET_API_VERSION on $dev answered $v, not 12"; exit 1 };
+    defined ioctl($kvm, 0xAE01, 0) or do { print "KVM_CREATE_VM on $dev failed ($!)"; exit 1 };   # KVM_CREATE_VM
+    print "$dev works (KVM API 12, KVM_CREATE_VM succeeds)";
+  ' "$dev" "$(id -un)" 2>&1) && return 0
+  [ -n "$KVM_STATUS" ] || KVM_STATUS="$dev could not be checked (perl failed)"
+  return 1
+}
+
+# Numbered steps for the long scripts: step_total N, then step "what is being done".
+JVMM_STEP=0
+JVMM_STEPS=1
+step_total() { JVMM_STEPS=$1; JVMM_STEP=0; }
+step() {
+  JVMM_STEP=$((JVMM_STEP + 1))
+  log "step $JVMM_STEP/$JVMM_STEPS: $*"
+}
+
+# with_progress SECONDS LOGGLOB... -- CMD...: runs CMD; while it runs, every SECONDS prints how
+# long it has been going and the last line of the newest file matching a LOGGLOB (the long
+# builders send debootstrap's and apt's output to log files, so a minute-long step would
+# otherwise be silent). Returns CMD's status.
+with_progress() {
+  local every=$1 logs=() start=$SECONDS ticker status
+  shift
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do logs+=("$1"); shift; done
+  shift
+  (
+    # The sleep runs in the background so that the kill below ends it at once, not only this loop.
+    trap 'kill "$nap" 2>/dev/null; exit 0' TERM
+    while :; do
+      sleep "$every" & nap=$!
+      wait "$nap"
+      kill -0 "$$" 2>/dev/null || exit 0   # the script itself ended (e.g. Ctrl-C): so do we
+      local newest="" last=""
+      # shellcheck disable=SC2048,SC2086 # the globs are meant to expand here
+      [ ${#logs[@]} -eq 0 ] || newest=$(ls -t ${logs[*]} 2>/dev/null | head -n 1 || true)
+      # Quote a log only while it is being written: an old last line would mislead.
+      if [ -n "$newest" ] && [ $(( $(date +%s) - $(stat -c %Y "$newest" 2>/dev/null || echo 0) )) -le "$every" ]; then
+        last=$(tail -n 1 "$newest" 2>/dev/null | tr -d '\r' | cut -c1-100)
+      fi
+      log "  ... $((SECONDS - start)) s${last:+, $(basename "$newest"): $last}"
+    done
+  ) &
+  ticker=$!
+  "$@" && status=0 || status=$?
+  kill "$ticker" 2>/dev/null || true
+  wait "$ticker" 2>/dev/null || true
+  return "$status"
+}

@@ -18,7 +18,7 @@ public final class UnixServerSocket implements AutoCloseable {
 
     private final int fd;
     private final Path path;
-    private volatile boolean closed;
+    private final FdUsers users = new FdUsers();
 
     private UnixServerSocket(int fd, Path path) {
         this.fd = fd;
@@ -77,10 +77,24 @@ public final class UnixServerSocket implements AutoCloseable {
         }
     }
 
-    /** Waits for and returns the next connection (blocking). */
+    /**
+     * Waits for and returns the next connection (blocking).
+     *
+     * @throws IllegalStateException if the listener is closed
+     * @throws NativeException EINVAL if close() ends the wait
+     */
     public UnixSocketChannel accept() {
-        ensureOpen();
-        int client = UnixSockets.accept(fd);
+        if (!users.enter()) {
+            throw new IllegalStateException("listener on " + path + " is closed");
+        }
+        int client;
+        try {
+            client = UnixSockets.accept(fd);
+        } finally {
+            if (users.exit()) {
+                Fds.closeQuietly(fd);   // close() came while we were accepting: the last one out releases the fd
+            }
+        }
         log.debug("accepted fd {} on {}", client, path);
         return UnixSocketChannel.accepted(client, path);
     }
@@ -95,23 +109,28 @@ public final class UnixServerSocket implements AutoCloseable {
     }
 
     public boolean isClosed() {
-        return closed;
+        return users.isClosed();
     }
 
-    /** Stops listening (waking a blocked accept) and removes the socket file; idempotent. */
+    /**
+     * Stops listening (waking a blocked accept) and removes the socket file; idempotent. The fd
+     * is released once no accept that began before close() is still using it.
+     */
     @Override
     public void close() {
-        synchronized (this) {
-            if (closed) {
-                return;
+        if (!users.close()) {
+            return;
+        }
+        try {
+            NativeException shutdownFailure = UnixSockets.shutdownForClose(fd); // wakes a blocked accept (EINVAL)
+            if (shutdownFailure != null) {
+                log.warn("{}: {}", this, shutdownFailure.getMessage());
             }
-            closed = true;
+        } finally {
+            if (users.exit()) {
+                Fds.close(fd);
+            }
         }
-        NativeException shutdownFailure = UnixSockets.shutdownForClose(fd); // wakes a blocked accept (EINVAL)
-        if (shutdownFailure != null) {
-            log.warn("{}: {}", this, shutdownFailure.getMessage());
-        }
-        Fds.close(fd);
         try {
             Files.deleteIfExists(path);
         } catch (IOException e) {
@@ -121,7 +140,7 @@ public final class UnixServerSocket implements AutoCloseable {
     }
 
     private void ensureOpen() {
-        if (closed) {
+        if (users.isClosed()) {
             throw new IllegalStateException("listener on " + path + " is closed");
         }
     }

@@ -42,7 +42,7 @@ public final class UnixSocketChannel implements AutoCloseable {
 
     private final int fd;
     private final String description;
-    private volatile boolean closed;
+    private final FdUsers users = new FdUsers();
     private volatile Duration receiveTimeout = Duration.ZERO;
 
     private UnixSocketChannel(int fd, String description) {
@@ -172,7 +172,16 @@ public final class UnixSocketChannel implements AutoCloseable {
         if (toSend.length > 0 && !data.hasRemaining()) {
             throw new IllegalArgumentException(this + ": fds need at least one byte of data to travel with");
         }
-        ensureOpen();
+        enter();
+        try {
+            sendAll(data, toSend);
+        } finally {
+            exit();
+        }
+    }
+
+    private void sendAll(ByteBuffer data, int[] fds) {
+        int[] toSend = fds;
         while (data.hasRemaining()) {
             long sent;
             if (data.isDirect()) {
@@ -208,8 +217,8 @@ public final class UnixSocketChannel implements AutoCloseable {
         if (maxFds < 0 || maxFds > LinuxConstants.SCM_MAX_FD) {
             throw new IllegalArgumentException(this + ": maxFds " + maxFds + " out of range");
         }
-        ensureOpen();
         UnixSockets.Received r;
+        enter();
         try {
             if (dst.isDirect()) {
                 long address = MemoryIO.getInstance().getDirectBufferAddress(dst) + dst.position();
@@ -228,6 +237,8 @@ public final class UnixSocketChannel implements AutoCloseable {
                 throw new ReceiveTimeoutException(this + ": nothing received within " + receiveTimeout.toMillis() + " ms");
             }
             throw e;
+        } finally {
+            exit();
         }
         if (r.controlTruncated()) {
             Fds.closeQuietly(r.fds());
@@ -270,44 +281,72 @@ public final class UnixSocketChannel implements AutoCloseable {
         if (timeout.isNegative()) {
             throw new IllegalArgumentException(this + ": negative receive timeout " + timeout);
         }
-        ensureOpen();
-        UnixSockets.setReceiveTimeout(fd, timeout);
+        enter();
+        try {
+            UnixSockets.setReceiveTimeout(fd, timeout);
+        } finally {
+            exit();
+        }
         receiveTimeout = timeout;
     }
 
     /** Half-closes: the peer reads end of stream, we can still receive. */
     public void shutdownOutput() {
-        ensureOpen();
-        UnixSockets.shutdown(fd, SHUT_WR);
+        enter();
+        try {
+            UnixSockets.shutdown(fd, SHUT_WR);
+        } finally {
+            exit();
+        }
     }
 
     public boolean isClosed() {
-        return closed;
+        return users.isClosed();
     }
 
     /**
-     * Closes the socket; later calls do nothing. A thread blocked receiving on it is woken (it
-     * sees end of stream) because the socket is shut down before the fd is released.
+     * Closes the socket; later calls do nothing, and later sends and receives throw
+     * IllegalStateException. A thread blocked receiving on it is woken (it sees end of stream)
+     * because the socket is shut down first; the fd itself is released once no send or receive
+     * that began before close() is still using it (by the last of them to return), so such a
+     * call never meets a closed fd, nor another file that got its number.
      */
     @Override
     public void close() {
-        synchronized (this) {
-            if (closed) {
-                return;
+        if (!users.close()) {
+            return;
+        }
+        try {
+            NativeException e = UnixSockets.shutdownForClose(fd);
+            if (e != null) {
+                log.warn("{}: {}", this, e.getMessage());
             }
-            closed = true;
+        } finally {
+            if (users.exit()) {
+                Fds.close(fd);
+                log.debug("closed {}", this);
+            }
         }
-        NativeException e = UnixSockets.shutdownForClose(fd);
-        if (e != null) {
-            log.warn("{}: {}", this, e.getMessage());
-        }
-        Fds.close(fd);
-        log.debug("closed {}", this);
     }
 
     private void ensureOpen() {
-        if (closed) {
+        if (users.isClosed()) {
             throw new IllegalStateException(this + " is closed");
+        }
+    }
+
+    /** Starts a call that uses the fd (it stays open until the matching exit()). */
+    private void enter() {
+        if (!users.enter()) {
+            throw new IllegalStateException(this + " is closed");
+        }
+    }
+
+    /** Ends a call; the last call to end after close() releases the fd. */
+    private void exit() {
+        if (users.exit()) {
+            Fds.closeQuietly(fd);
+            log.debug("closed {} (after the last call that was using it)", this);
         }
     }
 

@@ -42,6 +42,7 @@ class EventFdTest {
     @Test
     void adoptedFdSeesTheOriginalsSignals() {
         try (EventFd original = EventFd.create()) {
+            OpenFiles.Identity eventfd = OpenFiles.identity(original.fd());
             int dup = Fds.dup(original.fd());
             try (EventFd adopted = EventFd.adopt(dup)) {
                 original.signal(5);
@@ -49,8 +50,8 @@ class EventFdTest {
                 adopted.signal();
                 assertEquals(1, original.consume());
             }
-            // adopt took ownership: closing it closed the duplicate.
-            assertThrows(IllegalArgumentException.class, () -> EventFd.adopt(dup));
+            // adopt took ownership: closing it closed the duplicate (whatever now has its number).
+            OpenFiles.assertOnlyOpenAs(eventfd, "the adopted duplicate is closed", original.fd());
         }
     }
 
@@ -65,10 +66,11 @@ class EventFdTest {
     @Test
     void adoptRejectsWhatIsNotAnEventFdAndClosesIt() {
         try (SharedMemory mem = SharedMemory.create("not-an-eventfd", 4096)) {
+            OpenFiles.Identity memfd = OpenFiles.identity(mem.fd());
             int dup = Fds.dup(mem.fd());
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> EventFd.adopt(dup));
             assertTrue(e.getMessage().contains("fd " + dup) && e.getMessage().contains("not an eventfd"), e.getMessage());
-            assertFalse(Fds.isOpen(dup), "adopt takes ownership even when it fails");
+            OpenFiles.assertOnlyOpenAs(memfd, "adopt takes ownership even when it fails", mem.fd());
         }
         assertThrows(IllegalArgumentException.class, () -> EventFd.adopt(-1));
     }
@@ -96,7 +98,8 @@ class EventFdTest {
     @Test
     void closeIsIdempotentAndClosedUseFails() {
         EventFd e = EventFd.create();
-        int fd = e.fd();
+        int witness = Fds.dup(e.fd());   // keeps the eventfd (and so its identity) alive for the check
+        OpenFiles.Identity eventfd = OpenFiles.identity(witness);
         assertFalse(e.isClosed());
         e.close();
         e.close();
@@ -104,6 +107,7 @@ class EventFdTest {
         assertThrows(IllegalStateException.class, e::signal);
         assertThrows(IllegalStateException.class, e::consume);
         assertThrows(IllegalStateException.class, e::fd);
-        assertThrows(IllegalArgumentException.class, () -> Fds.describe(fd), "the fd must really be closed");
+        OpenFiles.assertOnlyOpenAs(eventfd, "the fd must really be closed", witness);
+        Fds.close(witness);
     }
 }

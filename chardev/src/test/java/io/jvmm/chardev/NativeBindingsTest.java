@@ -1,6 +1,7 @@
 package io.jvmm.chardev;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -79,19 +80,26 @@ class NativeBindingsTest {
         }
     }
 
+    /** An fd number the kernel never hands out (above any RLIMIT_NOFILE), unlike a just-closed one. */
+    private static final int NEVER_OPEN = Integer.MAX_VALUE;
+
     @Test
     void fdHelpers() {
         try (EventFd e = EventFd.create()) {
+            OpenFiles.Identity eventfd = OpenFiles.identity(e.fd());
             int dup = Fds.dup(e.fd());
             assertNotEquals(e.fd(), dup);
             assertEquals("anon_inode:[eventfd]", Fds.describe(dup));
+            assertTrue(Fds.isOpen(dup));
             int fdFlags = Native.libc().fcntl(dup, LinuxConstants.F_GETFD, 0);
             assertEquals(LinuxConstants.FD_CLOEXEC, fdFlags & LinuxConstants.FD_CLOEXEC, "dup is close-on-exec");
             Fds.close(dup);
-            assertTrue(!Fds.isOpen(dup));
-            NativeException twice = assertThrows(NativeException.class, () -> Fds.close(dup));
-            assertEquals("EBADF", twice.errnoName());
-            assertThrows(NativeException.class, () -> Fds.dup(dup));
+            OpenFiles.assertOnlyOpenAs(eventfd, "Fds.close closed the duplicate", e.fd());
+            // A closed number may be reused by any thread at once: what is not open is shown on one that never is.
+            assertFalse(Fds.isOpen(NEVER_OPEN));
+            NativeException notOpen = assertThrows(NativeException.class, () -> Fds.close(NEVER_OPEN));
+            assertEquals("EBADF", notOpen.errnoName());
+            assertThrows(NativeException.class, () -> Fds.dup(NEVER_OPEN));
         }
     }
 

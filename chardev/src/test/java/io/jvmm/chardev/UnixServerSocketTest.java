@@ -2,15 +2,22 @@ package io.jvmm.chardev;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -86,11 +93,64 @@ class UnixServerSocketTest {
     @Test
     void closeWakesABlockedAccept() throws Exception {
         UnixServerSocket server = UnixServerSocket.listen(dir.resolve("wake.sock"));
-        CompletableFuture<UnixSocketChannel> accepting = CompletableFuture.supplyAsync(server::accept);
-        Thread.sleep(100);
+        CompletableFuture<Integer> tid = new CompletableFuture<>();
+        CompletableFuture<UnixSocketChannel> accepting = CompletableFuture.supplyAsync(() -> {
+            tid.complete(KernelThreads.currentTid());
+            return server.accept();
+        });
+        KernelThreads.awaitBlockedIn(tid.get(10, TimeUnit.SECONDS), KernelThreads.SYS_ACCEPT4, "accept4 with nobody connecting");
         assertFalse(accepting.isDone());
         server.close();
         ExecutionException e = assertThrows(ExecutionException.class, () -> accepting.get(10, TimeUnit.SECONDS));
-        assertTrue(e.getCause() instanceof NativeException, e.getCause().toString());
+        assertTrue(e.getCause() instanceof NativeException ne && ne.errnoName().equals("EINVAL"), e.getCause().toString());
+    }
+
+    /**
+     * close() on one thread while another accepts in a loop: every accept returns a connection,
+     * EINVAL (woken by the shutdown) or "closed" (it began after close), never EBADF or a
+     * connection of another socket because close released the fd between the check and accept4.
+     */
+    @Test
+    void closeRacingAcceptsNeverLeavesThemAReleasedFd() throws Exception {
+        Random random = new Random(7);
+        for (int trial = 0; trial < 1000; trial++) {
+            Path p = dir.resolve("race.sock");
+            UnixServerSocket server = UnixServerSocket.listen(p);
+            List<UnixSocketChannel> channels = new CopyOnWriteArrayList<>();
+            try {
+                for (int i = 0; i < 12; i++) {
+                    channels.add(UnixSocketChannel.connect(p));   // waiting in the backlog
+                }
+                AtomicReference<Throwable> failure = new AtomicReference<>();
+                AtomicInteger accepted = new AtomicInteger();
+                Thread acceptor = new Thread(() -> {
+                    try {
+                        while (true) {
+                            channels.add(server.accept());
+                            accepted.incrementAndGet();
+                        }
+                    } catch (IllegalStateException closedFirst) {
+                        // the accept began after close(): the documented outcome
+                    } catch (NativeException e) {
+                        if (!e.errnoName().equals("EINVAL")) {
+                            failure.set(e);
+                        }
+                    } catch (Throwable t) {
+                        failure.set(t);
+                    }
+                }, "racing-acceptor");
+                acceptor.start();
+                Await.until(() -> accepted.get() > 0 || !acceptor.isAlive(), "the first accept");
+                UnixSocketChannelTest.spin(random.nextInt(12_000));   // about as long as the rest of the backlog takes
+                server.close();
+                acceptor.join(TimeUnit.SECONDS.toMillis(30));
+                assertFalse(acceptor.isAlive(), "trial " + trial + ": the acceptor is stuck after close()");
+                int t = trial;
+                assertNull(failure.get(), () -> "trial " + t + ": an accept racing close() failed with " + failure.get());
+            } finally {
+                server.close();
+                channels.forEach(UnixSocketChannel::close);
+            }
+        }
     }
 }

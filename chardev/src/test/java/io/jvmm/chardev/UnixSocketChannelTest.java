@@ -3,19 +3,19 @@ package io.jvmm.chardev;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -37,12 +37,6 @@ class UnixSocketChannelTest {
     void closePair() {
         a.close();
         b.close();
-    }
-
-    private static long openFdCount() throws IOException {
-        try (Stream<Path> s = Files.list(Path.of("/proc/self/fd"))) {
-            return s.count();
-        }
     }
 
     @Test
@@ -75,13 +69,13 @@ class UnixSocketChannelTest {
     }
 
     @Test
-    void moreFdsThanRoomForIsAnErrorAndLeaksNothing() throws IOException {
+    void moreFdsThanRoomForIsAnErrorAndLeaksNothing() {
         try (EventFd e1 = EventFd.create(); EventFd e2 = EventFd.create(); EventFd e3 = EventFd.create()) {
-            long before = openFdCount();
+            Map<Integer, OpenFiles.Identity> sent = OpenFiles.identities(e1.fd(), e2.fd(), e3.fd());
             a.send(ByteBuffer.wrap(new byte[] {1, 2, 3, 4}), e1.fd(), e2.fd(), e3.fd());
             TooManyFdsException ex = assertThrows(TooManyFdsException.class, () -> b.receive(ByteBuffer.allocate(16), 1));
             assertTrue(ex.getMessage().contains("MSG_CTRUNC") && ex.getMessage().contains("1 expected"), ex.getMessage());
-            assertEquals(before, openFdCount(), "the fd that did arrive was closed");
+            sent.forEach((fd, file) -> OpenFiles.assertOnlyOpenAs(file, "the fd that did arrive was closed", fd));
         }
     }
 
@@ -197,8 +191,12 @@ class UnixSocketChannelTest {
 
     @Test
     void closeWakesABlockedReceiver() throws Exception {
-        CompletableFuture<ReceivedMessage> r = CompletableFuture.supplyAsync(() -> b.receive(ByteBuffer.allocate(4), 0));
-        Thread.sleep(100);
+        CompletableFuture<Integer> tid = new CompletableFuture<>();
+        CompletableFuture<ReceivedMessage> r = CompletableFuture.supplyAsync(() -> {
+            tid.complete(KernelThreads.currentTid());
+            return b.receive(ByteBuffer.allocate(4), 0);
+        });
+        KernelThreads.awaitBlockedIn(tid.get(10, TimeUnit.SECONDS), KernelThreads.SYS_RECVMSG, "recvmsg on an empty socket");
         assertFalse(r.isDone());
         b.close();
         ReceivedMessage m = r.get(10, TimeUnit.SECONDS);
@@ -216,10 +214,58 @@ class UnixSocketChannelTest {
             assertEquals(5, dst.get(0));
         }
         try (EventFd e = EventFd.create()) {
+            OpenFiles.Identity eventfd = OpenFiles.identity(e.fd());
             int notSocket = Fds.dup(e.fd());
             IllegalArgumentException ex = assertThrows(IllegalArgumentException.class, () -> UnixSocketChannel.adopt(notSocket));
             assertTrue(ex.getMessage().contains("not a socket"), ex.getMessage());
-            assertFalse(Fds.isOpen(notSocket));
+            OpenFiles.assertOnlyOpenAs(eventfd, "a failed adopt closes the fd it was given", e.fd());
+        }
+    }
+
+    /**
+     * close() on one thread while another thread loops receiving: every receive returns data, end
+     * of stream, or "closed" (it began after close), never EBADF or another file's data because
+     * close released the fd between the receive's check and its recvmsg.
+     */
+    @Test
+    void closeRacingReceivesNeverLeavesThemAReleasedFd() throws Exception {
+        Random random = new Random(42);
+        for (int trial = 0; trial < 300; trial++) {
+            UnixSocketChannel[] p = UnixSocketChannel.pair();
+            try {
+                p[1].send(ByteBuffer.wrap(new byte[2048]));   // a couple of ms of one-byte receives
+                AtomicReference<Throwable> failure = new AtomicReference<>();
+                Thread receiver = new Thread(() -> {
+                    ByteBuffer one = ByteBuffer.allocateDirect(1);
+                    try {
+                        while (!p[0].receive(one.clear(), 0).eof()) {
+                            // keep receiving until close() ends it
+                        }
+                    } catch (IllegalStateException closedFirst) {
+                        // the receive began after close(): the documented outcome
+                    } catch (Throwable t) {
+                        failure.set(t);
+                    }
+                }, "racing-receiver");
+                receiver.start();
+                spin(random.nextInt(3_000_000));
+                p[0].close();
+                receiver.join(TimeUnit.SECONDS.toMillis(30));
+                assertFalse(receiver.isAlive(), "trial " + trial + ": the receiver is stuck after close()");
+                int t = trial;
+                assertNull(failure.get(), () -> "trial " + t + ": a receive racing close() failed with " + failure.get());
+            } finally {
+                p[0].close();
+                p[1].close();
+            }
+        }
+    }
+
+    /** Busy-waits (a sleep could not place close() at a given microsecond). */
+    static void spin(long nanos) {
+        long until = System.nanoTime() + nanos;
+        while (System.nanoTime() - until < 0) {
+            Thread.onSpinWait();
         }
     }
 

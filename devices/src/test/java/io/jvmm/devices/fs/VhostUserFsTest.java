@@ -2,6 +2,7 @@ package io.jvmm.devices.fs;
 
 import io.jvmm.chardev.SocketChardevSpec;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -37,9 +38,9 @@ class VhostUserFsTest {
     }
 
     @Test
-    void aBackendThatIsNotThereFailsRealizeWithAClearError() {
+    void aBackendThatIsNotThereFailsRealizeWithAClearError(@TempDir Path dir) {
         VhostUserFsOptions options = new VhostUserFsOptions("fs0",
-                SocketChardevSpec.client("c0", Path.of("/tmp/jvmm-no-such-backend.sock")).withConnectTimeout(java.time.Duration.ofMillis(300)),
+                SocketChardevSpec.client("c0", dir.resolve("jvmm-no-such-backend.sock")).withConnectTimeout(java.time.Duration.ofMillis(300)),
                 "myfs", 1, 128, true);
         RuntimeException e = assertThrows(RuntimeException.class, () -> VhostUserFsDevice.realize(options));
         assertTrue(e.getMessage().contains("jvmm-no-such-backend.sock"), e.getMessage());

@@ -69,7 +69,10 @@ public final class ServedDevice implements AutoCloseable {
         return services.memory();
     }
 
-    /** Interrupts signalled to a client eventfd so far. */
+    /**
+     * Interrupts signalled to a client eventfd so far. An interrupt is counted before its eventfd
+     * is signalled, so it is never missing from the count once the client has seen it.
+     */
     public long interruptsDelivered() {
         return services.vectors().delivered();
     }

@@ -51,9 +51,11 @@ final class VectorEventFds implements InterruptSink {
                 log.debug("{}: MSI-X vector {} delivered while its eventfd was being removed", deviceId, vector);
                 return;
             }
-            fd.signal();
+            // Counted first: whoever sees the interrupt (a client, a test) finds it counted already.
             delivered.incrementAndGet();
+            fd.signal();
         } catch (NativeException e) {
+            delivered.decrementAndGet();
             lost.incrementAndGet();
             log.warn("{}: signalling the eventfd of MSI-X vector {} failed: {}", deviceId, vector, e.getMessage());
         } finally {

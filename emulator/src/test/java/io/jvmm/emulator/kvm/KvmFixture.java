@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.jvmm.pci.mem.GuestMemory;
 import java.nio.file.Files;
+import io.jvmm.chardev.Await;
+import io.jvmm.chardev.KernelThreads;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -30,6 +32,8 @@ final class KvmFixture implements AutoCloseable {
     final KvmVm vm;
     final GuestMemory memory;
     final KvmVcpu vcpu;
+    /** The kernel thread id of the thread the last {@link #runAsync} started (0 before). */
+    private volatile int runnerTid;
 
     private KvmFixture(boolean irqchip) {
         kvm = Kvm.open();
@@ -77,6 +81,7 @@ final class KvmFixture implements AutoCloseable {
     CompletableFuture<ExitReason> runAsync(ExitHandler handler) {
         CompletableFuture<ExitReason> result = new CompletableFuture<>();
         Thread t = new Thread(() -> {
+            runnerTid = KernelThreads.currentTid();
             try {
                 result.complete(vcpu.run(handler));
             } catch (Throwable e) {
@@ -86,6 +91,16 @@ final class KvmFixture implements AutoCloseable {
         t.setDaemon(true);
         t.start();
         return result;
+    }
+
+    /**
+     * Waits until the thread of {@code run} (the last {@link #runAsync}) is asleep inside KVM_RUN,
+     * which with the in-kernel irqchip means the guest has halted (HLT blocks in the kernel), or
+     * until the run has ended (the caller checks which).
+     */
+    void awaitAsleepInKvmRunOrDone(CompletableFuture<?> run) {
+        Await.until(() -> run.isDone() || (runnerTid != 0 && KernelThreads.isBlockedIn(runnerTid, KernelThreads.SYS_IOCTL,
+                request -> request == KvmIoctl.RUN)), "the vCPU thread to sleep in KVM_RUN (a halted guest)");
     }
 
     @Override

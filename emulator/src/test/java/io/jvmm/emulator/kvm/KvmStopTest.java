@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.jvmm.chardev.Await;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -24,8 +25,7 @@ class KvmStopTest {
             RecordingExitHandler h = new RecordingExitHandler();
 
             CompletableFuture<ExitReason> run = f.runAsync(h);
-            awaitRunning(f.vcpu);
-            Thread.sleep(200);
+            f.awaitAsleepInKvmRunOrDone(run);   // the guest ran cli; hlt and sleeps in the kernel
             assertFalse(run.isDone(), "the halted guest must keep run() inside KVM_RUN");
 
             f.vcpu.stop();
@@ -39,8 +39,7 @@ class KvmStopTest {
 
             // The same vCPU runs again (still halted) and stops again: the stop request was consumed.
             CompletableFuture<ExitReason> again = f.runAsync(h);
-            awaitRunning(f.vcpu);
-            Thread.sleep(100);
+            f.awaitAsleepInKvmRunOrDone(again);
             assertFalse(again.isDone(), "a consumed stop request must not end the next run");
             f.vcpu.stop();
             assertEquals(ExitReason.STOPPED, again.get(STOP_TIMEOUT_S, TimeUnit.SECONDS));
@@ -69,9 +68,7 @@ class KvmStopTest {
             f.loadLongMode(GuestPrograms.LONG_PORT_LOOP);
             RecordingExitHandler h = new RecordingExitHandler();
             CompletableFuture<ExitReason> run = f.runAsync(h);
-            while (h.accesses().size() < 10) {
-                Thread.sleep(1);
-            }
+            Await.until(() -> h.accesses().size() >= 10 || run.isDone(), "ten OUTs from the busy guest");
             f.vcpu.stop();
             assertEquals(ExitReason.STOPPED, run.get(STOP_TIMEOUT_S, TimeUnit.SECONDS));
             long count = h.accesses().size();
@@ -113,13 +110,7 @@ class KvmStopTest {
         }
     }
 
-    private static void awaitRunning(KvmVcpu vcpu) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(STOP_TIMEOUT_S);
-        while (!vcpu.isRunning()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("the vCPU thread never entered run()");
-            }
-            Thread.sleep(1);
-        }
+    private static void awaitRunning(KvmVcpu vcpu) {
+        Await.until(vcpu::isRunning, "the vCPU thread to enter run()");
     }
 }

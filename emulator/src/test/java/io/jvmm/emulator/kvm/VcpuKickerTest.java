@@ -4,7 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.jvmm.chardev.Await;
 import io.jvmm.chardev.Fds;
+import io.jvmm.chardev.KernelThreads;
 import io.jvmm.chardev.NativeException;
 import io.jvmm.chardev.nativ.LinuxConstants;
 import io.jvmm.chardev.nativ.Native;
@@ -40,12 +42,11 @@ class VcpuKickerTest {
             blocked.setDaemon(true);
             blocked.start();
             int t = tid.get(10, TimeUnit.SECONDS);
-            // Kick until the read returns: the first kick may land before the thread enters read().
-            while (!errno.isDone()) {
-                kicker.kick(t);
-                Thread.sleep(20);
-            }
-            assertEquals(Errno.EINTR.intValue(), errno.get(), "the handler is installed without SA_RESTART");
+            // One kick, once the thread sleeps in read(): a kick that lands earlier would prove nothing.
+            KernelThreads.awaitBlockedIn(t, KernelThreads.SYS_READ, "read() of a socket nobody writes to");
+            kicker.kick(t);
+            assertEquals(Errno.EINTR.intValue(), errno.get(Await.HANG_GUARD.toMillis(), TimeUnit.MILLISECONDS),
+                    "one kick interrupts the read: the handler is installed without SA_RESTART");
             blocked.join(10_000);
         } finally {
             Fds.closeQuietly(pair[0], pair[1]);

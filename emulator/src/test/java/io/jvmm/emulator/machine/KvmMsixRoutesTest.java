@@ -1,5 +1,6 @@
 package io.jvmm.emulator.machine;
 
+import io.jvmm.chardev.Await;
 import io.jvmm.chardev.EventFd;
 import io.jvmm.devices.rng.RngDevice;
 import io.jvmm.emulator.boot.MemoryLayout;
@@ -84,11 +85,7 @@ class KvmMsixRoutesTest {
 
         await(msix.tableHandler().write(12, 4, 1));   // mask
         fd.signal();                                   // a back-end signals while masked
-        long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
-        while (!msix.isPending(0) && System.nanoTime() < deadline) {
-            Thread.sleep(1);
-        }
-        assertTrue(msix.isPending(0), "the masked signal must land in the PBA");
+        Await.until(() -> msix.isPending(0), "the masked signal to land in the PBA");
 
         long delivered = routes.delivered();
         await(msix.tableHandler().write(12, 4, 0));   // unmask

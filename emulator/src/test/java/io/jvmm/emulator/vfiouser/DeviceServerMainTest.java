@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.jvmm.chardev.Await;
 import io.jvmm.emulator.Main;
 import io.jvmm.platform.options.UserError;
 import io.jvmm.emulator.machine.ExitStatus;
@@ -15,7 +16,6 @@ import io.jvmm.virtio.vhost.backend.VhostUserBackend;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -39,10 +39,11 @@ class DeviceServerMainTest {
     }
 
     @Test
-    void userMistakesAreOneLineAndAStatus() {
-        assertError("no PCI -device to serve", "--vfio-user-socket", "/tmp/nothing.sock");
-        assertError("drop -accel", "--vfio-user-socket", "/tmp/x.sock", "-accel", "kvm", "-device", "virtio-rng-pci");
-        assertError("unknown device", "--vfio-user-socket", "/tmp/x.sock", "-device", "e1000");
+    void userMistakesAreOneLineAndAStatus(@TempDir Path dir) {
+        String socket = dir.resolve("x.sock").toString();   // none is created, but never a path other runs share
+        assertError("no PCI -device to serve", "--vfio-user-socket", socket);
+        assertError("drop -accel", "--vfio-user-socket", socket, "-accel", "kvm", "-device", "virtio-rng-pci");
+        assertError("unknown device", "--vfio-user-socket", socket, "-device", "e1000");
     }
 
     @Test
@@ -72,11 +73,11 @@ class DeviceServerMainTest {
                     new ByteArrayOutputStream(), new PrintStream(err, true, StandardCharsets.UTF_8))), "jvmm-main");
             jvmm.start();
             try {
-                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-                while (!Files.exists(socket)) {
-                    assertTrue(jvmm.isAlive() && System.nanoTime() < deadline, "no vfio-user socket; jvmm said: " + err);
-                    Thread.sleep(10);
-                }
+                // The line jvmm prints once the device is served (after its socket exists): waiting
+                // for the socket alone would leave the line a race with the checks below.
+                Await.until(() -> err.toString(StandardCharsets.UTF_8).contains("serving vhost-user-fs-pci fs0") || !jvmm.isAlive(),
+                        "jvmm to serve the device");
+                assertTrue(jvmm.isAlive(), () -> "jvmm ended; it said: " + err);
                 try (RawClient c = RawClient.negotiated(socket)) {
                     assertEquals(0x1040 + 26, c.read(PciRegions.CONFIG, ConfigRegisters.DEVICE_ID, 2), "a virtio file-system device");
                     c.write(PciRegions.CONFIG, ConfigRegisters.COMMAND, 2, ConfigRegisters.COMMAND_MEMORY);
@@ -88,10 +89,9 @@ class DeviceServerMainTest {
                     assertEquals(1, c.read(4, 0x2000 + 36, 4), "num_request_queues");
                 }
                 assertTrue(backend.isOwned(), "the device took ownership of the back-end when it was built");
-                assertTrue(err.toString(StandardCharsets.UTF_8).contains("serving vhost-user-fs-pci fs0"), err.toString());
             } finally {
                 jvmm.interrupt();
-                jvmm.join(30_000);
+                jvmm.join(Await.HANG_GUARD.toMillis());
             }
             assertFalse(jvmm.isAlive(), "jvmm stopped when told to");
             assertEquals(ExitStatus.OK, status.get(), err.toString());

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.jvmm.chardev.Await;
 import io.jvmm.chardev.EventFd;
 import io.jvmm.devices.rng.RngDevice;
 import io.jvmm.pci.msix.Msix;
@@ -115,11 +116,7 @@ class ServedGuestNotifiersTest {
     }
 
     /** Waits (bounded) until the supplier reports something: forwarding runs on the notifiers' context. */
-    private static void awaitCount(LongSupplier value, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (value.getAsLong() == 0) {
-            assertTrue(System.nanoTime() < deadline, "nothing reached " + what + " within 10 s");
-            Thread.sleep(1);
-        }
+    private static void awaitCount(LongSupplier value, String what) {
+        Await.until(() -> value.getAsLong() != 0, "something to reach " + what);
     }
 }

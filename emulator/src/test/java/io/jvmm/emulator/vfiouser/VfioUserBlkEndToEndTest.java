@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.jvmm.chardev.Await;
 import io.jvmm.chardev.EventFd;
 import io.jvmm.chardev.SharedMemory;
 import io.jvmm.devices.blk.RawFileBackend;
@@ -116,8 +117,7 @@ class VfioUserBlkEndToEndTest {
     }
 
     /** One request (type 0 read, 1 write) as descriptors 0-2 in avail slot {@code n}; waits for its interrupt. */
-    private static void request(RawClient c, ByteBuffer mem, EventFd queue, int n, int type, long sector, int length)
-            throws InterruptedException {
+    private static void request(RawClient c, ByteBuffer mem, EventFd queue, int n, int type, long sector, int length) {
         mem.putInt((int) REQ, type).putInt((int) REQ + 4, 0).putLong((int) REQ + 8, sector);
         mem.put((int) STATUS, (byte) 0xff);
         descriptor(mem, 0, REQ, 16, 1, 1);
@@ -126,11 +126,7 @@ class VfioUserBlkEndToEndTest {
         mem.putShort((int) AVAIL + 4 + 2 * (n % QSIZE), (short) 0);
         mem.putShort((int) AVAIL + 2, (short) (n + 1));            // avail idx (x86 stores are ordered)
         c.write(BAR, NOTIFY, 2, 0);
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (queue.consume() == 0) {
-            assertTrue(System.nanoTime() < deadline, "no interrupt for request " + n);
-            Thread.sleep(1);
-        }
+        Await.until(() -> queue.consume() > 0, "the interrupt for request " + n);
         assertEquals(n + 1, Short.toUnsignedInt(mem.getShort((int) USED + 2)), "used idx");
         assertEquals(0, mem.getInt((int) USED + 4 + 8 * (n % QSIZE)), "used id is the head");
     }

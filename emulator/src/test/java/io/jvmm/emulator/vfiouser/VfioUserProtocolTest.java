@@ -5,10 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jvmm.chardev.EventFd;
+import io.jvmm.chardev.OpenFiles;
 import io.jvmm.chardev.SharedMemory;
 import io.jvmm.devices.rng.RngDevice;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import jnr.constants.platform.Errno;
@@ -204,10 +203,10 @@ class VfioUserProtocolTest {
     }
 
     @Test
-    void fdsWhereNoneBelongAreRefusedAndClosed() throws IOException {
+    void fdsWhereNoneBelongAreRefusedAndClosed() {
         try (RawClient c = RawClient.negotiated(socket); EventFd e = EventFd.create(); SharedMemory m = SharedMemory.create("t", 4096)) {
-            assertStillServing(c);   // the server's own fds are all open by now
-            long before = openFds();
+            OpenFiles.Identity eventfd = OpenFiles.identity(e.fd());
+            OpenFiles.Identity memfd = OpenFiles.identity(m.fd());
             for (int i = 0; i < 20; i++) {
                 assertErrno(Errno.EINVAL, c.request(VfioUserCommand.DEVICE_GET_REGION_INFO,
                         RawClient.buf(32).putInt(32).putInt(0).putInt(7).flip(), e.fd(), m.fd()));
@@ -220,15 +219,11 @@ class VfioUserProtocolTest {
                 // DMA_MAP with two fds
                 assertErrno(Errno.EINVAL, c.dmaMap(0, 4096, 0, 3, m.fd(), m.fd()));
             }
+            // A request served after them: the server finished with every refused message (and
+            // closed its fds) before reading this one.
             assertStillServing(c);
-            assertEquals(before, openFds(), "fds of refused messages are closed in the server");
-        }
-    }
-
-    /** Open fds of this JVM (the server runs in it). */
-    private static long openFds() throws IOException {
-        try (var s = Files.list(Path.of("/proc/self/fd"))) {
-            return s.count();
+            OpenFiles.assertOnlyOpenAs(eventfd, "the eventfd sent with refused messages is closed in the server", e.fd());
+            OpenFiles.assertOnlyOpenAs(memfd, "the memfd sent with refused messages is closed in the server", m.fd());
         }
     }
 }

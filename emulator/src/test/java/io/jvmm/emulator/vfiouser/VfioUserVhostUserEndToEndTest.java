@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.jvmm.chardev.Await;
 import io.jvmm.chardev.EventFd;
 import io.jvmm.chardev.SharedMemory;
 import io.jvmm.chardev.SocketChardevSpec;
@@ -93,12 +94,8 @@ class VfioUserVhostUserEndToEndTest {
                 // Without an eventfd the completion is pending in the PBA; the next eventfd receives it.
                 assertFalse(c.setIrqs(TRIGGER_EVENTFD, DeviceIrqs.MSIX, 1, 1, null).isError());
                 fill(c, mem, 2);
-                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-                while (c.read(1, pba, 8) != 0b10) {
-                    assertTrue(System.nanoTime() < deadline, "the completion did not set vector 1's pending bit; used idx "
-                            + usedIdx(mem) + ", served " + filler.served());
-                    Thread.sleep(1);
-                }
+                Await.until(() -> c.read(1, pba, 8) == 0b10, Await.HANG_GUARD,
+                        () -> "the completion to set vector 1's pending bit; used idx " + usedIdx(mem) + ", served " + filler.served());
                 assertEquals(3, usedIdx(mem));
                 try (EventFd again = EventFd.create()) {
                     assertFalse(c.setIrqs(TRIGGER_EVENTFD, DeviceIrqs.MSIX, 1, 1, null, again.fd()).isError());
@@ -157,11 +154,7 @@ class VfioUserVhostUserEndToEndTest {
         }
     }
 
-    private static void awaitSignal(EventFd fd, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (fd.consume() == 0) {
-            assertTrue(System.nanoTime() < deadline, "no completion reached " + what + " within 10 s");
-            Thread.sleep(1);
-        }
+    private static void awaitSignal(EventFd fd, String what) {
+        Await.until(() -> fd.consume() > 0, "a completion to reach " + what);
     }
 }

@@ -5,14 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.jvmm.chardev.Await;
 import io.jvmm.chardev.EventContext;
 import io.jvmm.chardev.EventFd;
 import io.jvmm.pci.BarDefinition;
 import io.jvmm.pci.TestDevice;
 import io.jvmm.pci.dispatch.RecordingHandler;
-import java.time.Duration;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -20,16 +19,6 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(value = 30, unit = TimeUnit.SECONDS)
 class ContextGuestNotifiersTest {
     private static final MsiMessage MESSAGE = new MsiMessage(0xFEE0_0000L, 0x41);
-
-    private static void await(BooleanSupplier condition, String what) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out waiting for " + what);
-            }
-            Thread.onSpinWait();
-        }
-    }
 
     @Test
     void signalRaisesTheVectorOrSetsItsPendingBit() throws Exception {
@@ -47,11 +36,11 @@ class ContextGuestNotifiersTest {
             EventFd fd = notifiers.notifier(msix, 1);
             assertSame(fd, notifiers.notifier(msix, 1), "one notifier per vector");
             fd.signal();
-            assertTrue(sink.awaitCount(MESSAGE, 1, Duration.ofSeconds(10)));
+            assertTrue(sink.awaitCount(MESSAGE, 1, Await.HANG_GUARD));
 
             msix.tableHandler().write(entry + 12, 4, 1);   // masked
             fd.signal();
-            await(() -> msix.isPending(1), "the pending bit");
+            Await.until(() -> msix.isPending(1), "the pending bit");
             assertEquals(1, sink.count(MESSAGE), "nothing delivered while masked");
             msix.tableHandler().write(entry + 12, 4, 0);
             assertEquals(2, sink.count(MESSAGE), "delivered on unmask");

@@ -3,6 +3,8 @@ package io.jvmm.tests.fs;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import io.jvmm.chardev.Await;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -48,7 +50,7 @@ public final class Virtiofsd implements AutoCloseable {
             Files.deleteIfExists(socket);
             Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(logFile.toFile()).start();
             Virtiofsd d = new Virtiofsd(shared, socket, logFile, p);
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            long deadline = System.nanoTime() + Await.HANG_GUARD.toNanos();
             while (!Files.exists(socket)) {
                 if (!p.isAlive() || System.nanoTime() > deadline) {
                     d.close();

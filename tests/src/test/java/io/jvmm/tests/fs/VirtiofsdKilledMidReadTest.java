@@ -168,34 +168,26 @@ class VirtiofsdKilledMidReadTest {
         VirtiofsdProcess daemon = VirtiofsdProcess.of(bed.virtiofsd);
         long readBefore = daemon.bytesRead();
 
-        // A killer that watches how much file data virtiofsd has read, and SIGKILLs it past 16 MiB
-        // of the 64 MiB: no sleep to tune, and the kill lands while READs are being served.
+        // SIGKILL once the guest has received 16 MiB of the 64 MiB, from the read's own progress
+        // (on the guest thread, with the next READs in flight and virtiofsd serving them): the kill
+        // lands mid-read by construction, not by a watcher thread winning a race with the read.
         AtomicLong readAtKill = new AtomicLong(-1);
         AtomicLong killedAt = new AtomicLong();
-        Thread killer = new Thread(() -> {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-            try {
-                while (System.nanoTime() < deadline) {
-                    long read = daemon.bytesRead() - readBefore;
-                    if (read >= READ_BEFORE_KILL) {
-                        bed.virtiofsd.kill();
-                        killedAt.set(System.nanoTime());
-                        readAtKill.set(read);
-                        return;
-                    }
-                    Thread.sleep(0, 200_000);
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }, "virtiofsd-killer");
-        killer.setDaemon(true);
         bed.fuse.setMaxInFlight(IN_FLIGHT);
-        killer.start();
+        bed.fuse.setReadProgress(received -> {
+            if (received >= READ_BEFORE_KILL && readAtKill.get() < 0) {
+                readAtKill.set(daemon.bytesRead() - readBefore);
+                try {
+                    bed.virtiofsd.kill();
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                }
+                killedAt.set(System.nanoTime());
+            }
+        });
         DeviceNeedsResetException e = assertThrows(DeviceNeedsResetException.class,
                 () -> bed.fuse.read(entry.nodeId(), open.fh(), 0, FILE_BYTES), "the 64 MiB read across the kill");
         long failedAt = System.nanoTime();
-        killer.join(TimeUnit.SECONDS.toMillis(10));
         assertTrue(readAtKill.get() >= READ_BEFORE_KILL && readAtKill.get() < FILE_BYTES,
                 "killed mid-read, after " + readAtKill.get() + " bytes read by virtiofsd");
         long ms = TimeUnit.NANOSECONDS.toMillis(failedAt - killedAt.get());

@@ -123,7 +123,7 @@ class VfioUserLinuxGuestTest {
                 echo "$blkpci" > /sys/bus/pci/drivers/virtio-pci/unbind
                 [ ! -e /sys/block/vda ] && ok blk-unbound || bad blk-unbound "vda still there"
                 echo "$blkpci" > /sys/bus/pci/drivers/virtio-pci/bind
-                i=0; while [ ! -b /dev/vda ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+                i=0; while [ ! -b /dev/vda ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
                 [ -b /dev/vda ] && ok blk-rebound || bad blk-rebound "no /dev/vda after bind"
                 again=$(dd if=/dev/vda bs=65536 skip=%d count=%d 2>/dev/null | sha256sum | cut -d' ' -f1)
                 [ "$again" = "$(sha256sum /tmp/w | cut -d' ' -f1)" ] && ok blk-reread || bad blk-reread "read back $again"

@@ -161,7 +161,7 @@ class VfioUserVirtioFsLinuxGuestTest {
                 echo "$fspci" > /sys/bus/pci/drivers/virtio-pci/unbind
                 [ -z "$(fsdev)" ] && ok fs-unbound || bad fs-unbound "virtiofs still bound: $(fsdev)"
                 echo "$fspci" > /sys/bus/pci/drivers/virtio-pci/bind
-                i=0; while [ -z "$(fsdev)" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+                i=0; while [ -z "$(fsdev)" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
                 if mount -t virtiofs %1$s /mnt; then
                     ok remount
                     again=$(sha256sum /mnt/from-guest | cut -d' ' -f1)

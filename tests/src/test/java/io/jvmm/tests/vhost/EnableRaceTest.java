@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.jvmm.chardev.Await;
 import io.jvmm.testkit.driver.Poll;
 import io.jvmm.testkit.driver.virtio.Chain;
 import io.jvmm.testkit.driver.virtio.QueueSetup;
@@ -35,9 +36,17 @@ class EnableRaceTest {
     private static final Logger log = LoggerFactory.getLogger(EnableRaceTest.class);
     private static final int ROUNDS = Integer.getInteger("jvmm.vhost.enableRounds", 10_000);
     private static final long FEATURES = VirtioFeatureBits.RING_EVENT_IDX | VirtioFeatureBits.RING_INDIRECT_DESC;
-    private static final Duration SERVED_WITHIN = Duration.ofSeconds(5);
-    /** How long a request may stay unserved before the experiment calls it dropped. */
-    private static final Duration DROPPED_AFTER = Duration.ofMillis(500);
+    /** A request is served in microseconds; one that is never served fails the test at this hang guard. */
+    private static final Duration SERVED_WITHIN = Await.HANG_GUARD;
+    /**
+     * How long the slow back-end of the fire-and-forget experiments takes over SET_VRING_ENABLE.
+     * The guest's kick, sent the moment DRIVER_OK returns, must reach the back-end before the
+     * enable is applied for the historic race to happen, so this dwarfs any scheduling delay of a
+     * loaded machine (at 100 ms a starved back-end thread could see the kick after the enable).
+     */
+    private static final Duration SLOW_ENABLE = Duration.ofSeconds(1);
+    /** How long a request may stay unserved before the experiment calls it dropped: the enable is applied by then. */
+    private static final Duration DROPPED_AFTER = SLOW_ENABLE.plusSeconds(1);
 
     @TempDir
     Path dir;
@@ -106,7 +115,7 @@ class EnableRaceTest {
 
     @Test
     void fireAndForgetEnableDropsTheFirstRequestOfABackendWithoutRule3() {
-        VhostTestBed.Options o = VhostTestBed.Options.defaults().syncVring(false).faults(slowEnable(Duration.ofMillis(100), false));
+        VhostTestBed.Options o = VhostTestBed.Options.defaults().syncVring(false).faults(slowEnable(SLOW_ENABLE, false));
         try (VhostTestBed bed = VhostTestBed.create(dir, o)) {
             for (int round = 0; round < 3; round++) {
                 SplitQueue q = bed.driver.initialize(FEATURES, List.of(QueueSetup.size(16))).get(0);
@@ -123,7 +132,7 @@ class EnableRaceTest {
 
     @Test
     void fireAndForgetEnableLosesNothingWhenTheBackendFollowsRule3() {
-        VhostTestBed.Options o = VhostTestBed.Options.defaults().syncVring(false).faults(slowEnable(Duration.ofMillis(100), true));
+        VhostTestBed.Options o = VhostTestBed.Options.defaults().syncVring(false).faults(slowEnable(SLOW_ENABLE, true));
         try (VhostTestBed bed = VhostTestBed.create(dir, o.inProcess())) {
             for (int round = 0; round < 3; round++) {
                 long remembered = bed.inProcessBackend.kicksRemembered();

@@ -59,7 +59,7 @@ class MaskingTest {
     void noInterruptLostInMaskUnmaskCyclesWithConcurrentCompletions() {
         try (VhostTestBed bed = VhostTestBed.create(dir, VhostTestBed.Options.defaults().faults(SLOW_CALL_SWITCH))) {
             SplitQueue q = init(bed);
-            MaskCycles.Result r = MaskCycles.run(bed.driver, q, CYCLES, Integer.MAX_VALUE);
+            MaskCycles.Result r = MaskCycles.run(bed.driver, q, CYCLES, Integer.MAX_VALUE, MaskCycles.VERDICT_LOSS_WAIT);
             log.info("x-sync-vring=on: {}", r);
             assertEquals(CYCLES, r.cycles());
             assertEquals(0, r.lost(), () -> r + "\nback-end:\n" + bed.backendOutput());
@@ -74,7 +74,7 @@ class MaskingTest {
         try (VhostTestBed bed = VhostTestBed.create(dir, VhostTestBed.Options.defaults().faults(oldBackend))) {
             assertFalse(bed.vhost.frontend().hasProtocolFeature(ProtocolFeatures.REPLY_ACK));
             SplitQueue q = init(bed);
-            MaskCycles.Result r = MaskCycles.run(bed.driver, q, CYCLES / 10, Integer.MAX_VALUE);
+            MaskCycles.Result r = MaskCycles.run(bed.driver, q, CYCLES / 10, Integer.MAX_VALUE, MaskCycles.VERDICT_LOSS_WAIT);
             log.info("x-sync-vring=on without REPLY_ACK: {}", r);
             assertEquals(0, r.lost(), r::toString);
         }
@@ -85,7 +85,7 @@ class MaskingTest {
         VhostTestBed.Options o = VhostTestBed.Options.defaults().faults(SLOW_CALL_SWITCH).syncVring(false);
         try (VhostTestBed bed = VhostTestBed.create(dir, o)) {
             SplitQueue q = init(bed);
-            MaskCycles.Result r = MaskCycles.run(bed.driver, q, Math.min(CYCLES, 50_000), 3);
+            MaskCycles.Result r = MaskCycles.run(bed.driver, q, Math.min(CYCLES, 50_000), 3, MaskCycles.LOSS_WAIT);
             log.info("x-sync-vring=off: {}", r);
             assertTrue(r.lost() > 0, () -> "the historic race lost nothing in " + r);
         }

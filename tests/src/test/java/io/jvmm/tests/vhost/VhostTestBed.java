@@ -40,7 +40,8 @@ final class VhostTestBed implements AutoCloseable {
     record Options(boolean separateProcess, BackendFaults faults, boolean syncVring, Duration replyTimeout, VhostUserDeviceModel model,
                    boolean frontendListens) {
         static Options defaults() {
-            return new Options(true, BackendFaults.NONE, true, Duration.ofSeconds(2), RNG_MODEL, false);
+            // The product's reply timeout: tests whose subject is the timeout set their own.
+            return new Options(true, BackendFaults.NONE, true, VhostUserDeviceOptions.DEFAULT_REPLY_TIMEOUT, RNG_MODEL, false);
         }
 
         Options inProcess() {

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.jvmm.chardev.Await;
 import io.jvmm.chardev.SocketChardevSpec;
 import io.jvmm.testkit.driver.rng.VirtioRngDriver;
 import io.jvmm.testkit.driver.virtio.VirtioFeatureBits;
@@ -82,11 +83,7 @@ class VhostUserDeviceTest {
             bed.guest.cpu().writeMmio(bed.driver.layout().device().address() + 2, 1, 0x55);
             assertEquals(0x03550100, bed.driver.readConfig32(0));
             FillingDevice device = (FillingDevice) bed.inProcessBackend.device();
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (device.config()[2] != 0x55 && System.nanoTime() < deadline) {
-                Thread.onSpinWait();
-            }
-            assertEquals(0x55, device.config()[2], "SET_CONFIG reached the back-end");
+            Await.until(() -> device.config()[2] == 0x55, "SET_CONFIG to reach the back-end");
         }
     }
 

@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jvmm.chardev.EndOfStreamException;
 import io.jvmm.chardev.EventFd;
-import io.jvmm.chardev.Fds;
+import io.jvmm.chardev.OpenFiles;
 import io.jvmm.chardev.UnixSocketChannel;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -48,12 +48,12 @@ class ChannelTest {
         UnixSocketChannel[] pair = UnixSocketChannel.pair();
         try (VhostUserChannel a = new VhostUserChannel(pair[0], "front-end"); VhostUserChannel b = new VhostUserChannel(pair[1], "back-end");
              EventFd stray = EventFd.create()) {
+            OpenFiles.Identity strayFile = OpenFiles.identity(stray.fd());
             ByteBuffer bad = ByteBuffer.allocate(12).order(ByteOrder.LITTLE_ENDIAN).putInt(13).putInt(0x3).putInt(0).flip();
             a.sendRaw(bad, stray.fd());
-            int before = openFdCount();
             VhostUserProtocolException e = assertThrows(VhostUserProtocolException.class, b::receive);
             assertTrue(e.getMessage().contains("back-end: SET_VRING_CALL with protocol version 3"), e.getMessage());
-            assertEquals(before, openFdCount(), "the fd that came with the bad header was closed");
+            OpenFiles.assertOnlyOpenAs(strayFile, "the fd that came with the bad header was closed", stray.fd());
         }
     }
 
@@ -69,15 +69,5 @@ class ChannelTest {
             assertEquals(8, e.expected());
             assertFalse(b.isClosed());
         }
-    }
-
-    private static int openFdCount() {
-        int n = 0;
-        for (int fd = 0; fd < 4096; fd++) {
-            if (Fds.isOpen(fd)) {
-                n++;
-            }
-        }
-        return n;
     }
 }

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
+import java.util.function.LongConsumer;
 
 /**
  * A minimal FUSE client speaking to a virtio-fs device, as a guest kernel's FUSE layer would but
@@ -52,6 +53,7 @@ public final class FuseClient {
     private int readChunk = 128 * 1024;
     private int writeChunk = 128 * 1024;
     private int maxInFlight = 4;
+    private LongConsumer readProgress = bytes -> { };
 
     public FuseClient(VirtioFsDriver fs) {
         this(fs, FuseCredentials.ROOT);
@@ -144,6 +146,14 @@ public final class FuseClient {
 
     public int maxInFlight() {
         return maxInFlight;
+    }
+
+    /**
+     * Called on the guest thread each time a {@link #read} has received its next chunk, with the
+     * bytes received so far: lets a test act at an exact point of a transfer in progress.
+     */
+    public void setReadProgress(LongConsumer listener) {
+        this.readProgress = Objects.requireNonNull(listener, "listener");
     }
 
     /** How many READ/WRITE requests one large transfer keeps in flight. */
@@ -345,6 +355,7 @@ public final class FuseClient {
                 System.arraycopy(data, 0, out, head.at, data.length);
                 filled = head.at + data.length;
                 eof = data.length < head.len;
+                readProgress.accept(filled);
             }
         } catch (FuseException | FuseProtocolException e) {
             drain(window);
