@@ -18,7 +18,7 @@ import org.slf4j.LoggerFactory;
  * machine's, and what unit tests build a single device with. Guest notifiers are eventfds watched
  * on a context of their own and turned into {@link Msix#signal}.
  */
-public final class InProcessServices implements MachineServices, AutoCloseable {
+public class InProcessServices implements MachineServices, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(InProcessServices.class);
 
     private final String kind;
@@ -27,20 +27,33 @@ public final class InProcessServices implements MachineServices, AutoCloseable {
     private final MeterRegistry meters;
     private final BiConsumer<Integer, String> exit;
     private final EventContext notifierContext;
-    private final ContextGuestNotifiers notifiers;
+    private final GuestNotifiers notifiers;
 
     /**
+     * With guest notifiers watched on a context of these services' own.
+     *
      * @param exit what {@link #requestExit} does (null: log it)
      */
     public InProcessServices(String kind, GuestMemory memory, InterruptSink sink, MeterRegistry meters,
                              BiConsumer<Integer, String> exit) {
+        this(kind, memory, sink, meters, exit, EventContext.start(kind + "-notifiers"), null);
+    }
+
+    /** With {@code notifiers} of the caller's, which {@link #close} closes if they are closeable. */
+    protected InProcessServices(String kind, GuestMemory memory, InterruptSink sink, MeterRegistry meters,
+                                BiConsumer<Integer, String> exit, GuestNotifiers notifiers) {
+        this(kind, memory, sink, meters, exit, null, Objects.requireNonNull(notifiers, "notifiers"));
+    }
+
+    private InProcessServices(String kind, GuestMemory memory, InterruptSink sink, MeterRegistry meters,
+                              BiConsumer<Integer, String> exit, EventContext notifierContext, GuestNotifiers notifiers) {
         this.kind = Objects.requireNonNull(kind, "kind");
         this.memory = Objects.requireNonNull(memory, "memory");
         this.sink = Objects.requireNonNull(sink, "sink");
         this.meters = meters == null ? new SimpleMeterRegistry() : meters;
         this.exit = exit;
-        this.notifierContext = EventContext.start(kind + "-notifiers");
-        this.notifiers = new ContextGuestNotifiers(notifierContext);
+        this.notifierContext = notifierContext;
+        this.notifiers = notifiers != null ? notifiers : new ContextGuestNotifiers(notifierContext);
     }
 
     /** Services over {@code memory} delivering to {@code sink}, for a device built on its own. */
@@ -61,6 +74,11 @@ public final class InProcessServices implements MachineServices, AutoCloseable {
     @Override
     public Msix msix(String deviceId, int vectors, EventContext context) {
         return new Msix(deviceId, vectors, sink);
+    }
+
+    /** Where the MSI-X capabilities built here deliver. */
+    protected InterruptSink sink() {
+        return sink;
     }
 
     @Override
@@ -85,7 +103,15 @@ public final class InProcessServices implements MachineServices, AutoCloseable {
     /** Stops the notifiers (after the devices, which may still signal them, are closed). */
     @Override
     public void close() {
-        notifiers.close();
-        notifierContext.close();
+        if (notifiers instanceof AutoCloseable closeable) {
+            try {
+                closeable.close();
+            } catch (Exception e) {
+                log.warn("{} machine: closing the guest notifiers: {}", kind, e.toString());
+            }
+        }
+        if (notifierContext != null) {
+            notifierContext.close();
+        }
     }
 }

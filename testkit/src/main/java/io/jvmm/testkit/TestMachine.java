@@ -1,6 +1,7 @@
 package io.jvmm.testkit;
 
 import io.jvmm.chardev.EventContext;
+import io.jvmm.pci.IoEventBinder;
 import io.jvmm.pci.PciBus;
 import io.jvmm.pci.PciDevice;
 import io.jvmm.pci.dispatch.IoCompletion;
@@ -12,6 +13,7 @@ import io.jvmm.pci.msix.RecordingInterruptSink;
 import io.jvmm.platform.BuiltDevice;
 import io.jvmm.platform.InProcessServices;
 import io.jvmm.platform.Machine;
+import io.jvmm.platform.OneGuestMachine;
 import io.jvmm.platform.MachineServices;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -39,7 +41,7 @@ import org.slf4j.LoggerFactory;
  * are reached through their handler (a direct access to the shared memory), guest notifiers are
  * eventfds watched on a context of the machine's.
  */
-public final class TestMachine implements Machine, MachineServices, AutoCloseable {
+public final class TestMachine implements OneGuestMachine, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(TestMachine.class);
     public static final long MMIO_SPACE = IoSpace.MMIO_SIZE;
 
@@ -122,19 +124,10 @@ public final class TestMachine implements Machine, MachineServices, AutoCloseabl
         return "no-cpu";
     }
 
-    @Override
-    public MachineServices servicesFor(String deviceId) {
-        return this;
-    }
-
+    /** A PCI function into the next free slot (its I/O events matched on the trapped write), ports into the port space. */
     @Override
     public void plug(BuiltDevice device) {
-        if (device instanceof BuiltDevice.Pci pci) {
-            bus.attach(pci.device(), bus.nextFreeSlot());
-            log.debug("no-cpu machine: {} in slot {}", pci.id(), pci.device().slot());
-        } else if (device instanceof BuiltDevice.Ports ports) {
-            pio.register(ports.id(), ports.base(), ports.length(), ports.handler());
-        }
+        device.plugInto(bus, pio, IoEventBinder.TRAPPED);
         devices.add(device);
     }
 

@@ -4,14 +4,14 @@ import io.jvmm.platform.BuiltDevice;
 import io.jvmm.platform.MachineServices;
 import io.jvmm.platform.registry.BackendKind;
 import io.jvmm.platform.registry.DeviceCategory;
-import io.jvmm.platform.registry.DeviceType;
+import io.jvmm.platform.registry.DeclaredDeviceType;
 import io.jvmm.platform.registry.Property;
 import io.jvmm.platform.registry.PropertyValues;
 import io.jvmm.virtio.pci.VirtioPciDevice;
 import java.util.List;
 
 /** {@code -device virtio-blk-pci}: declared once for the command line, help, QMP and the test kit. */
-public final class BlkDeviceType implements DeviceType<BlkOptions> {
+public final class BlkDeviceType extends DeclaredDeviceType<BlkOptions> {
     public static final String DRIVER = "virtio-blk-pci";
     static final Property<DriveOptions> DRIVE = Property.backend("drive", BackendKind.DRIVE, DriveOptions.class,
             "the -drive holding the disk image").required();
@@ -22,24 +22,9 @@ public final class BlkDeviceType implements DeviceType<BlkOptions> {
     /** I/O threads of a raw image: several requests in flight without blocking the device's context. */
     static final int IO_THREADS = 2;
 
-    @Override
-    public String driver() {
-        return DRIVER;
-    }
-
-    @Override
-    public DeviceCategory category() {
-        return DeviceCategory.STORAGE;
-    }
-
-    @Override
-    public String description() {
-        return "virtio block device";
-    }
-
-    @Override
-    public List<Property<?>> properties() {
-        return List.of(DRIVE, SERIAL, QUEUE_SIZE);
+    public BlkDeviceType() {
+        super(DRIVER, DeviceCategory.STORAGE, "PCI", "virtio block device",
+                List.of(DRIVE, SERIAL, QUEUE_SIZE));
     }
 
     @Override

@@ -6,7 +6,7 @@ import io.jvmm.platform.backends.ChardevOptions;
 import io.jvmm.platform.options.UserError;
 import io.jvmm.platform.registry.BackendKind;
 import io.jvmm.platform.registry.DeviceCategory;
-import io.jvmm.platform.registry.DeviceType;
+import io.jvmm.platform.registry.DeclaredDeviceType;
 import io.jvmm.platform.registry.Property;
 import io.jvmm.platform.registry.PropertyValues;
 import io.jvmm.virtio.vhost.frontend.VhostUserDevice;
@@ -17,7 +17,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 
 /** {@code -device vhost-user-fs-pci}: virtio-fs served by a vhost-user back-end (virtiofsd). */
-public final class VhostUserFsDeviceType implements DeviceType<VhostUserFsOptions> {
+public final class VhostUserFsDeviceType extends DeclaredDeviceType<VhostUserFsOptions> {
     public static final String DRIVER = "vhost-user-fs-pci";
     static final Property<ChardevOptions> CHARDEV = Property.backend("chardev", BackendKind.CHARDEV, ChardevOptions.class,
             "the -chardev socket of the vhost-user back-end").required();
@@ -32,24 +32,9 @@ public final class VhostUserFsDeviceType implements DeviceType<VhostUserFsOption
             "rule 1: wait for the back-end to acknowledge SET_VRING_* (off restores the historic race, for experiments)")
             .withDefault(true);
 
-    @Override
-    public String driver() {
-        return DRIVER;
-    }
-
-    @Override
-    public DeviceCategory category() {
-        return DeviceCategory.STORAGE;
-    }
-
-    @Override
-    public String description() {
-        return "virtio file system served by a vhost-user back-end such as virtiofsd";
-    }
-
-    @Override
-    public List<Property<?>> properties() {
-        return List.of(CHARDEV, TAG, REQUEST_QUEUES, QUEUE_SIZE, SYNC_VRING);
+    public VhostUserFsDeviceType() {
+        super(DRIVER, DeviceCategory.STORAGE, "PCI", "virtio file system served by a vhost-user back-end such as virtiofsd",
+                List.of(CHARDEV, TAG, REQUEST_QUEUES, QUEUE_SIZE, SYNC_VRING));
     }
 
     @Override

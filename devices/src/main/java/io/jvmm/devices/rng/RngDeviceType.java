@@ -3,34 +3,18 @@ package io.jvmm.devices.rng;
 import io.jvmm.platform.BuiltDevice;
 import io.jvmm.platform.MachineServices;
 import io.jvmm.platform.registry.DeviceCategory;
-import io.jvmm.platform.registry.DeviceType;
-import io.jvmm.platform.registry.Property;
+import io.jvmm.platform.registry.DeclaredDeviceType;
 import io.jvmm.platform.registry.PropertyValues;
 import io.jvmm.virtio.pci.VirtioPciDevice;
 import java.util.List;
 
 /** {@code -device virtio-rng-pci}. */
-public final class RngDeviceType implements DeviceType<RngOptions> {
+public final class RngDeviceType extends DeclaredDeviceType<RngOptions> {
     public static final String DRIVER = "virtio-rng-pci";
 
-    @Override
-    public String driver() {
-        return DRIVER;
-    }
-
-    @Override
-    public DeviceCategory category() {
-        return DeviceCategory.MISC;
-    }
-
-    @Override
-    public String description() {
-        return "virtio entropy source (SecureRandom)";
-    }
-
-    @Override
-    public List<Property<?>> properties() {
-        return List.of();
+    public RngDeviceType() {
+        super(DRIVER, DeviceCategory.MISC, "PCI", "virtio entropy source (SecureRandom)",
+                List.of());
     }
 
     @Override

@@ -11,13 +11,13 @@ import io.jvmm.emulator.kvm.KvmVm;
 import io.jvmm.emulator.platform.I8042ResetPort;
 import io.jvmm.emulator.platform.Serial8250;
 import io.jvmm.pci.PciBus;
-import io.jvmm.pci.PciDevice;
 import io.jvmm.pci.dispatch.IoSpace;
 import io.jvmm.pci.mem.GuestMemory;
 import io.jvmm.pci.msix.GuestNotifiers;
 import io.jvmm.pci.msix.Msix;
 import io.jvmm.platform.BuiltDevice;
 import io.jvmm.platform.Machine;
+import io.jvmm.platform.OneGuestMachine;
 import io.jvmm.platform.MachineServices;
 import io.jvmm.platform.assembly.MachineAssembly;
 import io.jvmm.platform.config.MachineConfig;
@@ -43,7 +43,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * irqfd GSI routes ({@link KvmMsixRoutes}, rule 2), I/O events as ioeventfds
  * ({@link KvmIoEventBinder}), RAM BARs as memory slots ({@link KvmRamBars}).
  */
-public final class KvmMachine implements Machine, MachineServices, AutoCloseable {
+public final class KvmMachine implements OneGuestMachine, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Machine.class);
     /** Which KVM device node to open (default /dev/kvm); tests point it elsewhere to provoke host errors. */
     public static final String KVM_DEVICE_PROPERTY = "jvmm.kvm.device";
@@ -144,20 +144,10 @@ public final class KvmMachine implements Machine, MachineServices, AutoCloseable
         return "kvm";
     }
 
-    @Override
-    public MachineServices servicesFor(String deviceId) {
-        return this;
-    }
-
+    /** A PCI function into the next free slot with its I/O events as ioeventfds, ports into the port space. */
     @Override
     public void plug(BuiltDevice device) {
-        if (device instanceof BuiltDevice.Pci pci) {
-            PciDevice d = pci.device();
-            bus.attach(d, bus.nextFreeSlot());
-            d.bindIoEvents(ioEvents);
-        } else if (device instanceof BuiltDevice.Ports ports) {
-            pio.register(ports.id(), ports.base(), ports.length(), ports.handler());
-        }
+        device.plugInto(bus, pio, ioEvents);
         devices.add(device);
     }
 

@@ -2,7 +2,6 @@ package io.jvmm.emulator.vfiouser;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jvmm.chardev.Await;
 import io.jvmm.chardev.EventFd;

@@ -7,13 +7,13 @@ import io.jvmm.platform.backends.MemoryBackendOptions;
 import io.jvmm.platform.options.UserError;
 import io.jvmm.platform.registry.BackendKind;
 import io.jvmm.platform.registry.DeviceCategory;
-import io.jvmm.platform.registry.DeviceType;
+import io.jvmm.platform.registry.DeclaredDeviceType;
 import io.jvmm.platform.registry.Property;
 import io.jvmm.platform.registry.PropertyValues;
 import java.util.List;
 
 /** {@code -device jvmm-testdev}: the test kit's PCI device (RAM BAR, doorbell, MSI-X); see {@link TestPciDevice}. */
-public final class TestPciDeviceType implements DeviceType<TestPciOptions> {
+public final class TestPciDeviceType extends DeclaredDeviceType<TestPciOptions> {
     public static final String DRIVER = "jvmm-testdev";
     static final Property<MemoryBackendOptions> MEMDEV = Property.backend("memdev", BackendKind.OBJECT, MemoryBackendOptions.class,
             "a memory back-end for BAR2 (else a memfd of size=)");
@@ -21,24 +21,9 @@ public final class TestPciDeviceType implements DeviceType<TestPciOptions> {
             .withDefault(TestPciOptions.DEFAULT_SIZE);
     static final Property<Integer> VECTORS = Property.integer("vectors", "uint32", 1, 64, "MSI-X vectors").withDefault(2);
 
-    @Override
-    public String driver() {
-        return DRIVER;
-    }
-
-    @Override
-    public DeviceCategory category() {
-        return DeviceCategory.MISC;
-    }
-
-    @Override
-    public String description() {
-        return "jvmm's test device: a RAM BAR, a doorbell register and MSI-X vectors";
-    }
-
-    @Override
-    public List<Property<?>> properties() {
-        return List.of(MEMDEV, SIZE, VECTORS);
+    public TestPciDeviceType() {
+        super(DRIVER, DeviceCategory.MISC, "PCI", "jvmm's test device: a RAM BAR, a doorbell register and MSI-X vectors",
+                List.of(MEMDEV, SIZE, VECTORS));
     }
 
     @Override

@@ -1,7 +1,6 @@
 package io.jvmm.tests.fs;
 
 import io.jvmm.tests.support.ProblemLog;
-import io.jvmm.chardev.EventContext;
 import io.jvmm.chardev.SocketChardevSpec;
 import io.jvmm.devices.fs.VhostUserFsDevice;
 import io.jvmm.devices.fs.VhostUserFsOptions;

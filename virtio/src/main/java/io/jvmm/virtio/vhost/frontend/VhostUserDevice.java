@@ -1,7 +1,6 @@
 package io.jvmm.virtio.vhost.frontend;
 
 import io.jvmm.chardev.EventFd;
-import io.jvmm.chardev.Registration;
 import io.jvmm.pci.dispatch.IoCompletion;
 import io.jvmm.pci.msix.MsixVectorObserver;
 import io.jvmm.virtio.VirtioActivation;
