@@ -54,7 +54,7 @@ public final class TestMachine implements OneGuestMachine, AutoCloseable {
     private final InProcessServices services;
     private final List<BuiltDevice> devices = new CopyOnWriteArrayList<>();
     private final List<ExitRequest> exits = new CopyOnWriteArrayList<>();
-    private volatile Duration writeTimeout = Duration.ofSeconds(30);
+    private volatile Duration writeTimeout = DEFAULT_WRITE_BOUND;
 
     /** A request to end the machine (isa-debug-exit), recorded for the test to look at. */
     public record ExitRequest(int status, String reason) {
@@ -144,6 +144,12 @@ public final class TestMachine implements OneGuestMachine, AutoCloseable {
     @Override
     public MeterRegistry meters() {
         return meters;
+    }
+
+    /** What a test's MMIO or port write waits for at most ({@link #setWriteTimeout}). */
+    @Override
+    public Duration writeBound() {
+        return writeTimeout;
     }
 
     @Override

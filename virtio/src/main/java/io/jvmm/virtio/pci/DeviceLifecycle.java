@@ -118,6 +118,11 @@ final class DeviceLifecycle {
     }
 
     private boolean featuresAcceptable() {
+        String unavailable = device.unavailableReason();
+        if (unavailable != null) {
+            log.warn("{}: FEATURES_OK refused: {}", device.id(), unavailable);
+            return false;
+        }
         long driverFeatures = registers.driverFeatures();
         long unknown = driverFeatures & ~registers.offeredFeatures();
         if (unknown != 0) {
