@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLongArray;
 import jnr.constants.platform.Errno;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -78,6 +79,10 @@ public final class KvmVcpu implements AutoCloseable {
     private volatile long mmioExitCount;
     private volatile long hltExitCount;
     private volatile long interruptedRunCount;
+    /** Exits by KVM exit code (the last slot gathers codes past it); written by the vCPU thread only. */
+    private final AtomicLongArray exitsByCode = new AtomicLongArray(EXIT_CODE_SLOTS);
+    /** How many KVM exit codes are counted one by one (include/uapi/linux/kvm.h has fewer than 64). */
+    public static final int EXIT_CODE_SLOTS = 64;
 
     KvmVcpu(int id, int fd, int mmapSize) {
         this.id = id;
@@ -148,6 +153,7 @@ public final class KvmVcpu implements AutoCloseable {
             }
             exitCount++;
             int reason = run.exitReason();
+            countExit(reason);
             switch (reason) {
                 case EXIT_IO -> {
                     handleIo(handler);
@@ -261,6 +267,7 @@ public final class KvmVcpu implements AutoCloseable {
             }
             exitCount++;
             int reason = run.exitReason();
+            countExit(reason);
             if (reason == EXIT_IO) {
                 handleIo(handler);
                 pendingCompletion = true;
@@ -364,6 +371,23 @@ public final class KvmVcpu implements AutoCloseable {
     }
 
     // ---- exit counters (metrics) -------------------------------------------------------------
+
+    /** One exit of {@code code}: a plain read and an ordered store, since only the vCPU thread writes. */
+    private void countExit(int code) {
+        int slot = code >= 0 && code < EXIT_CODE_SLOTS ? code : EXIT_CODE_SLOTS - 1;
+        exitsByCode.lazySet(slot, exitsByCode.get(slot) + 1);
+    }
+
+    /**
+     * Exits with KVM exit code {@code code} (KVM_EXIT_*) so far; codes of {@link #EXIT_CODE_SLOTS}
+     * - 1 and above are counted together under that code. Readable from any thread.
+     */
+    public long exitCount(int code) {
+        if (code < 0 || code >= EXIT_CODE_SLOTS) {
+            throw new IllegalArgumentException("KVM exit code " + code + " out of 0.." + (EXIT_CODE_SLOTS - 1));
+        }
+        return exitsByCode.get(code);
+    }
 
     /** Every KVM_RUN that returned an exit to user space. */
     public long exitCount() {
