@@ -64,6 +64,7 @@ public final class Main {
         }
         JvmmMetrics metrics = null;
         try {
+            command.metrics();   // a mistake in -metrics is reported before anything else is checked
             MachineConfig config = command.toConfig();
             metrics = startMetrics(command, err);
             try (KvmMachine machine = KvmMachine.create(config, console, metrics == null ? null : metrics.registry())) {

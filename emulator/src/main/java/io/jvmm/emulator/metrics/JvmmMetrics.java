@@ -1,11 +1,15 @@
 package io.jvmm.emulator.metrics;
 
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.config.MeterFilter;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.lang.management.ManagementFactory;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import org.slf4j.Logger;
@@ -40,15 +44,34 @@ public final class JvmmMetrics implements AutoCloseable {
         if (strict) {
             registry.throwExceptionOnRegistrationFailure();
         }
+        // Two of Micrometer's processor meters have names promtool objects to: process.cpu.time in
+        // nanoseconds ("abbreviated units": it becomes process_cpu_time_ns_total) and
+        // system.cpu.count (a "_count" suffix on a gauge). Seconds and another name instead.
+        registry.config().meterFilter(MeterFilter.deny(id -> id.getName().equals("process.cpu.time") && "ns".equals(id.getBaseUnit())));
+        registry.config().meterFilter(new MeterFilter() {
+            @Override
+            public Meter.Id map(Meter.Id id) {
+                return id.getName().equals("system.cpu.count") ? id.withName("system.cpus.available") : id;
+            }
+        });
         new JvmMemoryMetrics().bindTo(registry);
         new JvmThreadMetrics().bindTo(registry);
         new ProcessorMetrics().bindTo(registry);
+        if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+            FunctionCounter.builder("process.cpu.time", os, o -> o.getProcessCpuTime() / 1e9).baseUnit("seconds")
+                    .description("the CPU time used by the Java virtual machine process").register(registry);
+        }
         return registry;
     }
 
     /** A new registry with the JVM meters, served as {@code options} say. */
     public static JvmmMetrics start(MetricsOptions options) {
-        PrometheusMeterRegistry registry = newRegistry(false);
+        return start(options, false);
+    }
+
+    /** As {@link #start(MetricsOptions)}; {@code strict} as for {@link #newRegistry}. */
+    public static JvmmMetrics start(MetricsOptions options, boolean strict) {
+        PrometheusMeterRegistry registry = newRegistry(strict);
         JvmGcMetrics gc = new JvmGcMetrics();
         gc.bindTo(registry);
         try {

@@ -34,6 +34,7 @@ public final class DeviceServerMain {
         DeviceServer server = null;
         JvmmMetrics metrics = null;
         try {
+            command.metrics();   // a mistake in -metrics is reported before anything else is checked
             MachineConfig config = command.toDeviceServerConfig();
             if (config.devices().isEmpty()) {
                 throw new UserError("--vfio-user-socket: no PCI -device to serve (e.g. -device virtio-rng-pci)");

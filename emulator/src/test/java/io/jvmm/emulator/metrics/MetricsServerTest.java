@@ -50,7 +50,7 @@ class MetricsServerTest {
                 assertTrue(r.body().contains("jvmm_test_things_total{device=\"t0\"} 3.0"), r.body());
                 assertTrue(r.body().contains("jvm_memory_used_bytes{"), "JVM memory meters");
                 assertTrue(r.body().contains("jvm_threads_live_threads"), "JVM thread meters");
-                assertTrue(r.body().contains("system_cpu_count"), "processor meters");
+                assertTrue(r.body().contains("system_cpus_available"), "processor meters");
             }
             RawHttp.Response withQuery = http.exchange("GET /metrics?name[]=x HTTP/1.1\r\nHost: x\r\n\r\n");
             assertEquals(200, withQuery.status(), "a query string does not change the path");
@@ -139,8 +139,8 @@ class MetricsServerTest {
         UserError e = assertThrows(UserError.class, () -> MetricsServer.start("127.0.0.1", taken.getPort(), registry));
         assertTrue(e.getMessage().contains("cannot listen on 127.0.0.1:" + taken.getPort()) && e.getMessage().contains("port=0"),
                 e.getMessage());
-        UserError host = assertThrows(UserError.class, () -> MetricsServer.start("no-such-host.invalid", 0, registry));
-        assertTrue(host.getMessage().contains("host=no-such-host.invalid"), host.getMessage());
+        UserError host = assertThrows(UserError.class, () -> MetricsServer.start("192.0.2.1", 0, registry));
+        assertTrue(host.getMessage().contains("cannot listen on 192.0.2.1:0"), host.getMessage());
     }
 
     @Test
