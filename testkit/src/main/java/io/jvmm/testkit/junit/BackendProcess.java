@@ -37,12 +37,14 @@ public final class BackendProcess implements AutoCloseable {
     }
 
     /**
-     * Starts {@code command}; with {@code awaitSocket}, returns once {@code socket} exists.
+     * Starts {@code command} with its output in {@code output}; with {@code awaitSocket}, returns
+     * once {@code socket} exists. The extension starts {@link JvmmBackend}s this way; a test may
+     * start other peers with it too.
      *
      * @throws IllegalStateException if it cannot start, exits first, or is not ready within {@code timeout},
      *                               with its output
      */
-    static BackendProcess start(String name, List<String> command, Path socket, Path output, boolean awaitSocket,
+    public static BackendProcess start(String name, List<String> command, Path socket, Path output, boolean awaitSocket,
                                 Duration timeout) {
         Process p;
         try {

@@ -3,6 +3,7 @@ package io.jvmm.tests.metrics;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.jvmm.chardev.Await;
+import io.jvmm.testkit.junit.BackendProcess;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -14,7 +15,6 @@ import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -92,12 +92,10 @@ final class PrometheusTools {
     /** A Prometheus server scraping {@code target} (host:port) every second, job "jvmm". */
     static final class Server implements AutoCloseable {
         final int port;
-        final Path log;
-        private final Process process;
+        private final BackendProcess process;
 
-        private Server(int port, Path log, Process process) {
+        private Server(int port, BackendProcess process) {
             this.port = port;
-            this.log = log;
             this.process = process;
         }
 
@@ -113,28 +111,27 @@ final class PrometheusTools {
                     "    static_configs:",
                     "      - targets: ['" + target + "']",
                     ""));
-            Path log = dir.resolve("prometheus.log");
             IOException last = null;
             for (int attempt = 0; attempt < 3; attempt++) {   // the free port may be taken before Prometheus binds it
                 int port = freePort();
-                List<String> command = new ArrayList<>(List.of(PROMETHEUS.toString(),
+                List<String> command = List.of(PROMETHEUS.toString(),
                         "--config.file=" + config,
                         "--storage.tsdb.path=" + dir.resolve("data-" + attempt),
                         "--web.listen-address=127.0.0.1:" + port,
-                        "--log.level=info"));
-                Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-                Server server = new Server(port, log, p);
+                        "--log.level=info");
+                Server server = new Server(port, BackendProcess.start("prometheus", command, dir.resolve("none"),
+                        dir.resolve("prometheus-" + attempt + ".log"), false, Await.HANG_GUARD));
                 try {
-                    Await.until(() -> !p.isAlive() || server.ready(), Await.HANG_GUARD.multipliedBy(2),
+                    Await.until(() -> !server.process.isAlive() || server.ready(), Await.HANG_GUARD.multipliedBy(2),
                             () -> "Prometheus to be ready on port " + port + ": " + server.logTail());
                 } catch (AssertionError e) {
                     server.close();
                     throw e;
                 }
-                if (p.isAlive()) {
+                if (server.process.isAlive()) {
                     return server;
                 }
-                last = new IOException("Prometheus exited with status " + p.exitValue() + ": " + server.logTail());
+                last = new IOException(server.process.describe() + ": " + server.logTail());
                 if (!server.logTail().contains("address already in use")) {
                     throw last;
                 }
@@ -178,26 +175,13 @@ final class PrometheusTools {
         }
 
         String logTail() {
-            try {
-                String all = Files.readString(log);
-                return all.length() > 3000 ? all.substring(all.length() - 3000) : all;
-            } catch (IOException e) {
-                return "(no log: " + e + ")";
-            }
+            return process.outputTail(40);
         }
 
-        /** SIGTERM, then SIGKILL if it has not ended within the bound. */
+        /** SIGTERM, then SIGKILL if it has not ended within a few seconds. */
         @Override
         public void close() {
-            process.destroy();
-            try {
-                if (!process.waitFor(Await.HANG_GUARD.toSeconds(), TimeUnit.SECONDS)) {
-                    process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                process.destroyForcibly();
-            }
+            process.close();
         }
     }
 }
