@@ -8,6 +8,7 @@ import io.jvmm.emulator.kvm.CpuidEntry;
 import io.jvmm.emulator.kvm.Kvm;
 import io.jvmm.emulator.kvm.KvmVcpu;
 import io.jvmm.emulator.kvm.KvmVm;
+import io.jvmm.emulator.kvm.VcpuExitMetrics;
 import io.jvmm.emulator.platform.I8042ResetPort;
 import io.jvmm.emulator.platform.Serial8250;
 import io.jvmm.pci.PciBus;
@@ -19,6 +20,7 @@ import io.jvmm.platform.BuiltDevice;
 import io.jvmm.platform.Machine;
 import io.jvmm.platform.OneGuestMachine;
 import io.jvmm.platform.MachineServices;
+import io.jvmm.platform.MsixMetrics;
 import io.jvmm.platform.assembly.MachineAssembly;
 import io.jvmm.platform.config.MachineConfig;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -121,6 +123,7 @@ public final class KvmMachine implements OneGuestMachine, AutoCloseable {
             KvmVcpu vcpu = vm.createVcpu(i);
             VcpuSetup.configure(cpuid, vcpu, i, config.cpus(), bootPlan);
             vcpus.add(vcpu);
+            VcpuExitMetrics.register(vcpu, meters);
         }
     }
 
@@ -155,7 +158,7 @@ public final class KvmMachine implements OneGuestMachine, AutoCloseable {
     public Msix msix(String deviceId, int vectors, EventContext context) {
         Msix msix = new Msix(deviceId, vectors, interrupts);
         interrupts.attach(msix, context);
-        return msix;
+        return MsixMetrics.register(msix, meters);
     }
 
     @Override
