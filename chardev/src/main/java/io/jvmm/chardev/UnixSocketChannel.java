@@ -290,6 +290,22 @@ public final class UnixSocketChannel implements AutoCloseable {
         receiveTimeout = timeout;
     }
 
+    /**
+     * Bounds every later send: one the peer does not make room for in time (it stopped reading)
+     * fails with a {@link NativeException} of EAGAIN (SO_SNDTIMEO). Zero means wait forever.
+     */
+    public void setSendTimeout(Duration timeout) {
+        if (timeout.isNegative()) {
+            throw new IllegalArgumentException(this + ": negative send timeout " + timeout);
+        }
+        enter();
+        try {
+            UnixSockets.setSendTimeout(fd, timeout);
+        } finally {
+            exit();
+        }
+    }
+
     /** Half-closes: the peer reads end of stream, we can still receive. */
     public void shutdownOutput() {
         enter();
