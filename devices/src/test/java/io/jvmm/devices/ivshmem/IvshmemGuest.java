@@ -31,8 +31,13 @@ final class IvshmemGuest {
         this.fn = guest.enumerate().stream().filter(f -> f.vendorId() == 0x1af4 && f.deviceId() == 0x1110).findFirst()
                 .orElseThrow(() -> new AssertionError("no 1af4:1110 function on the bus"));
         this.bars = guest.bars().assign(fn);
-        this.regs = bars.get(0);
-        this.mem = bars.get(2);
+        this.regs = bar(0);
+        this.mem = bar(2);
+    }
+
+    private Bar bar(int index) {
+        return bars.stream().filter(b -> b.index() == index).findFirst()
+                .orElseThrow(() -> new AssertionError(fn + " has no BAR" + index + ": " + bars));
     }
 
     long in(int reg) {
