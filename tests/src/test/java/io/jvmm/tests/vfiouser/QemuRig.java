@@ -24,13 +24,13 @@ import java.util.concurrent.TimeUnit;
  * inside the root under TCG with guest RAM in a shared memfd and vfio-user-pci devices whose
  * sockets live in a shared directory, and returns the guest's console and exit status.
  */
-final class QemuRig {
+public final class QemuRig {
     private static QemuRig instance;
 
     final Path repo;
     final Path root;
-    final Path kernel;
-    final Path initrd;
+    public final Path kernel;
+    public final Path initrd;
     final String qemuVersion;
 
     private QemuRig(Path repo, Map<String, String> vars) {
@@ -45,7 +45,7 @@ final class QemuRig {
      * The rig, building it if needed. Skips (JUnit assumption) only when it truly cannot be built
      * here: not root, or Debian's mirror cannot be resolved; any other failure fails the test.
      */
-    static synchronized QemuRig get() throws IOException, InterruptedException {
+    public static synchronized QemuRig get() throws IOException, InterruptedException {
         if (instance != null) {
             return instance;
         }
@@ -100,9 +100,9 @@ final class QemuRig {
     }
 
     /** What a boot produced. */
-    record GuestRun(int exitStatus, String console, long millis) {
+    public record GuestRun(int exitStatus, String console, long millis) {
         /** isa-debug-exit turns the guest's status byte s into QEMU's exit status (s << 1) | 1. */
-        boolean passed() {
+        public boolean passed() {
             return exitStatus == 1 && console.contains("JVMM-GUEST: PASS status=0");
         }
     }
@@ -112,15 +112,9 @@ final class QemuRig {
      * cpio archive), with {@code share} bind-mounted at /run/jvmm inside the root (sockets and
      * disk images go there), and the given extra QEMU arguments.
      */
-    GuestRun boot(Path share, String script, List<String> qemuArgs, long timeoutSeconds) throws IOException, InterruptedException {
+    public GuestRun boot(Path share, String script, List<String> qemuArgs, long timeoutSeconds) throws IOException, InterruptedException {
         Files.copy(kernel, share.resolve("vmlinuz"), StandardCopyOption.REPLACE_EXISTING);
-        byte[] base = Files.readAllBytes(initrd);
-        byte[] extra = Cpio.withExecutable("jvmm-run", script.getBytes(StandardCharsets.UTF_8));
-        int at = (base.length + 3) & ~3;   // the kernel finds a following archive only at a 4-byte boundary (zeros between are skipped)
-        byte[] both = new byte[at + extra.length];
-        System.arraycopy(base, 0, both, 0, base.length);
-        System.arraycopy(extra, 0, both, at, extra.length);
-        Files.write(share.resolve("initrd"), both);
+        initrdWith(script, share.resolve("initrd"));
 
         List<String> cmd = new ArrayList<>(List.of("unshare", "--mount", "--propagation", "private", "--",
                 repo.resolve("scripts/vfio-user-rig/in-root").toString(), root.toString(), "--share", share + ":/run/jvmm", "--",
@@ -146,12 +140,27 @@ final class QemuRig {
                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
     }
 
+    /**
+     * Writes to {@code target} the guest image's initramfs with {@code script} as /jvmm-run
+     * (appended as a second cpio archive), for any QEMU that boots the image.
+     */
+    public Path initrdWith(String script, Path target) throws IOException {
+        byte[] base = Files.readAllBytes(initrd);
+        byte[] extra = Cpio.withExecutable("jvmm-run", script.getBytes(StandardCharsets.UTF_8));
+        int at = (base.length + 3) & ~3;   // the kernel finds a following archive only at a 4-byte boundary (zeros between are skipped)
+        byte[] both = new byte[at + extra.length];
+        System.arraycopy(base, 0, both, 0, base.length);
+        System.arraycopy(extra, 0, both, at, extra.length);
+        Files.write(target, both);
+        return target;
+    }
+
     /** The JSON -device form QEMU 11.1 wants for vfio-user-pci (the socket is seen from inside the root). */
-    static List<String> vfioUserDevice(String socketName) {
+    public static List<String> vfioUserDevice(String socketName) {
         return List.of("-device", "{\"driver\":\"vfio-user-pci\",\"socket\":{\"type\":\"unix\",\"path\":\"/run/jvmm/" + socketName + "\"}}");
     }
 
-    static String tail(String console) {
+    public static String tail(String console) {
         String[] lines = console.split("\n");
         return String.join("\n", List.of(lines).subList(Math.max(0, lines.length - 60), lines.length));
     }
