@@ -101,11 +101,7 @@ class QemuIvshmemPeerTest {
                 assertTrue(qemu.waitFor(5, TimeUnit.MINUTES), "QEMU's guest finished:\n" + QemuRig.tail(text(console)));
                 pump.join(5000);
                 String out = text(console);
-                List<String> failed = out.lines().filter(l -> l.startsWith("CHECK ") && !l.endsWith(" ok")).toList();
-                assertTrue(failed.isEmpty(), "checks failed in QEMU's guest: " + failed + "\n" + QemuRig.tail(out));
-                for (String check : List.of("found", "position", "jvmm-bytes", "rang", "msix-cap", "msix-ram")) {
-                    assertTrue(out.contains("CHECK " + check + " ok"), "check " + check + " did not run\n" + QemuRig.tail(out));
-                }
+                QemuRig.assertChecks(out, List.of("found", "position", "jvmm-bytes", "rang", "msix-cap", "msix-ram"));
                 assertEquals(1, qemu.exitValue(), "the guest's status is 0 (isa-debug-exit: (0 << 1) | 1)\n" + QemuRig.tail(out));
                 assertTrue(out.contains("IVPOSITION " + qemuId), "QEMU's IVPosition is the id our server gave\n" + QemuRig.tail(out));
 
@@ -149,19 +145,9 @@ class QemuIvshmemPeerTest {
 
     /** QEMU's guest: the device from sysfs, its BARs with devmem, MSI-X enabled by hand. */
     private static String guestScript(int jvmmId) {
-        return """
-                #!/bin/sh
-                fails=0
-                ok() { echo "CHECK $1 ok"; }
-                bad() { echo "CHECK $1 FAILED: $2"; fails=$((fails + 1)); }
+        return QemuRig.checkingScript("0x1af4", "0x1110") + """
                 byte() { od -An -tu1 -j"$2" -N1 "$1" | tr -d ' '; }
                 poke() { printf "\\\\$(printf '%%03o' "$3")" | dd of="$1" bs=1 seek="$2" count=1 conv=notrunc 2>/dev/null; }
-                dev=""
-                for d in /sys/bus/pci/devices/*; do
-                    [ "$(cat "$d/vendor")" = "0x1af4" ] && [ "$(cat "$d/device")" = "0x1110" ] && dev=$d
-                done
-                [ -n "$dev" ] && ok found || { bad found "no 1af4:1110 device"; exit 1; }
-                echo 1 > "$dev/enable"
                 bar0=$(sed -n 1p "$dev/resource" | cut -d' ' -f1)
                 bar1=$(sed -n 2p "$dev/resource" | cut -d' ' -f1)
                 bar2=$(sed -n 3p "$dev/resource" | cut -d' ' -f1)

@@ -57,12 +57,8 @@ class VfioUserIvshmemLinuxGuestTest {
             after.put(device.memory().slice(GUEST_OFFSET, GUEST_WORDS * 4)).flip();
         }
         String console = run.console();
-        List<String> failed = console.lines().filter(l -> l.startsWith("CHECK ") && !l.endsWith(" ok")).toList();
-        assertTrue(failed.isEmpty(), "checks failed in the guest: " + failed + "\n" + QemuRig.tail(console));
+        QemuRig.assertChecks(console, List.of("found", "registers", "host-bytes"));
         assertTrue(run.passed(), "the guest's status is the test's: QEMU exited " + run.exitStatus() + "\n" + QemuRig.tail(console));
-        for (String check : List.of("found", "registers", "host-bytes")) {
-            assertTrue(console.contains("CHECK " + check + " ok"), "check " + check + " did not run\n" + QemuRig.tail(console));
-        }
         for (int i = 0; i < GUEST_WORDS; i++) {
             assertEquals(0x6E570000 + i, after.getInt(4 * i), "the guest's word " + i + " is in the host's memory");
         }
@@ -70,17 +66,7 @@ class VfioUserIvshmemLinuxGuestTest {
     }
 
     private static String guestScript() {
-        return """
-                #!/bin/sh
-                fails=0
-                ok() { echo "CHECK $1 ok"; }
-                bad() { echo "CHECK $1 FAILED: $2"; fails=$((fails + 1)); }
-                dev=""
-                for d in /sys/bus/pci/devices/*; do
-                    [ "$(cat "$d/vendor")" = "0x1af4" ] && [ "$(cat "$d/device")" = "0x1110" ] && dev=$d
-                done
-                [ -n "$dev" ] && ok found || { bad found "no 1af4:1110 device"; exit 1; }
-                echo 1 > "$dev/enable"
+        return QemuRig.checkingScript("0x1af4", "0x1110") + """
                 set -- $(sed -n 1p "$dev/resource")
                 bar0=$1; bar0size=$(($2 - $1 + 1))
                 bar2=$(sed -n 3p "$dev/resource" | cut -d' ' -f1)

@@ -182,6 +182,40 @@ public final class QemuRig {
         return List.of("-device", "{\"driver\":\"vfio-user-pci\",\"socket\":{\"type\":\"unix\",\"path\":\"/run/jvmm/" + socketName + "\"}}");
     }
 
+    /**
+     * The start of a guest script that checks things: {@code ok NAME} and {@code bad NAME WHY} print
+     * {@code CHECK NAME ok|FAILED: WHY} lines (counting failures in {@code $fails}), then the PCI
+     * function {@code vendor:device} (e.g. "0x1af4", "0x1110") is found in sysfs as {@code $dev}
+     * and enabled, or the script fails check "found".
+     */
+    public static String checkingScript(String vendor, String device) {
+        return """
+                #!/bin/sh
+                fails=0
+                ok() { echo "CHECK $1 ok"; }
+                bad() { echo "CHECK $1 FAILED: $2"; fails=$((fails + 1)); }
+                dev=""
+                for d in /sys/bus/pci/devices/*; do
+                    [ "$(cat "$d/vendor")" = "%1$s" ] && [ "$(cat "$d/device")" = "%2$s" ] && dev=$d
+                done
+                [ -n "$dev" ] && ok found || { bad found "no %1$s:%2$s device"; exit 1; }
+                echo 1 > "$dev/enable"
+                """.formatted(vendor, device);
+    }
+
+    /** Every CHECK line of {@code console} says ok, and each of {@code checks} ran. */
+    public static void assertChecks(String console, List<String> checks) {
+        List<String> failed = console.lines().filter(l -> l.startsWith("CHECK ") && !l.endsWith(" ok")).toList();
+        if (!failed.isEmpty()) {
+            throw new AssertionError("checks failed in the guest: " + failed + "\n" + tail(console));
+        }
+        for (String check : checks) {
+            if (!console.contains("CHECK " + check + " ok")) {
+                throw new AssertionError("check " + check + " did not run\n" + tail(console));
+            }
+        }
+    }
+
     public static String tail(String console) {
         String[] lines = console.split("\n");
         return String.join("\n", List.of(lines).subList(Math.max(0, lines.length - 60), lines.length));
