@@ -11,6 +11,7 @@ import io.jvmm.pci.BarDefinition;
 import io.jvmm.pci.IoEvent;
 import io.jvmm.pci.dispatch.IoCompletion;
 import io.jvmm.pci.dispatch.IoHandler;
+import io.jvmm.pci.msix.GuestNotifiers;
 import io.jvmm.pci.msix.Msix;
 import io.jvmm.pci.msix.SignalResult;
 import io.jvmm.platform.MachineServices;
@@ -42,9 +43,11 @@ import org.slf4j.LoggerFactory;
  * {@code peer << 16 | vector}: a KVM ioeventfd with datamatch, so a doorbell never leaves the
  * kernel; in machines without one the trapped write is matched and the eventfd signalled. A write
  * that no event takes (unknown peer or vector) is counted and dropped, as QEMU does. Our own
- * eventfds are watched on the context and raise their MSI-X vector through {@link Msix#signal},
- * so masking follows rule 2 (the PBA bit is set while masked, one delivery on unmask); with MSI-X
- * disabled a signal is dropped, as in QEMU.
+ * eventfds are connected to their MSI-X vectors through the machine
+ * ({@link GuestNotifiers#connect}): under KVM each is an irqfd on its vector's route while the
+ * vector is unmasked (no Java on the path), elsewhere it is watched on the context and raises the
+ * vector through {@link Msix#signal}; either way masking follows rule 2 (the PBA bit is set while
+ * masked, one delivery on unmask), and with MSI-X disabled a signal is dropped, as in QEMU.
  */
 public final class IvshmemDoorbellDevice extends IvshmemDevice {
     private static final Logger log = LoggerFactory.getLogger(IvshmemDoorbellDevice.class);
@@ -58,6 +61,7 @@ public final class IvshmemDoorbellDevice extends IvshmemDevice {
     private final IvshmemMetrics metrics;
     private final EventContext context;
     private final Msix msix;
+    private final GuestNotifiers notifiers;
     /** Peers by id; changed only on the context, read by vCPUs ringing doorbells. */
     private final Map<Integer, Peer> peers = new ConcurrentHashMap<>();
     private final Object setupLock = new Object();
@@ -95,6 +99,7 @@ public final class IvshmemDoorbellDevice extends IvshmemDevice {
         this.context = EventContext.start("ivshmem-" + options.id());
         try {
             this.msix = services.msix(options.id(), vectors, context);
+            this.notifiers = services.guestNotifiers();
             long pbaOffset = Math.max(2048, (long) vectors * Msix.ENTRY_SIZE);
             long barSize = Math.max(4096, Long.highestOneBit(pbaOffset + msix.pbaSize() - 1) << 1);
             defineBar(MSIX_BAR, BarDefinition.mem32(barSize, new MsixRegion(pbaOffset)));
@@ -273,7 +278,7 @@ public final class IvshmemDoorbellDevice extends IvshmemDevice {
         peer.events.add(event);
         eventFds++;
         if (peerId == position()) {
-            peer.watches.add(context.addEventFd(eventFd, id() + " vector " + vector, n -> interrupt(vector, n)));
+            peer.watches.add(notifiers.connect(msix, vector, eventFd, context, this::interrupted));
             log.debug("{}: our vector {} is eventfd {}", id(), vector, eventFd.fd());
         } else {
             log.debug("{}: peer {} vector {} is eventfd {}", id(), peerId, vector, eventFd.fd());
@@ -321,10 +326,10 @@ public final class IvshmemDoorbellDevice extends IvshmemDevice {
         }
     }
 
-    /** On the context: a peer signalled our eventfd for {@code vector}. */
-    private void interrupt(int vector, long signals) {
+    /** On the context: {@code signals} of a peer on our eventfd went through {@link Msix#signal}. */
+    private void interrupted(SignalResult result, long signals) {
         metrics.interrupt(signals);
-        if (msix.signal(vector) == SignalResult.DROPPED) {
+        if (result == SignalResult.DROPPED) {
             metrics.interruptWhileDisabled();
         }
     }

@@ -19,7 +19,7 @@ public final class IvshmemMetrics {
     public IvshmemMetrics(MeterRegistry registry, String deviceId) {
         Gauge.builder("jvmm.ivshmem.peers", peers, AtomicInteger::get).description("peers whose eventfds we hold (ourselves included)")
                 .tags("device", deviceId).register(registry);
-        interrupts = Counter.builder("jvmm.ivshmem.interrupts").description("signals on our own eventfds (peers ringing us; signals coalesced by the eventfd count each)")
+        interrupts = Counter.builder("jvmm.ivshmem.interrupts").description("signals on our own eventfds that passed through jvmm (all of them, or under KVM those that came while masked)")
                 .tags("device", deviceId).register(registry);
         interruptsWhileDisabled = Counter.builder("jvmm.ivshmem.interrupts.dropped")
                 .description("signals on our eventfds while the guest had MSI-X disabled (dropped, as in QEMU)")
