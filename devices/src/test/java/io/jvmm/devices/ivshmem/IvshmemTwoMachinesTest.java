@@ -132,4 +132,18 @@ class IvshmemTwoMachinesTest {
             assertEquals(2, d.metrics().doorbellsDroppedCount(), "an unknown vector and an unknown peer: counted and dropped");
         }
     }
+
+    @Test
+    void eventfdsForVectorsBeyondOursAreClosedAndCounted() {
+        Path socket = dir.resolve("extra.sock");
+        try (IvshmemServer server = IvshmemServer.start(socket, SharedMemory.create("ivshmem-extra", 64 << 10), true, 3,
+                IvshmemServer.DEFAULT_MAX_CLIENTS, null);
+             TestMachine a = machine(socket, 1)) {
+            IvshmemDoorbellDevice d = device(a);
+            int id = new IvshmemGuest(a).position();
+            Await.until(() -> d.metrics().extraEventFdsCount() == 2, "the server's eventfds for our vectors 1 and 2 were closed");
+            assertEquals(1, d.peerVectors(id), "vector 0 is connected");
+            assertEquals(1, server.clients().size());
+        }
+    }
 }
