@@ -43,7 +43,7 @@ static void map_bars(const struct pci_device *d)
         failed("bars", "bar0: %s", err);
     if (!b2->is_64 || !b2->prefetchable || b2->size < 4096)
         failed("bars", "bar2 is not a 64-bit prefetchable memory BAR of at least 4 KiB");
-    if ((err = pci_bar_region(d, 2, 0, 4096, &shm)))
+    if ((err = pci_bar_region(d, 2, 0, b2->size < 0x40000 ? b2->size : 0x40000, &shm)))
         failed("bars", "bar2: %s", err);
     pci_write16(d, PCI_COMMAND, pci_read16(d, PCI_COMMAND) | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
     kprintf("ivshmem 00:%02x.%u: bar0 0x%lx bar2 0x%lx size 0x%lx\n", d->slot, d->func, d->bars[0].base, b2->base, b2->size);
@@ -82,12 +82,33 @@ static void ring(u32 peer)
     mmio_write32(regs + IVSHMEM_REG_DOORBELL, peer << 16);
 }
 
+/* ivshmem-plain: the host's words read, ours written for the host. */
+static void plain(const struct pci_device *d)
+{
+    if (d->bars[2].size < IVSHMEM_PLAIN_GUEST_OFFSET + 4 * IVSHMEM_PLAIN_GUEST_WORDS)
+        failed("plain", "bar2 is 0x%lx bytes, the check needs 0x%x", d->bars[2].size,
+               IVSHMEM_PLAIN_GUEST_OFFSET + 4 * IVSHMEM_PLAIN_GUEST_WORDS);
+    for (u32 i = 0; i < IVSHMEM_PLAIN_HOST_WORDS; i++) {
+        u32 got = mmio_read32(shm + (u64)i * IVSHMEM_PLAIN_HOST_STRIDE), want = IVSHMEM_PLAIN_HOST_BASE + i;
+        if (got != want)
+            failed("plain", "word %u at bar2+0x%x reads 0x%x, the host wrote 0x%x", i, i * IVSHMEM_PLAIN_HOST_STRIDE, got, want);
+    }
+    for (u32 i = 0; i < IVSHMEM_PLAIN_GUEST_WORDS; i++)
+        mmio_write32(shm + IVSHMEM_PLAIN_GUEST_OFFSET + 4 * i, IVSHMEM_PLAIN_GUEST_BASE + i);
+    kprintf("ivshmem: plain PASS %u host words read, %u words written at bar2+0x%x\n", IVSHMEM_PLAIN_HOST_WORDS,
+            IVSHMEM_PLAIN_GUEST_WORDS, IVSHMEM_PLAIN_GUEST_OFFSET);
+}
+
 void ivshmem_run(const struct pci_device *devs, int n, u8 vector, u8 bsp_apic)
 {
     const struct pci_device *d = find(devs, n);
     if (!d)
         failed("found", "no %04x:%04x device on bus 0", IVSHMEM_VENDOR, IVSHMEM_DEVICE);
     map_bars(d);
+    if (!pci_find_capability(d, PCI_CAP_ID_MSIX, 0)) {
+        plain(d);
+        return;
+    }
     u32 self = mmio_read32(regs + IVSHMEM_REG_IVPOSITION);
     if ((int)self < 0 || self >= IVSHMEM_MAX_ID)
         failed("position", "IVPosition reads %d (a half-realised device reads -1; ids 0..%d are expected)", (int)self,

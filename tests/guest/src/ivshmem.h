@@ -20,7 +20,17 @@
 /* Doorbells each guest rings (and interrupts each takes): in turn, the lower id first. */
 #define IVSHMEM_ROUNDS 100
 
-/* Runs the exchange on the first ivshmem function among devs, with MSI-X entry 0 routed to
+/* ivshmem-plain (no MSI-X capability, IVPosition 0): the host writes PLAIN_HOST_BASE + i at
+ * PLAIN_HOST_STRIDE * i of BAR2 (i < PLAIN_HOST_WORDS) before the guest starts; the guest checks
+ * them and writes PLAIN_GUEST_BASE + i at PLAIN_GUEST_OFFSET + 4 * i for the host to read. */
+#define IVSHMEM_PLAIN_HOST_WORDS 16
+#define IVSHMEM_PLAIN_HOST_STRIDE 4096
+#define IVSHMEM_PLAIN_HOST_BASE 0x5EED0000U
+#define IVSHMEM_PLAIN_GUEST_OFFSET 0x20000
+#define IVSHMEM_PLAIN_GUEST_WORDS 64
+#define IVSHMEM_PLAIN_GUEST_BASE 0x6E570000U
+
+/* Runs the exchange (or, on an ivshmem-plain, the shared-memory check) on the first ivshmem function among devs, with MSI-X entry 0 routed to
  * `vector` on APIC `bsp_apic`; prints what it did and fails the guest when a check does not hold.
  * Needs interrupts on and the APIC timer. */
 void ivshmem_run(const struct pci_device *devs, int n, u8 vector, u8 bsp_apic);
