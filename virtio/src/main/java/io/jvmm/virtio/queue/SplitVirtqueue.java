@@ -87,6 +87,21 @@ public final class SplitVirtqueue {
         return size;
     }
 
+    /** The guest memory the ring lives in. */
+    public GuestMemory memory() {
+        return memory;
+    }
+
+    /** Guest-physical address of the available ring. */
+    public long availAddress() {
+        return avail;
+    }
+
+    /** Guest-physical address of the used ring. */
+    public long usedAddress() {
+        return used;
+    }
+
     /** The next avail slot the device will take (vhost-user GET_VRING_BASE reports it). */
     public int lastAvailIndex() {
         return lastAvail;
@@ -130,6 +145,19 @@ public final class SplitVirtqueue {
         DescriptorChain chain = walk(head);
         lastAvail = (lastAvail + 1) & 0xffff;
         return chain;
+    }
+
+    /**
+     * The chain starting at {@code head}, wherever it was published: for a device that takes over
+     * a ring whose chains another device took (a dead vhost-user back-end's requests in flight).
+     *
+     * @throws VirtqueueFault if head is out of range or the chain is malformed
+     */
+    public DescriptorChain chain(int head) {
+        if (head < 0 || head >= size) {
+            throw new VirtqueueFault(index, "head " + head + " is beyond the queue size " + size);
+        }
+        return walk(head);
     }
 
     private DescriptorChain walk(int head) {
@@ -214,8 +242,13 @@ public final class SplitVirtqueue {
      * Does not interrupt: call {@link #notifyGuest()} after a batch.
      */
     public void push(DescriptorChain chain, int written) {
+        push(chain.head(), written);
+    }
+
+    /** As {@link #push(DescriptorChain, int)}, by head (a chain that could not be walked). */
+    public void push(int head, int written) {
         long elem = used + 4 + 8L * (usedIdx & (size - 1));
-        memory.write32(elem, chain.head());
+        memory.write32(elem, head);
         memory.write32(elem + 4, written);
         usedIdx = (usedIdx + 1) & 0xffff;
         memory.write16Release(used + 2, usedIdx);
@@ -226,6 +259,16 @@ public final class SplitVirtqueue {
         if (needsInterrupt()) {
             interrupt.raise();
         }
+    }
+
+    /**
+     * Raises the queue interrupt whatever the driver asked: for a device taking over a ring from
+     * one that may have pushed entries without interrupting (it died in between).
+     */
+    public void notifyGuestAlways() {
+        GuestMemory.fullFence();
+        signalledUsed = usedIdx;
+        interrupt.raise();
     }
 
     /** Interrupt suppression both ways: EVENT_IDX's used_event, or the avail NO_INTERRUPT flag. */
