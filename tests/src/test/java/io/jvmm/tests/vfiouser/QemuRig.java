@@ -138,8 +138,28 @@ public final class QemuRig {
         return run(share, qemu, timeoutSeconds);
     }
 
+    /**
+     * As {@link #boot(Path, String, List, long)}, telling {@code onLine} each console line as it
+     * arrives (on the console's reader thread), so the host can act when the guest asks for it.
+     */
+    public GuestRun boot(Path share, String script, List<String> qemuArgs, long timeoutSeconds, java.util.function.Consumer<String> onLine)
+            throws IOException, InterruptedException {
+        Files.copy(kernel, share.resolve("vmlinuz"), StandardCopyOption.REPLACE_EXISTING);
+        initrdWith(script, share.resolve("initrd"));
+        List<String> qemu = new ArrayList<>(List.of("-m", "512", "-smp", "2",
+                "-object", "memory-backend-memfd,id=mem,size=512M,share=on", "-machine", "q35,memory-backend=mem",
+                "-kernel", "/run/jvmm/vmlinuz", "-initrd", "/run/jvmm/initrd", "-append", "console=ttyS0 quiet"));
+        qemu.addAll(qemuArgs);
+        return run(share, qemu, timeoutSeconds, onLine);
+    }
+
     /** Runs QEMU (TCG, no display, no reboot, isa-debug-exit at 0x501) in the root with {@code share} at /run/jvmm. */
     private GuestRun run(Path share, List<String> qemuArgs, long timeoutSeconds) throws IOException, InterruptedException {
+        return run(share, qemuArgs, timeoutSeconds, null);
+    }
+
+    private GuestRun run(Path share, List<String> qemuArgs, long timeoutSeconds, java.util.function.Consumer<String> onLine)
+            throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(List.of("unshare", "--mount", "--propagation", "private", "--",
                 repo.resolve("scripts/vfio-user-rig/in-root").toString(), root.toString(), "--share", share + ":/run/jvmm", "--",
                 "qemu-system-x86_64", "-accel", "tcg", "-nographic", "-no-reboot",
@@ -148,7 +168,7 @@ public final class QemuRig {
         long start = System.nanoTime();
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         ByteArrayOutputStream console = new ByteArrayOutputStream();
-        Thread pump = new Thread(() -> copy(p.getInputStream(), console), "qemu-console");
+        Thread pump = new Thread(() -> copy(p.getInputStream(), console, onLine), "qemu-console");
         pump.start();
         if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
             p.descendants().forEach(ProcessHandle::destroyForcibly);
@@ -221,9 +241,22 @@ public final class QemuRig {
         return String.join("\n", List.of(lines).subList(Math.max(0, lines.length - 60), lines.length));
     }
 
-    private static void copy(InputStream in, ByteArrayOutputStream out) {
+    private static void copy(InputStream in, ByteArrayOutputStream out, java.util.function.Consumer<String> onLine) {
         try {
-            in.transferTo(out);
+            if (onLine == null) {
+                in.transferTo(out);
+                return;
+            }
+            ByteArrayOutputStream line = new ByteArrayOutputStream();
+            for (int b; (b = in.read()) >= 0; ) {
+                out.write(b);
+                if (b == '\n') {
+                    onLine.accept(line.toString(StandardCharsets.UTF_8).replace("\r", ""));
+                    line.reset();
+                } else {
+                    line.write(b);
+                }
+            }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
