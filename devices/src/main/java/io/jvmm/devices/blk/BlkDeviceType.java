@@ -22,6 +22,11 @@ public final class BlkDeviceType extends DeclaredDeviceType<BlkOptions> {
     /** I/O threads of a raw image: several requests in flight without blocking the device's context. */
     static final int IO_THREADS = 2;
 
+    /** I/O threads a raw image gets (its own pool). */
+    public static int ioThreads() {
+        return IO_THREADS;
+    }
+
     public BlkDeviceType() {
         super(DRIVER, DeviceCategory.STORAGE, "PCI", "virtio block device",
                 List.of(DRIVE, SERIAL, QUEUE_SIZE));
