@@ -547,8 +547,8 @@ final class NbdServerSession extends ChannelInboundHandlerAdapter {
         if (r.length == 0) {
             return Reply.error(EINVAL, r.describe() + ": zero length");
         }
-        if ((r.type == CMD_READ) && r.length > MAX_PAYLOAD) {
-            return Reply.error(EINVAL, "read of " + r.length + " bytes exceeds " + MAX_PAYLOAD);
+        if ((r.type == CMD_READ || r.type == CMD_WRITE) && r.length > MAX_PAYLOAD) {
+            return Reply.error(EINVAL, commandName(r.type) + " of " + r.length + " bytes exceeds " + MAX_PAYLOAD);
         }
         long size = export.backend().size();
         if (r.offset < 0 || r.offset > size || r.length > size - r.offset) {
