@@ -22,6 +22,16 @@ public final class Main {
     private Main() {
     }
 
+    /** The NBD server of -nbd-server, closed after the machine (try-with-resources closes in reverse order). */
+    private record AutoCloseableNbd(io.jvmm.devices.nbd.NbdExports exports) implements AutoCloseable {
+        @Override
+        public void close() {
+            if (exports != null) {
+                exports.close();
+            }
+        }
+    }
+
     public static void main(String[] args) {
         System.exit(run(args, new FileOutputStream(FileDescriptor.out), System.err));
     }
@@ -62,7 +72,8 @@ public final class Main {
         }
         try {
             MachineConfig config = command.toConfig();
-            try (KvmMachine machine = KvmMachine.create(config, console)) {
+            try (AutoCloseableNbd nbd = new AutoCloseableNbd(command.startNbdExports(config));
+                 KvmMachine machine = KvmMachine.create(config, console)) {
                 machine.attachConsoleInput(System.in);
                 KvmMachine.MachineExit exit = machine.run();
                 if (exit.status() != 0) {

@@ -30,10 +30,15 @@ public final class DeviceServerMain {
 
     public static int run(JvmmCommand command, PrintStream err) {
         DeviceServer server = null;
+        io.jvmm.devices.nbd.NbdExports nbd = null;
         try {
             MachineConfig config = command.toDeviceServerConfig();
             if (config.devices().isEmpty()) {
                 throw new UserError("--vfio-user-socket: no PCI -device to serve (e.g. -device virtio-rng-pci)");
+            }
+            nbd = command.startNbdExports(config);
+            if (nbd != null) {
+                err.println("jvmm: NBD server listening on " + nbd.server().address());
             }
             List<String> ids = config.devices().stream().map(DeviceConfig::id).toList();
             server = new DeviceServer(socketsFor(command.vfioUserSockets(), ids), null);
@@ -44,18 +49,22 @@ public final class DeviceServerMain {
             }
         } catch (UserError e) {
             stop(server);
+            stopNbd(nbd);
             err.println("jvmm: " + e.getMessage());
             return ExitStatus.USER_ERROR;
         } catch (RuntimeException e) {
             stop(server);
+            stopNbd(nbd);
             err.println("jvmm: cannot serve the devices: " + e.getMessage());
             return ExitStatus.HOST_ERROR;
         }
         DeviceServer running = server;
+        io.jvmm.devices.nbd.NbdExports exports = nbd;
         CountDownLatch stopped = new CountDownLatch(1);
         Thread hook = new Thread(() -> {
             log.info("stopping the vfio-user servers");
             stop(running);
+            stopNbd(exports);
             stopped.countDown();
         }, "vfio-user-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
@@ -66,6 +75,7 @@ public final class DeviceServerMain {
             // the interrupt cleared, so the servers' and devices' joins really wait, then restore it.
             Runtime.getRuntime().removeShutdownHook(hook);
             stop(running);
+            stopNbd(exports);
             Thread.currentThread().interrupt();
         }
         return ExitStatus.OK;
@@ -92,6 +102,12 @@ public final class DeviceServerMain {
         }
         throw new UserError("--vfio-user-socket is given " + given.size() + " times for " + deviceIds.size()
                 + " devices: give one socket per device, or a single one");
+    }
+
+    private static void stopNbd(io.jvmm.devices.nbd.NbdExports nbd) {
+        if (nbd != null) {
+            nbd.close();
+        }
     }
 
     private static void stop(DeviceServer server) {
