@@ -25,7 +25,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * An NBD server (fixed newstyle negotiation) on Netty. The listener runs on its own event loop
- * ({@code nbd-listener-<id>}) and the connections on {@code nbd-server-io}, so a synchronous wait on
+ * ({@code nbd-listener-<id>}) and the connections on {@code nbd-io-<id>} (two loops), so a synchronous wait on
  * any other loop (the main loop opening a qcow2 whose backing file is one of our exports) never
  * starves them (rule 5). The experiment switch {@link Listener#MAIN_LOOP} binds the listener to the
  * main loop instead, QEMU's historic wiring, under which such an open deadlocks.
@@ -34,7 +34,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class NbdServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(NbdServer.class);
-    static final String IO_LOOP = "nbd-server-io";
+    /** Threads of a server's connection loops (connections are spread over them). */
+    static final int IO_THREADS = 2;
     /** Servers listening in this process, by address (what a client that waits on one is told). */
     private static final Map<String, NbdServer> LISTENING = new ConcurrentHashMap<>();
 
@@ -68,7 +69,7 @@ public final class NbdServer implements AutoCloseable {
     private final String id;
     private final NbdAddress requested;
     private final NettyLoop.Lease listenerLoop;
-    private final NettyLoop.Lease ioLoop;
+    private final io.netty.channel.MultiThreadIoEventLoopGroup ioLoops;
     private final int maxConnections;
     private final Map<String, NbdExport> exports = new ConcurrentHashMap<>();
     private final Set<Channel> connections = ConcurrentHashMap.newKeySet();
@@ -84,7 +85,8 @@ public final class NbdServer implements AutoCloseable {
         this.maxConnections = maxConnections;
         this.metrics = metrics;
         this.listenerLoop = placement == Listener.MAIN_LOOP ? NettyLoop.main() : NettyLoop.acquire("nbd-listener-" + id);
-        this.ioLoop = NettyLoop.acquire(IO_LOOP);
+        this.ioLoops = new io.netty.channel.MultiThreadIoEventLoopGroup(IO_THREADS,
+                new io.netty.util.concurrent.DefaultThreadFactory("nbd-io-" + id, true), io.netty.channel.epoll.EpollIoHandler.newFactory());
         Channel ch = null;
         try {
             if (listenerLoop.loop().inLoop()) {
@@ -94,7 +96,7 @@ public final class NbdServer implements AutoCloseable {
                 Files.deleteIfExists(address.unixPath());
             }
             ServerBootstrap b = new ServerBootstrap()
-                    .group(listenerLoop.loop().eventLoop(), ioLoop.loop().eventLoop())
+                    .group(listenerLoop.loop().eventLoop(), ioLoops)
                     .channel(address.isUnix() ? EpollServerDomainSocketChannel.class : EpollServerSocketChannel.class)
                     .childHandler(new ChannelInitializer<Channel>() {
                         @Override
@@ -118,13 +120,13 @@ public final class NbdServer implements AutoCloseable {
             if (ch != null) {
                 ch.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
             }
-            ioLoop.close();
+            ioLoops.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS);
             listenerLoop.close();
             throw new IllegalArgumentException("NBD server '" + id + "' cannot listen on " + address + ": " + e.getMessage(), e);
         }
         LISTENING.put(bound.toString(), this);
         log.info("NBD server '{}' listening on {} (listener on loop {}, connections on {})", id, bound,
-                listenerLoop.loop().name(), IO_LOOP);
+                listenerLoop.loop().name(), "nbd-io-" + id);
     }
 
     /**
@@ -232,7 +234,7 @@ public final class NbdServer implements AutoCloseable {
                 log.debug("removing {}: {}", bound.unixPath(), e.toString());
             }
         }
-        ioLoop.close();
+        ioLoops.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS);
         listenerLoop.close();
         log.info("NBD server '{}' on {} stopped", id, bound);
     }
