@@ -44,7 +44,7 @@ class Qcow2KillTest {
         Path image = dir.resolve("victim.qcow2");
         Peers.ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=4k,refcount_bits=1",
                 "-b", "compressed.qcow2", "-F", "qcow2", image.toString());
-        int[] killAt = {400, 4000, 12000};
+        int[] killAt = {200, 1600, 4000};
         for (int round = 0; round < killAt.length; round++) {
             Path target = round == 1 ? compressed : image;   // once straight into the compressed image
             int at = killAt[round];
