@@ -17,8 +17,6 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 
 import static org.junit.jupiter.api.Assertions.*;
@@ -40,7 +38,8 @@ class KvmMsixRoutesTest {
 
     @BeforeEach
     void setUp() {
-        Assumptions.assumeTrue(Files.isWritable(Path.of("/dev/kvm")), "/dev/kvm is absent or not accessible: KVM tests cannot run");
+        String why = Kvm.unusableReason();
+        Assumptions.assumeTrue(why == null, () -> why + ": KVM tests cannot run");
         kvm = Kvm.open();
         vm = kvm.createVm();
         vm.setTssAddress(MemoryLayout.KVM_TSS_ADDR);

@@ -70,7 +70,7 @@ public final class Msix {
             throw new IllegalArgumentException(deviceId + ": MSI-X vector count must be 1.." + MAX_VECTORS + ", got " + vectors);
         }
         this.vectors = vectors;
-        this.states = new VectorStates(vectors, VectorStates.VECTOR_MASKED | VectorStates.DISABLED);
+        this.states = new VectorStates(deviceId, vectors, VectorStates.VECTOR_MASKED | VectorStates.DISABLED);
         this.messages = new AtomicReferenceArray<>(vectors);
         for (int v = 0; v < vectors; v++) {
             messages.set(v, MsiMessage.ZERO);

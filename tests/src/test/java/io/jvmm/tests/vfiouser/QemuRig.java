@@ -122,11 +122,33 @@ final class QemuRig {
         System.arraycopy(extra, 0, both, at, extra.length);
         Files.write(share.resolve("initrd"), both);
 
+        List<String> qemu = new ArrayList<>(List.of("-m", "512", "-smp", "2",
+                "-object", "memory-backend-memfd,id=mem,size=512M,share=on", "-machine", "q35,memory-backend=mem",
+                "-kernel", "/run/jvmm/vmlinuz", "-initrd", "/run/jvmm/initrd", "-append", "console=ttyS0 quiet"));
+        qemu.addAll(qemuArgs);
+        return run(share, qemu, timeoutSeconds);
+    }
+
+    /**
+     * Boots a freestanding ELF (the test guest: QEMU's PVH entry, after SeaBIOS has placed the BARs)
+     * with {@code append} as its command line, one vCPU, 256 MiB of shared RAM and no NIC, and
+     * the given extra QEMU arguments. Its status byte s makes QEMU exit with (s << 1) | 1.
+     */
+    GuestRun bootElf(Path share, Path elf, String append, List<String> qemuArgs, long timeoutSeconds)
+            throws IOException, InterruptedException {
+        Files.copy(elf, share.resolve("guest.elf"), StandardCopyOption.REPLACE_EXISTING);
+        List<String> qemu = new ArrayList<>(List.of("-m", "256", "-smp", "1", "-nic", "none",
+                "-object", "memory-backend-memfd,id=mem,size=256M,share=on", "-machine", "q35,memory-backend=mem",
+                "-kernel", "/run/jvmm/guest.elf", "-append", append));
+        qemu.addAll(qemuArgs);
+        return run(share, qemu, timeoutSeconds);
+    }
+
+    /** Runs QEMU (TCG, no display, no reboot, isa-debug-exit at 0x501) in the root with {@code share} at /run/jvmm. */
+    private GuestRun run(Path share, List<String> qemuArgs, long timeoutSeconds) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(List.of("unshare", "--mount", "--propagation", "private", "--",
                 repo.resolve("scripts/vfio-user-rig/in-root").toString(), root.toString(), "--share", share + ":/run/jvmm", "--",
-                "qemu-system-x86_64", "-accel", "tcg", "-m", "512", "-smp", "2", "-nographic", "-no-reboot",
-                "-object", "memory-backend-memfd,id=mem,size=512M,share=on", "-machine", "q35,memory-backend=mem",
-                "-kernel", "/run/jvmm/vmlinuz", "-initrd", "/run/jvmm/initrd", "-append", "console=ttyS0 quiet",
+                "qemu-system-x86_64", "-accel", "tcg", "-nographic", "-no-reboot",
                 "-device", "isa-debug-exit,iobase=0x501,iosize=2"));
         cmd.addAll(qemuArgs);
         long start = System.nanoTime();
