@@ -9,7 +9,6 @@ import io.jvmm.platform.registry.BackendType;
 import io.jvmm.platform.registry.Property;
 import io.jvmm.platform.registry.PropertyValues;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -136,10 +135,5 @@ public final class BlockdevTypes {
             NbdClientSettings s = DriveType.nbdSettings(v);
             return new BlockdevOptions(v.id(), name(), new NbdUri(a, v.get(EXPORT)).toString(), "raw", v.get(READ_ONLY), s);
         }
-    }
-
-    @SuppressWarnings("unused")
-    private static Duration none() {
-        return Duration.ZERO;
     }
 }

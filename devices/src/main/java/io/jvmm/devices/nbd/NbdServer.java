@@ -10,10 +10,8 @@ import io.netty.channel.epoll.EpollServerSocketChannel;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -185,10 +183,6 @@ public final class NbdServer implements AutoCloseable {
         return exports.get(name);
     }
 
-    Collection<NbdExport> exports() {
-        return List.copyOf(exports.values());
-    }
-
     /** Exports in the order added is not kept; a stable order for NBD_OPT_LIST. */
     List<NbdExport> sortedExports() {
         List<NbdExport> l = new ArrayList<>(exports.values());
@@ -242,9 +236,5 @@ public final class NbdServer implements AutoCloseable {
     @Override
     public String toString() {
         return "NBD server '" + id + "' on " + bound;
-    }
-
-    static Path socketPath(NbdAddress a) {
-        return a.unixPath();
     }
 }

@@ -11,7 +11,6 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
-import java.nio.channels.ClosedChannelException;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
@@ -749,10 +748,5 @@ final class NbdServerSession extends ChannelInboundHandlerAdapter {
         }
         state = State.CLOSED;
         ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
-    }
-
-    @SuppressWarnings("unused")
-    private static boolean closedChannel(Throwable t) {
-        return t instanceof ClosedChannelException;
     }
 }

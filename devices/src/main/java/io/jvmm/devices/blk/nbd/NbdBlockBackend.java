@@ -18,7 +18,6 @@ import io.netty.channel.epoll.EpollSocketChannel;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -688,22 +687,18 @@ public final class NbdBlockBackend implements BlockBackend {
             switch (type) {
                 case REPLY_TYPE_NONE:
                     return;
-                case REPLY_TYPE_OFFSET_DATA: {
-                    long off = payload.readLong();
-                    int n = payload.readableBytes();
-                    checkRange(p, off, n);
-                    ByteBuffer d = p.dst.duplicate();
-                    d.clear().position((int) (off - p.offset)).limit((int) (off - p.offset) + n);
-                    payload.readBytes(d);
-                    return;
-                }
+                case REPLY_TYPE_OFFSET_DATA:
                 case REPLY_TYPE_OFFSET_HOLE: {
                     long off = payload.readLong();
-                    long n = payload.readUnsignedInt();
+                    boolean hole = type == REPLY_TYPE_OFFSET_HOLE;
+                    long n = hole ? payload.readUnsignedInt() : payload.readableBytes();
                     checkRange(p, off, n);
                     ByteBuffer d = p.dst.duplicate();
-                    for (int i = (int) (off - p.offset); i < (int) (off - p.offset + n); i++) {
-                        d.put(i, (byte) 0);
+                    d.clear().position((int) (off - p.offset)).limit((int) (off - p.offset + n));
+                    if (hole) {
+                        d.put(ByteBuffer.allocate((int) n));
+                    } else {
+                        payload.readBytes(d);
                     }
                     return;
                 }
@@ -742,10 +737,5 @@ public final class NbdBlockBackend implements BlockBackend {
         ProtocolError(String m) {
             super(m, null, false, false);
         }
-    }
-
-    @SuppressWarnings("unused")
-    private static Duration unused() {
-        return Duration.ZERO;
     }
 }

@@ -180,16 +180,25 @@ final class Qcow2Image {
 
     // ------------------------------------------------------------------ read
 
-    void read(ByteBuffer dst, long pos) throws IOException {
-        while (dst.hasRemaining()) {
-            long gc = pos >> clusterBits;
+    /** What is done to one cluster's part of a request. */
+    @FunctionalInterface
+    private interface ClusterOp {
+        void apply(long gc, int in, ByteBuffer part) throws IOException;
+    }
+
+    /** Splits {@code buf} (guest offset {@code pos}) at cluster boundaries and applies {@code op} to each part. */
+    private void perCluster(ByteBuffer buf, long pos, ClusterOp op) throws IOException {
+        while (buf.hasRemaining()) {
             int in = (int) (pos & (clusterSize - 1));
-            int n = (int) Math.min(dst.remaining(), clusterSize - in);
-            ByteBuffer part = dst.duplicate().limit(dst.position() + n).slice();
-            readCluster(gc, in, part);
-            dst.position(dst.position() + n);
+            int n = (int) Math.min(buf.remaining(), clusterSize - in);
+            op.apply(pos >> clusterBits, in, buf.duplicate().limit(buf.position() + n).slice());
+            buf.position(buf.position() + n);
             pos += n;
         }
+    }
+
+    void read(ByteBuffer dst, long pos) throws IOException {
+        perCluster(dst, pos, this::readCluster);
     }
 
     /** Reads {@code part.remaining()} bytes of guest cluster {@code gc} from offset {@code in}. */
@@ -306,15 +315,7 @@ final class Qcow2Image {
     // ------------------------------------------------------------------ write
 
     void write(ByteBuffer src, long pos) throws IOException {
-        while (src.hasRemaining()) {
-            long gc = pos >> clusterBits;
-            int in = (int) (pos & (clusterSize - 1));
-            int n = (int) Math.min(src.remaining(), clusterSize - in);
-            ByteBuffer part = src.duplicate().limit(src.position() + n).slice();
-            writeCluster(gc, in, part);
-            src.position(src.position() + n);
-            pos += n;
-        }
+        perCluster(src, pos, this::writeCluster);
     }
 
     private boolean allData(long[] e) {
