@@ -438,6 +438,9 @@ final class Qcow2Image {
 
     /** Makes a whole cluster read as zeroes by metadata; false when only writing zeroes would do. */
     private boolean zeroCluster(long gc, boolean mayUnmap) throws IOException {
+        if (externalData && (h.autoclear & Qcow2Header.AUTOCLEAR_DATA_FILE_RAW) != 0) {
+            return false;   // a raw data file must hold the zeroes itself (it is a valid raw image on its own)
+        }
         long[] e = entry(gc);
         long old = e[0];
         boolean allocatedData = (old & OFFSET_MASK) != 0 && (old & COMPRESSED) == 0;

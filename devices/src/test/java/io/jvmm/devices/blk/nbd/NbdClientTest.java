@@ -37,7 +37,8 @@ import org.junit.jupiter.api.io.TempDir;
  * every injected EIO surfaces as a virtio-blk IOERR (the client does not retry a failed request),
  * a delay beyond the request timeout fails the request within that bound, a server that dies
  * fails what is in flight, and the device goes on once the server is back (the client reconnects in
- * the background every 500 ms).
+ * the background every 500 ms). Both spellings: {@code -drive file=nbd+unix:...} and
+ * {@code -blockdev driver=nbd,...}.
  */
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class NbdClientTest {
@@ -228,8 +229,8 @@ class NbdClientTest {
         String[] cmd = {"qemu-nbd", "-t", "-k", s.toString(), "-f", "raw", "-x", "d", "--shared=4", image.toString()};
         Process server = serve(s, cmd);
         try (TestMachine machine = TestMachine.builder()
-                .option("-drive", "file=nbd+unix:///d?socket=" + s + ",format=raw,if=none,id=d0,request-timeout=5")
-                .device("virtio-blk-pci,id=blk0,drive=d0").build()) {
+                .option("-blockdev", "driver=nbd,node-name=n0,server.type=unix,server.path=" + s + ",export=d,request-timeout=5")
+                .device("virtio-blk-pci,id=blk0,drive=n0").build()) {
             VirtioBlkDriver blk = blk(machine);
             assertArrayEquals(Arrays.copyOfRange(content, 0, 4096), blk.read(0, 4096).data());
             List<CompletableFuture<BlkResponse>> inFlight = new ArrayList<>();

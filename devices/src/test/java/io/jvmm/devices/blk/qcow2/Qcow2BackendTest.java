@@ -158,6 +158,53 @@ class Qcow2BackendTest {
         }
     }
 
+    /** Writes {@code n} random writes (and some zeroes) to the image and the same to a raw copy; returns nothing. */
+    private static void sameWrites(BlockBackend b, Path raw, int n, long seed) throws Exception {
+        Random r = new Random(seed);
+        try (FileChannel ref = FileChannel.open(raw, StandardOpenOption.WRITE)) {
+            for (int i = 0; i < n; i++) {
+                int len = 1 + r.nextInt(r.nextInt(4) == 0 ? 150_000 : 6000);
+                long pos = (long) (r.nextDouble() * (b.size() - len));
+                if (r.nextInt(10) == 0) {
+                    b.writeZeroes(pos, len, r.nextBoolean()).get(60, TimeUnit.SECONDS);
+                    ref.write(ByteBuffer.allocate(len), pos);
+                } else {
+                    byte[] data = new byte[len];
+                    r.nextBytes(data);
+                    b.write(ByteBuffer.wrap(data), pos).get(60, TimeUnit.SECONDS);
+                    ref.write(ByteBuffer.wrap(data), pos);
+                }
+            }
+            b.flush().get(60, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void supportedFeaturesAreWrittenCleanly() throws Exception {
+        Path base = base();
+        List<String[]> kinds = List.of(
+                new String[] {"lazy.qcow2", "lazy_refcounts=on"},
+                new String[] {"extl2.qcow2", "extended_l2=on,cluster_size=64k"},
+                new String[] {"datafile.qcow2", "data_file=" + dir.resolve("datafile.raw") + ",data_file_raw=on"},
+                new String[] {"datafile2.qcow2", "data_file=" + dir.resolve("datafile2.raw")});
+        for (String[] k : kinds) {
+            Path image = dir.resolve(k[0]);
+            Peers.ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", k[1], image.toString(), "32M");
+            if (k[0].startsWith("extl2")) {   // with a backing file: subclusters mix backing, zero and data
+                Peers.ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", k[1], "-b", "base.qcow2", "-F", "qcow2", image.toString());
+            }
+            io(image, "write -P 0x21 100k 20k", "write -z 1M 4k");
+            Path raw = dir.resolve(k[0] + ".same.raw");
+            Peers.ok("qemu-img", "convert", "-O", "raw", image.toString(), raw.toString());
+            try (BlockBackend b = open(image, false)) {
+                sameWrites(b, raw, 400, k[0].hashCode());
+            }
+            String check = Peers.ok("qemu-img", "check", image.toString());
+            assertTrue(check.contains("No errors were found") && !check.contains("leaked"), k[0] + ": " + check);
+            Peers.ok("qemu-img", "compare", "-F", "raw", "-f", "qcow2", image.toString(), raw.toString());
+        }
+    }
+
     @Test
     void unsupportedFeaturesAreRefusedByBit() throws Exception {
         Path p = dir.resolve("feature.qcow2");
