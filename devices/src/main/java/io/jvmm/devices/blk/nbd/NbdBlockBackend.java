@@ -360,11 +360,13 @@ public final class NbdBlockBackend implements BlockBackend {
             channel = null;
         }
         IOException e = new IOException(describe() + ": connection lost (" + why + ")");
-        for (Pending p : List.copyOf(pending.values())) {
+        List<Pending> inFlight = List.copyOf(pending.values());
+        for (Pending p : inFlight) {
             fail(p, e);
         }
         if (!closed) {
-            log.warn("{}: connection to {} lost ({}); {} request(s) failed; reconnecting", owner, uri.address(), why, "in-flight");
+            log.warn("{}: connection to {} lost ({}); {} request(s) in flight failed; reconnecting", owner, uri.address(), why,
+                    inFlight.size());
             scheduleReconnect();
         }
     }
