@@ -12,6 +12,7 @@
 #include "lib.h"
 #include "pci.h"
 #include "testdev.h"
+#include "ivshmem.h"
 #include "vectors.h"
 #include "virtio.h"
 #include "virtio_blk.h"
@@ -36,6 +37,7 @@ static struct virtio_device *first_blk;    /* the device bench=N reads from */
 static struct fs_options fs_options;
 static u8 *fs_buffer;                      /* RAM for the fs check, found in the memory map */
 static int fs_checked;
+static int ivshmem_mode;                   /* ivshmem: ring another guest through ivshmem-doorbell */
 static int testdev_mode;                   /* testdev: check jvmm-testdev with the host's help */
 
 NORETURN void guest_main(u64 cpu, u64 zero_page, u64 ncpus, u64 pvh_start_info);
@@ -272,6 +274,7 @@ NORETURN void guest_main(u64 cpu, u64 zero_page, u64 ncpus, u64 pvh_start_info)
         kprintf("cmdline: %s\n", boot.cmdline);
     reassign_virtio_bars = bootinfo_option(&boot, "reassign-bars", NULL, 0);
     testdev_mode = bootinfo_option(&boot, "testdev", NULL, 0);
+    ivshmem_mode = bootinfo_option(&boot, "ivshmem", NULL, 0);
     u32 bench_reads = bench_reads_option();
     fs_prepare();
 
@@ -292,6 +295,8 @@ NORETURN void guest_main(u64 cpu, u64 zero_page, u64 ncpus, u64 pvh_start_info)
     u8 free_vector = drive_virtio(npci, (u8)bsp_apic, checked, 32);
     if (testdev_mode)
         testdev_run(pci_devices, npci, free_vector, (u8)bsp_apic);
+    if (ivshmem_mode)
+        ivshmem_run(pci_devices, npci, free_vector, (u8)bsp_apic);
     check_required(checked, 32);
     check_cpus(ncpus, bsp_apic);
     if (bench_reads)

@@ -5,6 +5,7 @@ import io.jvmm.chardev.nativ.LibC;
 import io.jvmm.chardev.nativ.Native;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.function.Supplier;
 import jnr.constants.platform.Errno;
 import org.slf4j.Logger;
@@ -47,6 +48,8 @@ final class KvmRunLoop {
     private volatile long mmioExitCount;
     private volatile long hltExitCount;
     private volatile long interruptedRunCount;
+    /** Exits by reason (ExitReason ordinal); written by the vCPU thread only, read by anyone. */
+    private final AtomicLongArray exitsByReason = new AtomicLongArray(ExitReason.values().length);
 
     /**
      * @param registerDump the registers in words, for the exits that end a run in trouble (never throws)
@@ -109,6 +112,7 @@ final class KvmRunLoop {
             exitCount++;
             int code = run.exitReason();
             ExitReason reason = ExitReason.of(code);
+            countExit(reason);
             switch (reason) {
                 case IO -> {
                     handleIo(handler);
@@ -208,6 +212,7 @@ final class KvmRunLoop {
             }
             exitCount++;
             int code = run.exitReason();
+            countExit(ExitReason.of(code));
             switch (ExitReason.of(code)) {
                 case IO -> {
                     handleIo(handler);
@@ -257,6 +262,16 @@ final class KvmRunLoop {
 
     long exitCount() {
         return exitCount;
+    }
+
+    /** One exit: a plain read and an ordered store, since only the vCPU thread writes. */
+    private void countExit(ExitReason reason) {
+        int i = reason.ordinal();
+        exitsByReason.lazySet(i, exitsByReason.get(i) + 1);
+    }
+
+    long exitCount(ExitReason reason) {
+        return exitsByReason.get(reason.ordinal());
     }
 
     long ioExitCount() {

@@ -95,6 +95,11 @@ public final class KvmVcpu implements AutoCloseable {
         return loop.exitCount();
     }
 
+    /** Exits of {@code reason} so far (codes no reason names count under UNRECOGNIZED); readable from any thread. */
+    public long exitCount(ExitReason reason) {
+        return loop.exitCount(reason);
+    }
+
     /** KVM_EXIT_IO exits (a string instruction counts once per exit, not per element). */
     public long ioExitCount() {
         return loop.ioExitCount();
