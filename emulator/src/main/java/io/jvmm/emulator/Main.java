@@ -79,6 +79,9 @@ public final class Main {
             metrics = startMetrics(command, err);
             try (AutoCloseableNbd nbd = new AutoCloseableNbd(command.startNbdExports(config));
                  KvmMachine machine = KvmMachine.create(config, console, metrics == null ? null : metrics.registry())) {
+                if (metrics != null && nbd.exports() != null) {
+                    nbd.exports().server().metrics().bindTo(metrics.registry());
+                }
                 machine.attachConsoleInput(System.in);
                 KvmMachine.MachineExit exit = machine.run();
                 if (exit.status() != 0) {

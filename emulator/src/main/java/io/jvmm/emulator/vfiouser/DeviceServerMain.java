@@ -47,6 +47,9 @@ public final class DeviceServerMain {
             List<String> ids = config.devices().stream().map(DeviceConfig::id).toList();
             Map<String, Path> sockets = socketsFor(command.vfioUserSockets(), ids);
             metrics = Main.startMetrics(command, err);
+            if (metrics != null && nbd != null) {
+                nbd.server().metrics().bindTo(metrics.registry());
+            }
             server = new DeviceServer(sockets, metrics == null ? null : metrics.registry());
             MachineAssembly.assemble(config.devices(), server);
             for (int i = 0; i < config.devices().size(); i++) {
