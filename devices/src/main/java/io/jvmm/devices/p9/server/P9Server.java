@@ -36,6 +36,8 @@ public final class P9Server implements AutoCloseable {
     private final ScheduledThreadPoolExecutor scheduler;
     private final P9Ops ops;
     private final Set<P9Session> sessions = ConcurrentHashMap.newKeySet();
+    /** Tests only: runs on the worker after a request has started and before it is handled (to hold it there). */
+    volatile java.util.function.Consumer<Request> runningHook;
 
     /**
      * Opens the export.

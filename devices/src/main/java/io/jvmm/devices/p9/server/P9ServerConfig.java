@@ -15,8 +15,9 @@ import java.util.Objects;
  * @param maxFids   fids one connection may hold (the next attach or walk gets EMFILE)
  * @param maxTags   requests one connection may have in flight (the next gets EAGAIN)
  * @param threads   worker threads for file operations, shared by all connections
- * @param delay     every request waits this long before it starts (0 normally; tests slow the server
- *                  so that flushes land while requests are in flight); a waiting request is cancellable
+ * @param delay     every Tread, Twrite and Treaddir waits this long before it starts (0 normally; tests
+ *                  slow the server so that flushes land while data requests are in flight); a waiting
+ *                  request has not started, so a Tflush cancels it
  */
 public record P9ServerConfig(Path root, boolean readOnly, SecurityModel security, FlushMode flush, int maxMsize,
                              int maxFids, int maxTags, int threads, Duration delay) {

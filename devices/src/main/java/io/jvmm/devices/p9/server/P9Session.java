@@ -114,7 +114,7 @@ public final class P9Session {
             }
             tags.put(tag, r);
             try {
-                long delay = server.config().delay().toNanos();
+                long delay = type == P9.TREAD || type == P9.TWRITE || type == P9.TREADDIR ? server.config().delay().toNanos() : 0;
                 r.scheduled = delay > 0 ? server.scheduler().schedule(() -> run(r), delay, TimeUnit.NANOSECONDS)
                         : server.workers().submit(() -> run(r));
             } catch (RejectedExecutionException e) {
@@ -165,6 +165,10 @@ public final class P9Session {
                 return;
             }
             r.state = Request.State.RUNNING;
+        }
+        java.util.function.Consumer<Request> hook = server.runningHook;
+        if (hook != null) {
+            hook.accept(r);
         }
         long start = System.nanoTime();
         ByteBuf reply;

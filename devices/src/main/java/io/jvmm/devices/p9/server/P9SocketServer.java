@@ -120,7 +120,10 @@ public final class P9SocketServer implements AutoCloseable {
 
         @Override
         public void send(Request request, ByteBuf reply) {
-            channel.writeAndFlush(reply, channel.voidPromise());
+            // Always through the event loop's task queue, even from the event loop itself: a write
+            // made there directly would overtake replies that workers queued before it (an Rflush
+            // ahead of its victim's reply). The session calls this under its lock, in wire order.
+            channel.eventLoop().execute(() -> channel.writeAndFlush(reply, channel.voidPromise()));
         }
 
         @Override

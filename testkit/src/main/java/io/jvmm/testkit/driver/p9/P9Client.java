@@ -29,6 +29,7 @@ public final class P9Client implements AutoCloseable {
     private final P9Transport transport;
     private final Duration timeout;
     private final ArrayDeque<Integer> freeTags = new ArrayDeque<>();
+    private final java.util.BitSet isFree = new java.util.BitSet(0x10000);
     private final Map<Integer, Pending> inFlight = new LinkedHashMap<>();
     private final Map<Integer, Reply> arrived = new HashMap<>();
     private final Map<Integer, List<Integer>> flushesOf = new HashMap<>();   // victim -> flush tags, in order sent
@@ -47,6 +48,7 @@ public final class P9Client implements AutoCloseable {
         for (int t = 0; t < 0xffff; t++) {
             freeTags.add(t);
         }
+        isFree.set(0, 0xffff);
     }
 
     public int msize() {
@@ -81,6 +83,7 @@ public final class P9Client implements AutoCloseable {
         if (tag == null) {
             throw new IllegalStateException("all 65535 tags are in flight");
         }
+        isFree.clear(tag);
         return sendWithTag(message, tag);
     }
 
@@ -93,7 +96,10 @@ public final class P9Client implements AutoCloseable {
         if (victim >= 0) {
             flushesOf.computeIfAbsent(victim, v -> new ArrayList<>()).add(tag);
         }
-        freeTags.remove(tag);
+        if (isFree.get(tag)) {
+            freeTags.remove(tag);
+            isFree.clear(tag);
+        }
         transport.send(message, msize);
         return tag;
     }
@@ -127,13 +133,11 @@ public final class P9Client implements AutoCloseable {
         if (!reply.isEmpty() && p.type != P9Wire.TVERSION && reply.type() != p.type + 1 && !reply.isError()) {
             violations.add("reply " + reply + " to a T" + p.type);
         }
+        arrived.put(tag, reply);
         if (p.victim >= 0) {
             flushAnswered(p);
         }
-        if (p.tag != P9Wire.NOTAG) {
-            freeTags.add(tag);
-        }
-        arrived.put(tag, reply);
+        maybeFree(tag);
     }
 
     private void flushAnswered(Pending flush) {
@@ -147,8 +151,8 @@ public final class P9Client implements AutoCloseable {
         for (int i = 0; i < index; i++) {
             Pending earlier = inFlight.remove(all.get(i));
             if (earlier != null) {
-                freeTags.add(earlier.tag);
                 arrived.put(earlier.tag, new Reply(P9Wire.TFLUSH + 1, earlier.tag, new byte[0]));
+                maybeFree(earlier.tag);
             }
         }
         List<Integer> later = new ArrayList<>(all.subList(index + 1, all.size()));
@@ -160,10 +164,18 @@ public final class P9Client implements AutoCloseable {
         Pending victim = inFlight.get(flush.victim);
         if (victim != null && victim.type != P9Wire.TFLUSH) {
             inFlight.remove(flush.victim);     // flushed: its reply will never come
-            freeTags.add(victim.tag);
             arrived.put(victim.tag, new Reply(-1, victim.tag, new byte[0]));
         } else if (victim != null) {
             violations.add("Rflush tag " + flush.tag + " before the Rflush of the Tflush it names (tag " + flush.victim + ")");
+        }
+        maybeFree(flush.victim);
+    }
+
+    /** A tag is reused only once it is answered and no Tflush naming it is still in flight (as Linux does). */
+    private void maybeFree(int tag) {
+        if (tag != P9Wire.NOTAG && !inFlight.containsKey(tag) && !flushesOf.containsKey(tag) && !isFree.get(tag)) {
+            freeTags.add(tag);
+            isFree.set(tag);
         }
     }
 
