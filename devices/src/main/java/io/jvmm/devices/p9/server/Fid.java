@@ -23,6 +23,7 @@ final class Fid {
     // Open state (guarded by this).
     int openFd = -1;
     int openFlags;
+    boolean openStream;    // a FIFO or socket: read/write, not pread/pwrite
 
     // Xattr fids (guarded by this).
     byte[] xattrValue;                 // xattrwalk: the value or the list to read

@@ -26,6 +26,10 @@ public interface FileCalls {
 
     @ssize_t long pwrite(int fd, long bufAddress, @size_t long count, @off_t long offset);
 
+    @ssize_t long read(int fd, long bufAddress, @size_t long count);
+
+    @ssize_t long write(int fd, long bufAddress, @size_t long count);
+
     @ssize_t long getdents64(int fd, long bufAddress, @size_t long count);
 
     @off_t long lseek(int fd, @off_t long offset, int whence);

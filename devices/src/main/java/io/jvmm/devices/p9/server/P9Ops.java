@@ -565,9 +565,10 @@ final class P9Ops {
         if (host.isSymlink()) {
             throw new P9Error(Errno.ELOOP, "lopen of a symbolic link");
         }
+        boolean stream = host.type() == Sys.S_IFIFO || host.type() == Sys.S_IFSOCK;
         if (host.isDir()) {
             flags = Sys.O_RDONLY | Sys.O_DIRECTORY;
-        } else if (host.type() == Sys.S_IFIFO || host.type() == Sys.S_IFSOCK) {
+        } else if (stream) {
             flags |= Sys.O_NONBLOCK;   // a FIFO with no writer must not hold a worker
         }
         synchronized (f) {
@@ -577,6 +578,7 @@ final class P9Ops {
             // Through the magic link: the same inode the fid holds, no path resolved again.
             f.openFd = Sys.openat(Sys.AT_FDCWD, Sys.procPath(f.node.fd), flags, 0);
             f.openFlags = flags;
+            f.openStream = stream;
         }
         ByteBuf out = reply(c, 17);
         qid(out, attrs(f.node.fd));
@@ -657,14 +659,15 @@ final class P9Ops {
         try {
             long base = address(out) + IO_HEADER;
             int done = 0;
-            while (done < count) {
-                int n = Sys.pread(fd, base + done, count - done, offset + done);
-                if (n == 0) {
-                    break;
-                }
-                done += n;
-                if (!f.isDir && (f.openFlags & Sys.O_NONBLOCK) != 0) {
-                    break;
+            if (f.openStream) {
+                done = Sys.readStream(fd, base, count);
+            } else {
+                while (done < count) {
+                    int n = Sys.pread(fd, base + done, count - done, offset + done);
+                    if (n == 0) {
+                        break;
+                    }
+                    done += n;
                 }
             }
             out.writeIntLE(done);
@@ -707,7 +710,7 @@ final class P9Ops {
         long base = address(c.in) + c.in.readerIndex();
         int done = 0;
         while (done < count) {
-            done += Sys.pwrite(fd, base + done, count - done, offset + done);
+            done += f.openStream ? Sys.writeStream(fd, base + done, count - done) : Sys.pwrite(fd, base + done, count - done, offset + done);
         }
         server.metrics().written(done);
         ByteBuf out = reply(c, 4);

@@ -146,6 +146,19 @@ public final class Sys {
         return (int) check(C.pwrite(fd, address, count, offset), "pwrite");
     }
 
+    /** read(2) for FIFOs and sockets (no offset); 0 when nothing is there (non-blocking). */
+    static int readStream(int fd, long address, int count) {
+        long n = C.read(fd, address, count);
+        if (n < 0 && errno() == Errno.EAGAIN) {
+            return 0;
+        }
+        return (int) check(n, "read");
+    }
+
+    static int writeStream(int fd, long address, int count) {
+        return (int) check(C.write(fd, address, count), "write");
+    }
+
     static int getdents(int fd, long address, int count) {
         return (int) check(C.getdents64(fd, address, count), "getdents64");
     }
