@@ -4,7 +4,7 @@ package io.jvmm.devices.p9.server;
 public enum FlushMode {
     /** Every Tflush answered, in order, after its victim's reply or cancellation. */
     EXACT,
-    /** Only the first Tflush for a victim is answered; later ones are dropped and their slots leak. */
+    /** QEMU before 2017: a Tflush waits for its victim to run to its end; only the first Tflush for a victim is answered, later ones are dropped and their slots leak. */
     HISTORIC;
 
     public static FlushMode parse(String text) {

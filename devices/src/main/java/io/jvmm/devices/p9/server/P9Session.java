@@ -145,7 +145,8 @@ public final class P9Session {
             return;
         }
         victim.addFlusher(f);
-        if (victim.state == Request.State.QUEUED) {
+        // Historic: QEMU before 2017 waited for the victim to run to its end, cancelled or not.
+        if (victim.state == Request.State.QUEUED && server.config().flush() == FlushMode.EXACT) {
             victim.state = Request.State.CANCELLED;
             if (victim.scheduled != null) {
                 victim.scheduled.cancel(false);
@@ -195,6 +196,7 @@ public final class P9Session {
         tags.remove(r.tag);
         if (closed) {
             reply.release();
+            connection.cancelled(r);   // the transport still gets its slot back
         } else {
             connection.send(r, reply);
         }
