@@ -55,7 +55,8 @@ class RegistryTest {
             "virtio-rng-pci", new Sample("virtio-rng-pci,id=dev0", false, true),
             "vhost-user-fs-pci", new Sample("vhost-user-fs-pci,id=dev0,chardev=c0,tag=reg", true, true),
             "isa-debug-exit", new Sample("isa-debug-exit,id=dev0,iobase=0x501,iosize=2", false, false),
-            "jvmm-testdev", new Sample("jvmm-testdev,id=dev0,size=64K", false, true));
+            "jvmm-testdev", new Sample("jvmm-testdev,id=dev0,size=64K", false, true),
+            "virtio-9p-pci", new Sample("virtio-9p-pci,id=dev0,fsdev=fs0,mount_tag=reg", false, true));
 
     static Stream<String> drivers() {
         return Registry.load().devices().stream().map(DeviceType::driver);
@@ -132,7 +133,10 @@ class RegistryTest {
         KvmAvailable.assume();
         withBackend(driver, () -> {
             String device = SAMPLES.get(driver).device();
-            MachineConfig config = KvmConfig.parse("64", "1", TestGuest.elf(), null, "", true, List.of(),
+            MachineConfig config = device.contains("fsdev=")
+                    ? KvmConfig.parse("64", "1", TestGuest.elf(), null, "", true,
+                            Map.of(BackendKind.FSDEV, List.of("local,id=fs0,path=" + dir + ",security_model=none")), List.of(device))
+                    : KvmConfig.parse("64", "1", TestGuest.elf(), null, "", true, List.of(),
                     backendOptions(BackendKind.CHARDEV), device.contains("drive=") ? backendOptions(BackendKind.DRIVE) : List.of(),
                     List.of(device));
             try (KvmMachine machine = KvmMachine.create(config, new ByteArrayOutputStream())) {
@@ -177,6 +181,8 @@ class RegistryTest {
         Map<BackendKind, List<String>> backends = new EnumMap<>(BackendKind.class);
         backends.put(BackendKind.CHARDEV, backendOptions(BackendKind.CHARDEV));
         backends.put(BackendKind.DRIVE, device.contains("drive=") ? backendOptions(BackendKind.DRIVE) : new ArrayList<>());
+        backends.put(BackendKind.FSDEV, device.contains("fsdev=") ? List.of("local,id=fs0,path=" + dir + ",security_model=none")
+                : new ArrayList<>());
         return ConfigParser.parseDevicesOnly(Registry.load(), ConfigParser.RawOptions.devicesOnly(backends, List.of(device)));
     }
 }

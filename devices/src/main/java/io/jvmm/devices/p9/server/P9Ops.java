@@ -224,9 +224,10 @@ final class P9Ops {
         if (newfid != f.id && c.session.fids.containsKey(newfid)) {
             throw new P9Error(Errno.EINVAL, "newfid " + newfid + " is in use");
         }
-        if (f.isOpen() || f.isXattr()) {
-            throw new P9Error(Errno.EBADF, "walk from an open fid");
+        if (f.isXattr()) {
+            throw new P9Error(Errno.EBADF, "walk from an xattr fid");
         }
+        // Walking from an open fid is allowed (diod and QEMU allow it; diodls -l does it): the new fid is not open.
         Node cur = f.node.retain();
         Node parent = f.parent == null ? null : f.parent.retain();
         String name = f.name;
@@ -240,7 +241,11 @@ final class P9Ops {
                 Node nextParent;
                 String nextName;
                 try {
-                    if (w.equals("..")) {
+                    if (w.equals(".")) {
+                        next = cur.retain();           // diod's clients walk "."; it names the same file
+                        nextParent = parent == null ? null : parent.retain();
+                        nextName = name;
+                    } else if (w.equals("..")) {
                         if (isRoot) {
                             next = cur.retain();       // ".." at the root is the root
                             nextParent = parent == null ? null : parent.retain();
@@ -251,7 +256,7 @@ final class P9Ops {
                             nextName = null;
                         }
                     } else {
-                        if (w.isEmpty() || w.equals(".") || w.indexOf('/') >= 0) {
+                        if (w.isEmpty() || w.indexOf('/') >= 0) {
                             throw new P9Error(Errno.ENOENT, "'" + w + "' is not a single file name");
                         }
                         next = new Node(Sys.openat(cur.fd, w, Sys.O_PATH | Sys.O_NOFOLLOW, 0));

@@ -267,7 +267,7 @@ public final class P9Client implements AutoCloseable {
         java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
         long off = 0;
         while (true) {
-            byte[] d = read(fid, off, msize - 11);
+            byte[] d = read(fid, off, msize - 24);   // as Linux: msize less P9_IOHDRSZ (diod refuses more)
             if (d.length == 0) {
                 return out.toByteArray();
             }
@@ -289,7 +289,7 @@ public final class P9Client implements AutoCloseable {
         List<String> names = new ArrayList<>();
         long offset = 0;
         while (true) {
-            ByteBuffer b = rpc(P9Wire.readdir(fid, offset, msize - 11));
+            ByteBuffer b = rpc(P9Wire.readdir(fid, offset, msize - 24));
             int count = b.getInt();
             if (count == 0) {
                 return names;

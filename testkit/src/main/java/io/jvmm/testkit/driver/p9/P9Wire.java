@@ -93,7 +93,12 @@ public final class P9Wire {
     }
 
     public static byte[] attach(int fid, int uid) {
-        return message(TATTACH).u32(fid).u32(NOFID).str("").str("").u32(uid).build();
+        return attach(fid, uid, "");
+    }
+
+    /** Tattach naming the export (diod serves the export whose path is aname). */
+    public static byte[] attach(int fid, int uid, String aname) {
+        return message(TATTACH).u32(fid).u32(NOFID).str("").str(aname).u32(uid).build();
     }
 
     public static byte[] walk(int fid, int newfid, String... names) {
