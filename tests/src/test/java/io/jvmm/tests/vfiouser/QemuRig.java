@@ -113,9 +113,17 @@ final class QemuRig {
      * disk images go there), and the given extra QEMU arguments.
      */
     GuestRun boot(Path share, String script, List<String> qemuArgs, long timeoutSeconds) throws IOException, InterruptedException {
+        return boot(share, script, Map.of(), qemuArgs, timeoutSeconds);
+    }
+
+    /** As above, with more executables in the initramfs (name, e.g. "bin/jvmm-load", to content). */
+    GuestRun boot(Path share, String script, Map<String, byte[]> executables, List<String> qemuArgs, long timeoutSeconds)
+            throws IOException, InterruptedException {
         Files.copy(kernel, share.resolve("vmlinuz"), StandardCopyOption.REPLACE_EXISTING);
         byte[] base = Files.readAllBytes(initrd);
-        byte[] extra = Cpio.withExecutable("jvmm-run", script.getBytes(StandardCharsets.UTF_8));
+        Map<String, byte[]> files = new HashMap<>(executables);
+        files.put("jvmm-run", script.getBytes(StandardCharsets.UTF_8));
+        byte[] extra = Cpio.withExecutables(files);
         int at = (base.length + 3) & ~3;   // the kernel finds a following archive only at a 4-byte boundary (zeros between are skipped)
         byte[] both = new byte[at + extra.length];
         System.arraycopy(base, 0, both, 0, base.length);
