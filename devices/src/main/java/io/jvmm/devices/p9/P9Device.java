@@ -34,6 +34,8 @@ public final class P9Device implements VirtioDevice {
     private static final int RLERROR = 7;
     private static final int EMSGSIZE = 90;
     private static final int EPROTO = 71;
+    /** Larger T-messages are refused before anything is copied (Linux's virtio client sends at most 512000 bytes). */
+    static final int MAX_MESSAGE = 1 << 20;
 
     /** One request's chain, as long as the device holds it. */
     public static final class Slot {
@@ -163,6 +165,12 @@ public final class P9Device implements VirtioDevice {
             log.warn("virtio-9p {}: request {} is malformed (size field {}, {} readable bytes); answered with EPROTO",
                     id, chain.head(), size, readable);
             completed(slot, rlerror(readable >= 7 ? header.getShort(5) & 0xffff : 0xffff, EPROTO));
+            return;
+        }
+        if (size > MAX_MESSAGE) {
+            log.warn("virtio-9p {}: request {} is a {}-byte message, over the {} bytes any msize allows; answered with EMSGSIZE",
+                    id, chain.head(), size, MAX_MESSAGE);
+            completed(slot, rlerror(header.getShort(5) & 0xffff, EMSGSIZE));
             return;
         }
         ByteBuf message = PooledByteBufAllocator.DEFAULT.directBuffer((int) size);

@@ -450,6 +450,9 @@ final class P9Ops {
             if (host.isDir()) {
                 throw new P9Error(Errno.EISDIR, "truncate of a directory");
             }
+            if (host.isSymlink()) {
+                throw new P9Error(Errno.EINVAL, "truncate of a symbolic link");
+            }
             int fd;
             synchronized (f) {
                 fd = f.openFd >= 0 && (f.openFlags & Sys.O_ACCMODE) != Sys.O_RDONLY ? f.openFd : -1;
@@ -587,7 +590,7 @@ final class P9Ops {
         }
         ByteBuf out = reply(c, 17);
         qid(out, attrs(f.node.fd));
-        out.writeIntLE(0);   // iounit: the client uses msize
+        out.writeIntLE(iounit(c.session, f.node.fd));
         return finish(out);
     }
 
@@ -629,8 +632,27 @@ final class P9Ops {
         dir.release();   // the table's reference to the directory fid
         ByteBuf out = reply(c, 17);
         qid(out, attrs(node.fd));
-        out.writeIntLE(0);
+        out.writeIntLE(iounit(c.session, node.fd));
         return finish(out);
+    }
+
+    /**
+     * The iounit of an open file, as QEMU gives it: the largest multiple of the file system's
+     * block size that fits a message (Linux reads and writes in units of it; 0 would leave the
+     * choice to the client).
+     */
+    private static int iounit(P9Session s, int fd) {
+        int room = s.msize() - IOHDRSZ;
+        long bsize;
+        try {
+            bsize = Sys.fstatfs(fd)[1];
+        } catch (P9Error e) {
+            return 0;
+        }
+        if (bsize <= 0 || bsize > room) {
+            return room;
+        }
+        return (int) (room / bsize * bsize);
     }
 
     private static long address(ByteBuf b) {
@@ -904,7 +926,11 @@ final class P9Ops {
         if (f.isDir) {
             throw new P9Error(Errno.EPERM, "hard link to a directory");
         }
-        Sys.link(f.node.fd, dir.node.fd, name);
+        if (Sys.fstat(f.node.fd).isSymlink()) {
+            Sys.linkSymlink(f.node.fd, dir.node.fd, name);   // the magic link would lead to the target
+        } else {
+            Sys.link(f.node.fd, dir.node.fd, name);
+        }
         return empty(c);
     }
 

@@ -213,6 +213,11 @@ public final class Sys {
         check(C.linkat(AT_FDCWD, procPath(fd), dirfd, name, AT_SYMLINK_FOLLOW), "linkat");
     }
 
+    /** A new name for the symbolic link open (O_PATH) as fd, never for its target (needs CAP_DAC_READ_SEARCH). */
+    static void linkSymlink(int fd, int dirfd, String name) {
+        check(C.linkat(fd, "", dirfd, name, AT_EMPTY_PATH), "linkat");
+    }
+
     static void renameat(int olddirfd, String oldname, int newdirfd, String newname) {
         check(C.renameat(olddirfd, oldname, newdirfd, newname), "renameat");
     }

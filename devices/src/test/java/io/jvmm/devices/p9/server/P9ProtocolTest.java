@@ -132,6 +132,10 @@ class P9ProtocolTest {
         c.walk(0, 1, "ln");
         assertEquals("a.txt", P9Wire.string(c.rpc(P9Wire.readlink(1))));
         assertEquals(ELOOP, c.errno(P9Wire.lopen(1, P9Wire.O_RDONLY)), "a symlink is never followed by lopen");
+        c.rpc(P9Wire.symlink(0, "to-secret", "/etc/hostname", 0));
+        c.walk(0, 9, "to-secret");
+        c.rpc(P9Wire.link(0, 9, "hard-to-link"));
+        assertTrue(Files.isSymbolicLink(root.resolve("hard-to-link")), "a hard link to a symlink is the symlink, never its target");
         c.walk(0, 2, "a.txt");
         c.rpc(P9Wire.link(0, 2, "hard"));
         assertEquals(2, c.getattr(2).nlink());

@@ -98,12 +98,15 @@ public final class P9LoadMain {
         int inFlight = 0;
         while (System.nanoTime() < deadline || inFlight > 0) {
             while (inFlight < qd && System.nanoTime() < deadline) {
-                c.send(P9Wire.read(1, next, block));
+                sent.add(c.send(P9Wire.read(1, next, block)));
                 next += block;
                 if (next >= size) {
                     next = 0;
                 }
                 inFlight++;
+            }
+            if (inFlight == 0) {
+                break;
             }
             bytes += completeOne(c, true);
             inFlight--;
@@ -125,9 +128,12 @@ public final class P9LoadMain {
         int inFlight = 0;
         while (System.nanoTime() < deadline || inFlight > 0) {
             while (inFlight < qd && System.nanoTime() < deadline) {
-                c.send(P9Wire.write(1, next, data));
+                sent.add(c.send(P9Wire.write(1, next, data)));
                 next = (next + block) % (256L << 20);
                 inFlight++;
+            }
+            if (inFlight == 0) {
+                break;
             }
             bytes += completeOne(c, false);
             inFlight--;
@@ -136,10 +142,12 @@ public final class P9LoadMain {
         return bytes;
     }
 
+    /** Tags sent and not yet awaited, oldest first. */
+    private static final java.util.ArrayDeque<Integer> sent = new java.util.ArrayDeque<>();
+
     /** Waits for the oldest request in flight; returns the bytes it moved. */
     private static long completeOne(P9Client c, boolean read) {
-        int tag = c.inFlightTags().get(0);
-        P9Wire.Reply r = c.await(tag);
+        P9Wire.Reply r = c.await(sent.poll());
         if (r.isError()) {
             throw new P9ClientException(read ? "Tread" : "Twrite", r.errno());
         }
@@ -160,7 +168,18 @@ public final class P9LoadMain {
             byTag.put(c.send(P9Wire.mknod(1, prefix + number[s], 0100644, 0, 0, 0)), new int[]{s, 0});
         }
         while (!byTag.isEmpty()) {
-            int tag = c.inFlightTags().get(0);
+            int tag = -1;
+            while (tag < 0) {
+                for (int t : byTag.keySet()) {
+                    if (c.answered(t)) {
+                        tag = t;
+                        break;
+                    }
+                }
+                if (tag < 0) {
+                    c.pump(Duration.ofSeconds(60));
+                }
+            }
             P9Wire.Reply r = c.await(tag);
             int[] st = byTag.remove(tag);
             if (r.isError()) {
