@@ -4,12 +4,14 @@
  *   jvmm-load pread FILE THREADS SECONDS BLOCK seq|rand   threads of O_DIRECT pread (queue depth = threads);
  *                                                         prints "RESULT bytes=N ops=N seconds=S mbps=X iops=Y"
  *   jvmm-load create DIR N                                creates N files in DIR and stats each
+ *   jvmm-load count DIR                                   lists DIR (readdir only, no stat) and prints the entries
  *   jvmm-load setxattr FILE NAME VALUE | getxattr FILE NAME
  *   jvmm-load unlinked FILE                               open, write, unlink, then fstat/read/write/ftruncate the fd
  *
  * Built static by tests/guest/Makefile (build/jvmm-load); exit status 0 on success.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -168,7 +170,36 @@ static int cmd_unlinked(int argc, char **argv) {
     return 0;
 }
 
+static int cmd_count(int argc, char **argv) {
+    if (argc != 3) {
+        return 2;
+    }
+    DIR *d = opendir(argv[2]);
+    if (!d) {
+        fprintf(stderr, "jvmm-load: opendir %s: %s\n", argv[2], strerror(errno));
+        return 1;
+    }
+    long n = 0;
+    struct dirent *e;
+    errno = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            n++;
+        }
+    }
+    if (errno != 0) {
+        fprintf(stderr, "jvmm-load: readdir %s: %s\n", argv[2], strerror(errno));
+        return 1;
+    }
+    closedir(d);
+    printf("%ld\n", n);
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc >= 2 && strcmp(argv[1], "count") == 0) {
+        return cmd_count(argc, argv);
+    }
     if (argc >= 2 && strcmp(argv[1], "pread") == 0) {
         return cmd_pread(argc, argv);
     }
@@ -196,6 +227,6 @@ int main(int argc, char **argv) {
         printf("%s\n", value);
         return 0;
     }
-    fprintf(stderr, "usage: jvmm-load pread|create|unlinked|setxattr|getxattr ...\n");
+    fprintf(stderr, "usage: jvmm-load pread|create|count|unlinked|setxattr|getxattr ...\n");
     return 2;
 }
