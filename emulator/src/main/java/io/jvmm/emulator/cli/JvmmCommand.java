@@ -1,5 +1,6 @@
 package io.jvmm.emulator.cli;
 
+import io.jvmm.emulator.metrics.MetricsOptions;
 import io.jvmm.platform.config.ConfigParser;
 import io.jvmm.platform.config.MachineConfig;
 import io.jvmm.platform.options.UserError;
@@ -72,6 +73,16 @@ public final class JvmmCommand {
             description = "serve the PCI -device(s) over vfio-user on this Unix socket instead of booting a guest; "
                     + "repeat it for one socket per device, or give one PATH and the others get PATH-<device id>")
     List<Path> vfioUserSockets = new ArrayList<>();
+
+    @Option(names = "-metrics", paramLabel = "prometheus[,host=ADDRESS][,port=PORT]",
+            description = "serve the meters (devices, MSI-X, vCPU exits, JVM) in Prometheus's text format at "
+                    + "http://ADDRESS:PORT/metrics; host defaults to 127.0.0.1, port 0 (the default) takes a free port")
+    String metrics;
+
+    /** -metrics, validated, if given. */
+    public Optional<MetricsOptions> metrics() {
+        return metrics == null ? Optional.empty() : Optional.of(MetricsOptions.parse(metrics));
+    }
 
     /** The sockets to serve the devices on (empty: boot a guest). */
     public List<Path> vfioUserSockets() {

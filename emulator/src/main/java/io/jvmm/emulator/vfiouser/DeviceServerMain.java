@@ -1,6 +1,8 @@
 package io.jvmm.emulator.vfiouser;
 
+import io.jvmm.emulator.Main;
 import io.jvmm.emulator.cli.JvmmCommand;
+import io.jvmm.emulator.metrics.JvmmMetrics;
 import io.jvmm.emulator.machine.ExitStatus;
 import io.jvmm.platform.assembly.MachineAssembly;
 import io.jvmm.platform.config.DeviceConfig;
@@ -30,32 +32,37 @@ public final class DeviceServerMain {
 
     public static int run(JvmmCommand command, PrintStream err) {
         DeviceServer server = null;
+        JvmmMetrics metrics = null;
         try {
+            command.metrics();   // a mistake in -metrics is reported before anything else is checked
             MachineConfig config = command.toDeviceServerConfig();
             if (config.devices().isEmpty()) {
                 throw new UserError("--vfio-user-socket: no PCI -device to serve (e.g. -device virtio-rng-pci)");
             }
             List<String> ids = config.devices().stream().map(DeviceConfig::id).toList();
-            server = new DeviceServer(socketsFor(command.vfioUserSockets(), ids), null);
+            Map<String, Path> sockets = socketsFor(command.vfioUserSockets(), ids);
+            metrics = Main.startMetrics(command, err);
+            server = new DeviceServer(sockets, metrics == null ? null : metrics.registry());
             MachineAssembly.assemble(config.devices(), server);
             for (int i = 0; i < config.devices().size(); i++) {
                 err.println("jvmm: serving " + config.devices().get(i).driver() + " " + ids.get(i) + " over vfio-user on "
                         + server.servers().get(i).socketPath());
             }
         } catch (UserError e) {
-            stop(server);
+            stop(server, metrics);
             err.println("jvmm: " + e.getMessage());
             return ExitStatus.USER_ERROR;
         } catch (RuntimeException e) {
-            stop(server);
+            stop(server, metrics);
             err.println("jvmm: cannot serve the devices: " + e.getMessage());
             return ExitStatus.HOST_ERROR;
         }
         DeviceServer running = server;
+        JvmmMetrics runningMetrics = metrics;
         CountDownLatch stopped = new CountDownLatch(1);
         Thread hook = new Thread(() -> {
             log.info("stopping the vfio-user servers");
-            stop(running);
+            stop(running, runningMetrics);
             stopped.countDown();
         }, "vfio-user-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
@@ -65,7 +72,7 @@ public final class DeviceServerMain {
             // Told to stop by the thread that runs us (a test, an embedding program): stop with
             // the interrupt cleared, so the servers' and devices' joins really wait, then restore it.
             Runtime.getRuntime().removeShutdownHook(hook);
-            stop(running);
+            stop(running, runningMetrics);
             Thread.currentThread().interrupt();
         }
         return ExitStatus.OK;
@@ -94,9 +101,12 @@ public final class DeviceServerMain {
                 + " devices: give one socket per device, or a single one");
     }
 
-    private static void stop(DeviceServer server) {
+    private static void stop(DeviceServer server, JvmmMetrics metrics) {
         if (server != null) {
             server.close();
+        }
+        if (metrics != null) {
+            metrics.close();
         }
     }
 }
