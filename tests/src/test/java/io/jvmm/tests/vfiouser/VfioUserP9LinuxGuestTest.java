@@ -11,18 +11,14 @@ import io.jvmm.platform.config.MachineConfig;
 import io.jvmm.platform.registry.BackendKind;
 import io.jvmm.platform.registry.Registry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.security.MessageDigest;
 import java.util.EnumMap;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -62,8 +58,8 @@ class VfioUserP9LinuxGuestTest {
         Path share = Files.createDirectories(dir.resolve("rig"));
         Path export = Files.createDirectories(dir.resolve("export"));
         Path slow = Files.createDirectories(dir.resolve("slow"));
-        String bigSum = writeRandomFile(export.resolve("big"), BIG_BYTES, 9);
-        writeRandomFile(slow.resolve("stream"), 64 << 20, 10);
+        String bigSum = VfioUserVirtioFsLinuxGuestTest.writeRandomFile(export.resolve("big"), BIG_BYTES, 9);
+        VfioUserVirtioFsLinuxGuestTest.writeRandomFile(slow.resolve("stream"), 64 << 20, 10);
         Files.writeString(slow.resolve("small"), "still here");
         Path tenk = Files.createDirectory(export.resolve("tenk"));
         for (int i = 0; i < 10_000; i++) {
@@ -122,20 +118,6 @@ class VfioUserP9LinuxGuestTest {
             assertTrue(flushes >= KILLS / 4.0, "the server saw " + flushes + " Tflush for " + KILLS + " killed readers");
             assertEquals(0.0, meters.get("jvmm.p9.ring.slots").tag("device", "p9").gauge().value());
         }
-    }
-
-    private static String writeRandomFile(Path file, int bytes, long seed) throws Exception {
-        MessageDigest d = MessageDigest.getInstance("SHA-256");
-        Random random = new Random(seed);
-        byte[] chunk = new byte[1 << 20];
-        try (OutputStream out = Files.newOutputStream(file)) {
-            for (int done = 0; done < bytes; done += chunk.length) {
-                random.nextBytes(chunk);
-                d.update(chunk);
-                out.write(chunk);
-            }
-        }
-        return HexFormat.of().formatHex(d.digest());
     }
 
     /** The guest's /jvmm-run: every check prints a CHECK line; the exit status counts failures. */
