@@ -123,7 +123,11 @@ public final class P9SocketServer implements AutoCloseable {
             // Always through the event loop's task queue, even from the event loop itself: a write
             // made there directly would overtake replies that workers queued before it (an Rflush
             // ahead of its victim's reply). The session calls this under its lock, in wire order.
-            channel.eventLoop().execute(() -> channel.writeAndFlush(reply, channel.voidPromise()));
+            try {
+                channel.eventLoop().execute(() -> channel.writeAndFlush(reply, channel.voidPromise()));
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                reply.release();   // the server is shutting down: the client is gone with it
+            }
         }
 
         @Override
