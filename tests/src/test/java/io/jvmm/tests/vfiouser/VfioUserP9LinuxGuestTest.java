@@ -39,11 +39,11 @@ import org.junit.jupiter.api.io.TempDir;
 @Timeout(value = 60, unit = TimeUnit.MINUTES)
 class VfioUserP9LinuxGuestTest {
     /**
-     * The file whose sha256 is checked: 64 MiB in the test command (the Linux 6.12 client reads
+     * The file whose sha256 is checked: 32 MiB in the test command (the Linux 6.12 client reads
      * it in 4 KiB Treads, ~2 ms each under TCG here), 256 MiB from scripts/p9-linux-guest
      * (-Djvmm.p9.bigMiB=256).
      */
-    private static final int BIG_BYTES = Integer.getInteger("jvmm.p9.bigMiB", 64) << 20;
+    private static final int BIG_BYTES = Integer.getInteger("jvmm.p9.bigMiB", 32) << 20;
     /** Readers killed: 100 in the test command; scripts/p9-linux-guest asks for more (-Djvmm.p9.kills=N). */
     private static final int KILLS = Integer.getInteger("jvmm.p9.kills", 100);
 
@@ -59,7 +59,7 @@ class VfioUserP9LinuxGuestTest {
         Path export = Files.createDirectories(dir.resolve("export"));
         Path slow = Files.createDirectories(dir.resolve("slow"));
         String bigSum = VfioUserVirtioFsLinuxGuestTest.writeRandomFile(export.resolve("big"), BIG_BYTES, 9);
-        VfioUserVirtioFsLinuxGuestTest.writeRandomFile(slow.resolve("stream"), 64 << 20, 10);
+        VfioUserVirtioFsLinuxGuestTest.writeRandomFile(slow.resolve("stream"), 8 << 20, 10);
         Files.writeString(slow.resolve("small"), "still here");
         Path tenk = Files.createDirectory(export.resolve("tenk"));
         for (int i = 0; i < 10_000; i++) {
@@ -160,7 +160,7 @@ class VfioUserP9LinuxGuestTest {
                 while [ $i -lt %2$d ]; do
                     cat /slow/stream > /dev/null &
                     pid=$!
-                    usleep 100000
+                    usleep 50000
                     kill -9 $pid 2>/dev/null && killed=$((killed + 1))
                     wait $pid 2>/dev/null
                     i=$((i + 1))
