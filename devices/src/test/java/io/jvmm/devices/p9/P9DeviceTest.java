@@ -1,7 +1,6 @@
 package io.jvmm.devices.p9;
 
 import io.jvmm.chardev.Await;
-import io.jvmm.devices.p9.server.FlushMode;
 import io.jvmm.devices.p9.server.P9Server;
 import io.jvmm.devices.p9.server.P9ServerConfig;
 import io.jvmm.devices.p9.server.P9ServerMetrics;
