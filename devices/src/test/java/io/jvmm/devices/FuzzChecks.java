@@ -34,4 +34,15 @@ public final class FuzzChecks {
             }
         }
     }
+
+    /** A temporary directory for a fuzz target's sockets and files, removed when the JVM exits (if empty). */
+    public static java.nio.file.Path tempDirectory(String prefix) {
+        try {
+            java.nio.file.Path dir = java.nio.file.Files.createTempDirectory(prefix);
+            dir.toFile().deleteOnExit();
+            return dir;
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
 }

@@ -4,13 +4,12 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
+import io.jvmm.devices.FuzzChecks;
 import io.jvmm.chardev.EventFd;
 import io.jvmm.chardev.SharedMemory;
 import io.jvmm.chardev.SocketChardevSpec;
 import io.jvmm.chardev.UnixServerSocket;
 import io.jvmm.chardev.UnixSocketChannel;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -26,17 +25,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code IvshmemServerMessagesFuzzTestInputs/setup/}.
  */
 class IvshmemServerMessagesFuzzTest {
-    private static final Path DIR;
+    private static final Path DIR = FuzzChecks.tempDirectory("ivshmem-fuzz");
     private static final AtomicLong NEXT = new AtomicLong();
 
-    static {
-        try {
-            DIR = Files.createTempDirectory("ivshmem-fuzz");
-            DIR.toFile().deleteOnExit();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
 
     @FuzzTest(maxDuration = "30s")
     void setup(FuzzedDataProvider data) throws Exception {

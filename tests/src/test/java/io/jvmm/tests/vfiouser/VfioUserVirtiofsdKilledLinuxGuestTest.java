@@ -14,10 +14,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.util.HexFormat;
 import java.util.List;
-import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -56,7 +53,7 @@ class VfioUserVirtiofsdKilledLinuxGuestTest {
         Path share = Files.createDirectories(dir.resolve("rig"));
         Path exported = Files.createDirectories(dir.resolve("exported"));
         Path vfsd = Files.createDirectories(dir.resolve("virtiofsd"));
-        String bigSum = writeRandomFile(exported.resolve("big"), BIG_BYTES, 13);
+        String bigSum = VfioUserVirtioFsLinuxGuestTest.writeRandomFile(exported.resolve("big"), BIG_BYTES, 13);
 
         AtomicReference<Virtiofsd> virtiofsd = new AtomicReference<>(Virtiofsd.start(exported, vfsd));
         AtomicInteger kills = new AtomicInteger();
@@ -71,7 +68,7 @@ class VfioUserVirtiofsdKilledLinuxGuestTest {
                     OutputStream.nullOutputStream(), new PrintStream(jvmmErr, true, StandardCharsets.UTF_8))), "jvmm-vfio-user");
             jvmm.start();
             try {
-                awaitSocket(socket, jvmm, jvmmErr);
+                VfioUserVirtioFsLinuxGuestTest.awaitSocket(socket, jvmm, jvmmErr);
                 run = rig.boot(share, guestScript(bigSum), QemuRig.vfioUserDevice("fs.sock"), 600, line -> {
                     try {
                         if (line.startsWith("HOST: kill virtiofsd")) {
@@ -103,29 +100,6 @@ class VfioUserVirtiofsdKilledLinuxGuestTest {
         QemuRig.assertChecks(console, List.of("mount", "dd-progress", "dd-ends", "dd-error", "ls-returns", "ls-error", "umount",
                 "rebind", "remount", "reread"));
         assertTrue(run.passed(), "the guest's status is the test's: QEMU exited " + run.exitStatus() + context);
-    }
-
-    private static String writeRandomFile(Path file, int bytes, long seed) throws Exception {
-        MessageDigest d = MessageDigest.getInstance("SHA-256");
-        Random random = new Random(seed);
-        byte[] chunk = new byte[1 << 20];
-        try (OutputStream out = Files.newOutputStream(file)) {
-            for (int done = 0; done < bytes; done += chunk.length) {
-                random.nextBytes(chunk);
-                d.update(chunk);
-                out.write(chunk);
-            }
-        }
-        return HexFormat.of().formatHex(d.digest());
-    }
-
-    private static void awaitSocket(Path socket, Thread jvmm, ByteArrayOutputStream err) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!Files.exists(socket)) {
-            assertTrue(jvmm.isAlive(), "jvmm ended before serving the device: " + err.toString(StandardCharsets.UTF_8));
-            assertTrue(System.nanoTime() < deadline, "jvmm did not create " + socket + " within 60 s: " + err.toString(StandardCharsets.UTF_8));
-            Thread.sleep(20);
-        }
     }
 
     /**

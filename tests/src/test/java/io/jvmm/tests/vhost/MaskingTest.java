@@ -89,7 +89,7 @@ class MaskingTest {
     void functionMaskCyclesWithConcurrentCompletionsLoseNoInterrupt() {
         try (VhostTestBed bed = VhostTestBed.create(dir, VhostTestBed.Options.defaults().faults(SLOW_CALL_SWITCH))) {
             SplitQueue q = init(bed);
-            MaskCycles.Result r = MaskCycles.run(bed.driver, q, CYCLES / 10, Integer.MAX_VALUE, MaskCycles.VERDICT_LOSS_WAIT, true);
+            MaskCycles.Result r = MaskCycles.run(bed.driver, q, CYCLES / 20, Integer.MAX_VALUE, MaskCycles.VERDICT_LOSS_WAIT, true);
             log.info("x-sync-vring=on, function mask: {}", r);
             assertEquals(0, r.lost(), () -> r + "\nback-end:\n" + bed.backendOutput());
             assertTrue(r.pendingAtUnmask() > 0, () -> "completions never raced the function mask: " + r);

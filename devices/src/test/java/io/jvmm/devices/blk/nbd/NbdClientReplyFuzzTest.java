@@ -16,7 +16,6 @@ import com.code_intelligence.jazzer.junit.FuzzTest;
 import io.jvmm.devices.FuzzChecks;
 import io.jvmm.devices.blk.loop.NettyLoop;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
@@ -41,19 +40,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * a protocol error. Regression inputs in {@code NbdClientReplyFuzzTestInputs/server/}.
  */
 class NbdClientReplyFuzzTest {
-    private static final Path DIR;
+    private static final Path DIR = FuzzChecks.tempDirectory("nbd-client-fuzz");
     private static final AtomicLong NEXT = new AtomicLong();
-    private static final NbdClientSettings SETTINGS = new NbdClientSettings(Duration.ofMillis(1500), Duration.ofMillis(1500),
+    private static final NbdClientSettings SETTINGS = new NbdClientSettings(Duration.ofMillis(500), Duration.ofMillis(500),
             Duration.ZERO);
 
-    static {
-        try {
-            DIR = Files.createTempDirectory("nbd-client-fuzz");
-            DIR.toFile().deleteOnExit();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
 
     @FuzzTest(maxDuration = "30s")
     void server(byte[] input) throws Exception {

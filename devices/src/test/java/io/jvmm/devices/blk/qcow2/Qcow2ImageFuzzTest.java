@@ -8,7 +8,6 @@ import io.jvmm.devices.FuzzChecks;
 import io.jvmm.devices.blk.nbd.NbdClientSettings;
 import io.jvmm.devices.blk.loop.NettyLoop;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -29,7 +28,7 @@ import java.util.concurrent.TimeoutException;
  * {@code Qcow2ImageFuzzTestInputs/image/} (images made by qemu-img and broken ones).
  */
 class Qcow2ImageFuzzTest {
-    private static final Path DIR;
+    private static final Path DIR = FuzzChecks.tempDirectory("qcow2-fuzz");
     /** A backing file named by an nbd: URI gets a short bound (the fuzzer may name any address). */
     private static final NbdClientSettings BACKING_NBD = new NbdClientSettings(java.time.Duration.ofSeconds(1),
             java.time.Duration.ofSeconds(1), java.time.Duration.ZERO);
@@ -38,14 +37,6 @@ class Qcow2ImageFuzzTest {
     private static final com.sun.management.ThreadMXBean THREADS =
             (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
 
-    static {
-        try {
-            DIR = Files.createTempDirectory("qcow2-fuzz");
-            DIR.toFile().deleteOnExit();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
 
     @FuzzTest(maxDuration = "30s")
     void image(byte[] input) throws Exception {
@@ -57,13 +48,11 @@ class Qcow2ImageFuzzTest {
             try {
                 b = Qcow2Backend.open("fuzz", image, true, BACKING_NBD, loop.loop());
             } catch (IllegalArgumentException refused) {
+                checkAllocation(image, input.length, THREADS.getCurrentThreadAllocatedBytes() - before, loop.loop());
                 FuzzChecks.refusedByUs(refused);
                 return;
-            } finally {
-                long allocated = THREADS.getCurrentThreadAllocatedBytes() - before;
-                assertTrue(allocated <= 2L * input.length + ALLOCATION_SLACK,
-                        () -> "opening a " + input.length + "-byte image allocated " + allocated + " bytes");
             }
+            checkAllocation(image, input.length, THREADS.getCurrentThreadAllocatedBytes() - before, loop.loop());
             try {
                 long size = b.size();
                 ByteBuffer in = ByteBuffer.wrap(input);
@@ -87,5 +76,25 @@ class Qcow2ImageFuzzTest {
         } finally {
             Files.deleteIfExists(image);
         }
+    }
+
+    /**
+     * The open may allocate about what the file holds. Over the bound, the open is measured once
+     * more: the first use of a code path loads (and under the fuzzer instruments) classes on this
+     * thread, which is not the image's doing; the second measurement decides.
+     */
+    private static void checkAllocation(Path image, int fileBytes, long allocated, NettyLoop loop) {
+        long bound = 2L * fileBytes + ALLOCATION_SLACK;
+        if (allocated <= bound) {
+            return;
+        }
+        long before = THREADS.getCurrentThreadAllocatedBytes();
+        try {
+            Qcow2Backend.open("fuzz", image, true, BACKING_NBD, loop).close();
+        } catch (IllegalArgumentException refused) {
+            // refused again, as the first time
+        }
+        long again = THREADS.getCurrentThreadAllocatedBytes() - before;
+        assertTrue(again <= bound, () -> "opening a " + fileBytes + "-byte image allocated " + again + " bytes (first time " + allocated + ")");
     }
 }
