@@ -1,0 +1,103 @@
+package io.jvmm.monitor;
+
+import io.jvmm.platform.BuiltDevice;
+import io.jvmm.platform.config.BackendConfig;
+import io.jvmm.platform.config.DeviceConfig;
+import io.jvmm.platform.config.MachineConfig;
+import io.jvmm.platform.registry.BackendKind;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * The part of {@link MonitoredMachine} every machine implements the same way, for a machine to
+ * hold and delegate to: its run state, its events, and the configuration of each device it
+ * plugged (by id) and of its back-ends. Thread-safe.
+ */
+public final class MonitorSupport {
+    private final MachineEvents events = new MachineEvents();
+    private final Map<String, DeviceConfig<?>> configs = new LinkedHashMap<>();
+    private final Set<String> hotplugged = new HashSet<>();
+    private final Map<BackendKind, List<BackendConfig<?>>> backends = new EnumMap<>(BackendKind.class);
+    private RunState state;
+
+    public MonitorSupport(RunState initial) {
+        this.state = Objects.requireNonNull(initial, "initial");
+    }
+
+    /** Records the devices and back-ends the machine is built from. */
+    public synchronized void configure(MachineConfig config) {
+        backends.clear();
+        config.backends().forEach((kind, byId) -> backends.put(kind, new ArrayList<>(byId.values())));
+        for (DeviceConfig<?> d : config.devices()) {
+            configs.put(d.id(), d);
+        }
+    }
+
+    /** Records a device plugged while the machine runs. */
+    public synchronized void hotplugged(DeviceConfig<?> config) {
+        configs.put(config.id(), config);
+        hotplugged.add(config.id());
+    }
+
+    /** Forgets an unplugged device. */
+    public synchronized void removed(String id) {
+        configs.remove(id);
+        hotplugged.remove(id);
+    }
+
+    public synchronized List<BackendConfig<?>> backends(BackendKind kind) {
+        return List.copyOf(backends.getOrDefault(kind, List.of()));
+    }
+
+    /** The back-ends by kind and id, as the parser wants them for {@code device_add}. */
+    public synchronized Map<BackendKind, Map<String, BackendConfig<?>>> backendsById() {
+        Map<BackendKind, Map<String, BackendConfig<?>>> all = new EnumMap<>(BackendKind.class);
+        backends.forEach((kind, list) -> {
+            Map<String, BackendConfig<?>> byId = new LinkedHashMap<>();
+            list.forEach(b -> byId.put(b.id(), b));
+            all.put(kind, byId);
+        });
+        return all;
+    }
+
+    /** The configuration of every device recorded, in the order recorded. */
+    public synchronized List<DeviceConfig<?>> deviceConfigs() {
+        return List.copyOf(configs.values());
+    }
+
+    /**
+     * {@code built} (the machine's devices, in plug order) with their configurations; a device
+     * plugged in code, with no configuration recorded, is left out.
+     */
+    public synchronized List<MonitoredDevice> devices(List<? extends BuiltDevice> built) {
+        List<MonitoredDevice> out = new ArrayList<>();
+        for (BuiltDevice b : built) {
+            DeviceConfig<?> c = configs.get(b.id());
+            if (c != null) {
+                out.add(new MonitoredDevice(c, b, hotplugged.contains(b.id())));
+            }
+        }
+        return out;
+    }
+
+    public synchronized RunState state() {
+        return state;
+    }
+
+    /** Sets the state; returns the one before. */
+    public synchronized RunState setState(RunState next) {
+        RunState before = state;
+        state = Objects.requireNonNull(next, "next");
+        return before;
+    }
+
+    public MachineEvents events() {
+        return events;
+    }
+}
