@@ -7,12 +7,15 @@ import io.jvmm.platform.options.UserError;
 import io.jvmm.emulator.kvm.KvmUnavailableException;
 import io.jvmm.emulator.machine.ExitStatus;
 import io.jvmm.emulator.machine.KvmMachine;
+import io.jvmm.monitor.qmp.QmpEndpoint;
+import io.jvmm.monitor.qmp.QmpServers;
 import picocli.CommandLine;
 
 import java.io.FileOutputStream;
 import java.io.FileDescriptor;
 import java.io.OutputStream;
 import java.io.PrintStream;
+import java.util.List;
 
 /**
  * jvmm's entry point. User mistakes and host limits are one line on stderr and a non-zero status,
@@ -62,7 +65,9 @@ public final class Main {
         }
         try {
             MachineConfig config = command.toConfig();
-            try (KvmMachine machine = KvmMachine.create(config, console)) {
+            List<QmpEndpoint> qmp = command.qmpEndpoints();
+            try (KvmMachine machine = KvmMachine.create(config, console);
+                 QmpServers monitors = QmpServers.start(qmp, machine)) {
                 machine.attachConsoleInput(System.in);
                 KvmMachine.MachineExit exit = machine.run();
                 if (exit.status() != 0) {

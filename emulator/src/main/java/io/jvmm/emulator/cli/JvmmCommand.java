@@ -1,5 +1,7 @@
 package io.jvmm.emulator.cli;
 
+import io.jvmm.monitor.qmp.QmpEndpoint;
+import io.jvmm.monitor.qmp.QmpServers;
 import io.jvmm.platform.config.ConfigParser;
 import io.jvmm.platform.config.MachineConfig;
 import io.jvmm.platform.options.UserError;
@@ -72,6 +74,15 @@ public final class JvmmCommand {
             description = "serve the PCI -device(s) over vfio-user on this Unix socket instead of booting a guest; "
                     + "repeat it for one socket per device, or give one PATH and the others get PATH-<device id>")
     List<Path> vfioUserSockets = new ArrayList<>();
+
+    @Option(names = "-qmp", paramLabel = "unix:PATH,server=on,wait=off",
+            description = "a QMP monitor (QEMU's protocol) on a Unix socket, or tcp:127.0.0.1:PORT,server=on,wait=off; may be repeated")
+    List<String> qmp = new ArrayList<>();
+
+    /** Where to serve QMP, validated ({@code -qmp}). */
+    public List<QmpEndpoint> qmpEndpoints() {
+        return QmpServers.parse(qmp);
+    }
 
     /** The sockets to serve the devices on (empty: boot a guest). */
     public List<Path> vfioUserSockets() {

@@ -2,6 +2,8 @@ package io.jvmm.emulator.vfiouser;
 
 import io.jvmm.emulator.cli.JvmmCommand;
 import io.jvmm.emulator.machine.ExitStatus;
+import io.jvmm.monitor.qmp.QmpEndpoint;
+import io.jvmm.monitor.qmp.QmpServers;
 import io.jvmm.platform.assembly.MachineAssembly;
 import io.jvmm.platform.config.DeviceConfig;
 import io.jvmm.platform.config.MachineConfig;
@@ -20,7 +22,8 @@ import org.slf4j.LoggerFactory;
  * describes and serves each on its own vfio-user socket until the process is told to stop
  * (SIGTERM, SIGINT). The i-th socket serves the i-th PCI device; with a single socket and several
  * devices, the others get {@code PATH-<device id>}. A vhost-user device (vhost-user-fs-pci with its
- * -chardev) connects to its back-end here, before its socket is served (rule 6).
+ * -chardev) connects to its back-end here, before its socket is served (rule 6). With {@code -qmp},
+ * a QMP monitor can add devices (each on {@code PATH-<id>}), remove them, and quit.
  */
 public final class DeviceServerMain {
     private static final Logger log = LoggerFactory.getLogger(DeviceServerMain.class);
@@ -30,42 +33,53 @@ public final class DeviceServerMain {
 
     public static int run(JvmmCommand command, PrintStream err) {
         DeviceServer server = null;
+        QmpServers monitors = null;
+        CountDownLatch stopped = new CountDownLatch(1);
         try {
             MachineConfig config = command.toDeviceServerConfig();
+            List<QmpEndpoint> qmp = command.qmpEndpoints();
             if (config.devices().isEmpty()) {
                 throw new UserError("--vfio-user-socket: no PCI -device to serve (e.g. -device virtio-rng-pci)");
             }
             List<String> ids = config.devices().stream().map(DeviceConfig::id).toList();
             server = new DeviceServer(socketsFor(command.vfioUserSockets(), ids), null);
+            server.configured(config);
+            server.enableHotPlug(command.vfioUserSockets().get(0));
+            server.onQuit(stopped::countDown);
             MachineAssembly.assemble(config.devices(), server);
             for (int i = 0; i < config.devices().size(); i++) {
                 err.println("jvmm: serving " + config.devices().get(i).driver() + " " + ids.get(i) + " over vfio-user on "
                         + server.servers().get(i).socketPath());
             }
+            monitors = QmpServers.start(qmp, server);
         } catch (UserError e) {
-            stop(server);
+            stop(server, monitors);
             err.println("jvmm: " + e.getMessage());
             return ExitStatus.USER_ERROR;
         } catch (RuntimeException e) {
-            stop(server);
+            stop(server, monitors);
             err.println("jvmm: cannot serve the devices: " + e.getMessage());
             return ExitStatus.HOST_ERROR;
         }
         DeviceServer running = server;
-        CountDownLatch stopped = new CountDownLatch(1);
+        QmpServers runningMonitors = monitors;
         Thread hook = new Thread(() -> {
             log.info("stopping the vfio-user servers");
-            stop(running);
+            stop(running, runningMonitors);
             stopped.countDown();
         }, "vfio-user-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         try {
             stopped.await();
+            if (running.runState() == io.jvmm.monitor.RunState.SHUTDOWN) {   // QMP quit: stop here, not in the hook
+                Runtime.getRuntime().removeShutdownHook(hook);
+                stop(running, runningMonitors);
+            }
         } catch (InterruptedException e) {
             // Told to stop by the thread that runs us (a test, an embedding program): stop with
             // the interrupt cleared, so the servers' and devices' joins really wait, then restore it.
             Runtime.getRuntime().removeShutdownHook(hook);
-            stop(running);
+            stop(running, runningMonitors);
             Thread.currentThread().interrupt();
         }
         return ExitStatus.OK;
@@ -94,7 +108,10 @@ public final class DeviceServerMain {
                 + " devices: give one socket per device, or a single one");
     }
 
-    private static void stop(DeviceServer server) {
+    private static void stop(DeviceServer server, QmpServers monitors) {
+        if (monitors != null) {
+            monitors.close();
+        }
         if (server != null) {
             server.close();
         }

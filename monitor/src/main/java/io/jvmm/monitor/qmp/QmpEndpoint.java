@@ -55,6 +55,9 @@ public sealed interface QmpEndpoint {
         String where = "-qmp " + text;
         List<String> parts = split(text);
         String address = parts.get(0);
+        if (!address.startsWith("unix:") && !address.startsWith("tcp:")) {
+            throw new UserError(where + ": only unix:PATH and tcp:HOST:PORT are supported");
+        }
         boolean server = false;
         boolean waitOff = false;
         for (String option : parts.subList(1, parts.size())) {

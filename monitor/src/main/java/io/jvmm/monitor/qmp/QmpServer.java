@@ -89,7 +89,7 @@ public final class QmpServer implements AutoCloseable {
             dispatchThread = t;
             return t;
         });
-        this.dispatcher = new QmpDispatcher(CommandTable.create(new QmpContext(machine, registry, endpoint.filename())));
+        this.dispatcher = new QmpDispatcher(CommandTable.create(new QmpContext(machine, registry, () -> endpoint().filename())));
     }
 
     /** Parses QEMU's {@code -qmp} value and starts serving {@code machine}. */
@@ -278,8 +278,8 @@ public final class QmpServer implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
-        if (endpoint instanceof QmpEndpoint.Unix unix) {
-            deleteQuietly(unix.path().toAbsolutePath());
+        if (endpoint instanceof QmpEndpoint.Unix unix && serverChannel != null) {
+            deleteQuietly(unix.path().toAbsolutePath());   // ours: it was bound (a failed start leaves another's socket alone)
         }
         log.info("{} machine: QMP on {} closed after {} clients", machine.kind(), endpoint().filename(), accepted.get());
     }

@@ -137,7 +137,7 @@ final class Queries {
         }
         ObjectNode monitor = list.addObject();
         monitor.put("frontend-open", true);
-        monitor.put("filename", context.monitorFilename());
+        monitor.put("filename", context.monitorFilename().get());
         monitor.put("label", "compat_monitor0");
         return Result.of(list);
     }
