@@ -1,0 +1,112 @@
+package io.jvmm.emulator.vfiouser;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.jvmm.chardev.Await;
+import io.jvmm.emulator.Main;
+import io.jvmm.emulator.machine.ExitStatus;
+import io.jvmm.monitor.qmp.QmpClient;
+import io.jvmm.monitor.qmp.QmpEndpoint;
+import io.jvmm.monitor.qmp.QmpJson;
+import io.jvmm.pci.ConfigRegisters;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code jvmm --vfio-user-socket PATH -qmp ...}: the device server monitored over QMP. device_add
+ * serves a new device on {@code PATH-<id>} (a vfio-user client finds it there), device_del stops
+ * serving it (its client is disconnected, DEVICE_DELETED), quit ends the server; what belongs to
+ * the VMM using the devices (stop, cont, system_reset) is refused with the reason.
+ */
+@Timeout(value = 90, unit = TimeUnit.SECONDS)
+class DeviceServerQmpTest {
+    @TempDir
+    Path dir;
+
+    private static ObjectNode args(String... pairs) {
+        ObjectNode o = QmpJson.object();
+        for (int i = 0; i < pairs.length; i += 2) {
+            o.put(pairs[i], pairs[i + 1]);
+        }
+        return o;
+    }
+
+    @Test
+    void devicesComeAndGoOnTheirOwnSocketsAndQuitEndsTheServer() throws Exception {
+        Path socket = dir.resolve("dev.sock");
+        Path qmpSocket = dir.resolve("qmp.sock");
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        AtomicInteger status = new AtomicInteger(-1);
+        Thread jvmm = new Thread(() -> status.set(Main.run(new String[] {"--vfio-user-socket", socket.toString(),
+                "-device", "virtio-rng-pci,id=rng0", "-qmp", "unix:" + qmpSocket + ",server=on,wait=off"},
+                new ByteArrayOutputStream(), new PrintStream(err, true, StandardCharsets.UTF_8))), "jvmm-main");
+        jvmm.start();
+        try {
+            Await.until(() -> Files.exists(qmpSocket) || !jvmm.isAlive(), "jvmm to serve QMP");
+            assertTrue(jvmm.isAlive(), () -> "jvmm ended; it said: " + err);
+            try (QmpClient qmp = QmpClient.negotiated(new QmpEndpoint.Unix(qmpSocket))) {
+                assertEquals("running", qmp.execute("query-status").path("return").path("status").asText());
+                JsonNode devices = qmp.execute("query-pci").path("return").get(0).path("devices");
+                assertEquals(1, devices.size());
+                assertEquals("rng0", devices.get(0).path("qdev_id").asText());
+                for (String refused : new String[] {"stop", "cont", "system_reset"}) {
+                    JsonNode r = qmp.execute(refused);
+                    assertEquals("GenericError", r.path("error").path("class").asText(), r.toString());
+                    assertTrue(r.path("error").path("desc").asText().contains("runs no vCPUs"), r.toString());
+                }
+
+                assertTrue(qmp.execute("device_add", args("driver", "virtio-rng-pci", "id", "hot0")).has("return"));
+                Path hot = dir.resolve("dev.sock-hot0");
+                assertTrue(Files.exists(hot), "served on <first socket>-<id>");
+                RawClient client = RawClient.negotiated(hot);
+                assertEquals(0x1044, client.read(PciRegions.CONFIG, ConfigRegisters.DEVICE_ID, 2), "a client finds virtio-rng there");
+                assertEquals(2, qmp.execute("query-pci").path("return").get(0).path("devices").size());
+                assertTrue(qmp.execute("qom-get", args("path", "hot0", "property", "hotplugged")).path("return").asBoolean());
+
+                assertTrue(qmp.execute("device_del", args("id", "hot0")).has("return"));
+                JsonNode deleted = qmp.awaitEvent("DEVICE_DELETED");
+                assertEquals("{\"device\":\"hot0\",\"path\":\"/machine/peripheral/hot0\"}", deleted.path("data").toString());
+                assertTrue(client.serverClosed(), "its client is disconnected");
+                client.close();
+                assertFalse(Files.exists(hot), "its socket is gone");
+                assertEquals("DeviceNotFound", qmp.execute("device_del", args("id", "hot0")).path("error").path("class").asText());
+
+                assertTrue(qmp.execute("quit").has("return"));
+                assertEquals("host-qmp-quit", qmp.awaitEvent("SHUTDOWN").path("data").path("reason").asText());
+                assertTrue(qmp.awaitClosed());
+            }
+            jvmm.join(Await.HANG_GUARD.toMillis());
+            assertFalse(jvmm.isAlive(), "quit ends jvmm");
+            assertEquals(ExitStatus.OK, status.get(), err.toString());
+            assertFalse(Files.exists(socket), "the device's socket is removed");
+            assertFalse(Files.exists(qmpSocket), "and the monitor's");
+        } finally {
+            jvmm.interrupt();
+            jvmm.join(Await.HANG_GUARD.toMillis());
+        }
+    }
+
+    @Test
+    void aQmpOptionJvmmCannotServeIsAUserError() {
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int status = Main.run(new String[] {"--vfio-user-socket", dir.resolve("x.sock").toString(), "-device", "virtio-rng-pci",
+                "-qmp", "unix:" + dir.resolve("q.sock") + ",server=on"}, new ByteArrayOutputStream(),
+                new PrintStream(err, true, StandardCharsets.UTF_8));
+        assertEquals(ExitStatus.USER_ERROR, status);
+        assertEquals("jvmm: -qmp unix:" + dir.resolve("q.sock") + ",server=on: jvmm does not wait for a QMP client before starting; "
+                + "add wait=off\n", err.toString(StandardCharsets.UTF_8));
+        assertFalse(Files.exists(dir.resolve("x.sock")), "nothing was served");
+    }
+}
