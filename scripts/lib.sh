@@ -30,8 +30,9 @@ ensure_packages() {
 # binutils build the freestanding test guest in tests/guest).
 JVMM_BUILD_PACKAGES=(openjdk-17-jdk-headless maven gcc make binutils)
 # What the integration tests talk to, beyond the build: virtiofsd (qemu-system-common), and the
-# tools the guest-image and vfio-user rig scripts use (they also check for themselves).
-JVMM_TEST_PACKAGES=(qemu-system-common debootstrap kmod cpio gzip)
+# tools the guest-image and vfio-user rig scripts use (they also check for themselves);
+# qemu-system-x86 is QEMU 7.2, the reference the QMP compatibility test compares jvmm with.
+JVMM_TEST_PACKAGES=(qemu-system-common debootstrap kmod cpio gzip qemu-system-x86)
 
 # build_jvmm: compiles and packages jvmm (no tests) so scripts/jvmm can run it.
 build_jvmm() {
