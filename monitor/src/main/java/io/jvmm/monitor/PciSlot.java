@@ -1,6 +1,8 @@
 package io.jvmm.monitor;
 
+import io.jvmm.pci.PciBus;
 import io.jvmm.pci.PciDevice;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -10,5 +12,10 @@ import java.util.Objects;
 public record PciSlot(int bus, int slot, int function, PciDevice device) {
     public PciSlot {
         Objects.requireNonNull(device, "device");
+    }
+
+    /** The functions of {@code bus} (bus 0), in slot order. */
+    public static List<PciSlot> onBus(PciBus bus) {
+        return bus.devices().stream().map(d -> new PciSlot(0, d.slot(), 0, d)).toList();
     }
 }

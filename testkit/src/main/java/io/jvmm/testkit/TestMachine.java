@@ -12,10 +12,9 @@ import io.jvmm.pci.msix.Msix;
 import io.jvmm.pci.msix.RecordingInterruptSink;
 import io.jvmm.monitor.HotPlug;
 import io.jvmm.monitor.MachineEvent;
-import io.jvmm.monitor.MachineEvents;
 import io.jvmm.monitor.MonitorSupport;
 import io.jvmm.monitor.MonitoredDevice;
-import io.jvmm.monitor.MonitoredMachine;
+import io.jvmm.monitor.SupportedMachine;
 import io.jvmm.monitor.PciSlot;
 import io.jvmm.monitor.RunState;
 import io.jvmm.monitor.qmp.QmpServer;
@@ -25,11 +24,9 @@ import io.jvmm.platform.Machine;
 import io.jvmm.platform.OneGuestMachine;
 import io.jvmm.platform.MachineServices;
 import io.jvmm.platform.assembly.MachineAssembly;
-import io.jvmm.platform.config.BackendConfig;
 import io.jvmm.platform.config.DeviceConfig;
 import io.jvmm.platform.config.MachineConfig;
 import io.jvmm.platform.options.UserError;
-import io.jvmm.platform.registry.BackendKind;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.jvmm.virtio.VirtioDevice;
@@ -65,7 +62,7 @@ import org.slf4j.LoggerFactory;
  * driver enumerating the bus finds it) or unplug one at once (a surprise removal: the test makes
  * sure its own driver no longer uses it), followed by DEVICE_DELETED.
  */
-public final class TestMachine implements OneGuestMachine, MonitoredMachine, AutoCloseable {
+public final class TestMachine implements OneGuestMachine, SupportedMachine, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(TestMachine.class);
     public static final long MMIO_SPACE = IoSpace.MMIO_SIZE;
 
@@ -214,9 +211,10 @@ public final class TestMachine implements OneGuestMachine, MonitoredMachine, Aut
         return List.copyOf(qmpServers);
     }
 
+
     @Override
-    public RunState runState() {
-        return monitor.state();
+    public MonitorSupport monitorSupport() {
+        return monitor;
     }
 
     @Override
@@ -256,18 +254,8 @@ public final class TestMachine implements OneGuestMachine, MonitoredMachine, Aut
     }
 
     @Override
-    public List<MonitoredDevice> monitoredDevices() {
-        return monitor.devices(devices);
-    }
-
-    @Override
-    public List<BackendConfig<?>> backends(BackendKind kind) {
-        return monitor.backends(kind);
-    }
-
-    @Override
     public List<PciSlot> pciSlots() {
-        return bus.devices().stream().map(d -> new PciSlot(0, d.slot(), 0, d)).toList();
+        return PciSlot.onBus(bus);
     }
 
     @Override
@@ -305,10 +293,6 @@ public final class TestMachine implements OneGuestMachine, MonitoredMachine, Aut
         }
     }
 
-    @Override
-    public MachineEvents events() {
-        return monitor.events();
-    }
 
     private void requireOpen() {
         if (closed.get()) {

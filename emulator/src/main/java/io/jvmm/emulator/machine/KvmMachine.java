@@ -17,10 +17,10 @@ import io.jvmm.pci.msix.GuestNotifiers;
 import io.jvmm.pci.msix.Msix;
 import io.jvmm.monitor.HotPlug;
 import io.jvmm.monitor.MachineEvent;
-import io.jvmm.monitor.MachineEvents;
 import io.jvmm.monitor.MonitorSupport;
 import io.jvmm.monitor.MonitoredDevice;
 import io.jvmm.monitor.MonitoredMachine;
+import io.jvmm.monitor.SupportedMachine;
 import io.jvmm.monitor.PciSlot;
 import io.jvmm.monitor.RunState;
 import io.jvmm.platform.BuiltDevice;
@@ -28,10 +28,8 @@ import io.jvmm.platform.Machine;
 import io.jvmm.platform.OneGuestMachine;
 import io.jvmm.platform.MachineServices;
 import io.jvmm.platform.assembly.MachineAssembly;
-import io.jvmm.platform.config.BackendConfig;
 import io.jvmm.platform.config.MachineConfig;
 import io.jvmm.platform.options.UserError;
-import io.jvmm.platform.registry.BackendKind;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.slf4j.Logger;
@@ -60,7 +58,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * the guest's own exit does; {@code system_reset} is refused (see {@link #systemReset}); devices
  * cannot be hot-plugged.
  */
-public final class KvmMachine implements OneGuestMachine, MonitoredMachine, AutoCloseable {
+public final class KvmMachine implements OneGuestMachine, SupportedMachine, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Machine.class);
     /** Which KVM device node to open (default /dev/kvm); tests point it elsewhere to provoke host errors. */
     public static final String KVM_DEVICE_PROPERTY = "jvmm.kvm.device";
@@ -227,12 +225,13 @@ public final class KvmMachine implements OneGuestMachine, MonitoredMachine, Auto
 
     // ---- MonitoredMachine ---------------------------------------------------------------------
 
-    @Override
-    public RunState runState() {
-        return monitor.state();
-    }
 
     /** Parks every vCPU between two KVM_RUNs (their current exit completed first); STOP. */
+    @Override
+    public MonitorSupport monitorSupport() {
+        return monitor;
+    }
+
     @Override
     public void stop() {
         control.stop();
@@ -262,18 +261,8 @@ public final class KvmMachine implements OneGuestMachine, MonitoredMachine, Auto
     }
 
     @Override
-    public List<MonitoredDevice> monitoredDevices() {
-        return monitor.devices(devices);
-    }
-
-    @Override
-    public List<BackendConfig<?>> backends(BackendKind kind) {
-        return monitor.backends(kind);
-    }
-
-    @Override
     public List<PciSlot> pciSlots() {
-        return bus.devices().stream().map(d -> new PciSlot(0, d.slot(), 0, d)).toList();
+        return PciSlot.onBus(bus);
     }
 
     /** None: the KVM machine has no hot-plug controller for its guest to see devices come and go. */
@@ -282,10 +271,6 @@ public final class KvmMachine implements OneGuestMachine, MonitoredMachine, Auto
         return Optional.empty();
     }
 
-    @Override
-    public MachineEvents events() {
-        return monitor.events();
-    }
 
     /** Feeds the host's standard input to the guest's serial port until it ends. */
     public void attachConsoleInput(InputStream in) {

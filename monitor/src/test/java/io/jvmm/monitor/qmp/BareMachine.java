@@ -74,7 +74,7 @@ final class BareMachine implements MonitoredMachine {
 
     @Override
     public List<PciSlot> pciSlots() {
-        return bus.devices().stream().map(d -> new PciSlot(0, d.slot(), 0, d)).toList();
+        return PciSlot.onBus(bus);
     }
 
     @Override

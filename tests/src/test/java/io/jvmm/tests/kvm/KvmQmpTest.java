@@ -58,13 +58,7 @@ class KvmQmpTest {
              QmpClient qmp = QmpClient.negotiated(server.endpoint())) {
             assertEquals("prelaunch", qmp.execute("query-status").path("return").path("status").asText());
             assertTrue(qmp.execute("stop").has("return"));
-            CompletableFuture<KvmMachine.MachineExit> run = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return machine.run();
-                } catch (InterruptedException e) {
-                    throw new IllegalStateException(e);
-                }
-            });
+            CompletableFuture<KvmMachine.MachineExit> run = runInBackground(machine);
             assertEquals("paused", qmp.execute("query-status").path("return").path("status").asText());
             Await.stays(() -> console.size() == 0, "the paused guest prints nothing");
 
@@ -94,19 +88,23 @@ class KvmQmpTest {
              QmpServer server = QmpServer.start("tcp:127.0.0.1:0,server=on,wait=off", machine);
              QmpClient qmp = QmpClient.negotiated(server.endpoint())) {
             assertTrue(qmp.execute("stop").has("return"));
-            CompletableFuture<KvmMachine.MachineExit> run = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return machine.run();
-                } catch (InterruptedException e) {
-                    throw new IllegalStateException(e);
-                }
-            });
+            CompletableFuture<KvmMachine.MachineExit> run = runInBackground(machine);
             assertTrue(qmp.execute("quit").has("return"));
             assertEquals("host-qmp-quit", qmp.awaitEvent("SHUTDOWN").path("data").path("reason").asText());
             KvmMachine.MachineExit exit = run.get(60, TimeUnit.SECONDS);
             assertEquals(ExitStatus.OK, exit.status(), exit.reason());
             assertEquals(0, console.size(), "the guest never ran");
         }
+    }
+
+    private static CompletableFuture<KvmMachine.MachineExit> runInBackground(KvmMachine machine) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return machine.run();
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
     }
 
     private static JsonNode device(JsonNode queryPci, String id) {
