@@ -184,7 +184,7 @@ public final class QmpClient implements AutoCloseable {
         }
         if (line instanceof RuntimeException e) {
             lines.add(e);   // every later wait fails the same way
-            throw e;
+            throw new IllegalStateException(e.getMessage(), e);   // with the waiting caller's stack
         }
         return (JsonNode) line;
     }

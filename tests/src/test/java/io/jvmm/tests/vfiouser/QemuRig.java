@@ -113,6 +113,12 @@ final class QemuRig {
      * disk images go there), and the given extra QEMU arguments.
      */
     GuestRun boot(Path share, String script, List<String> qemuArgs, long timeoutSeconds) throws IOException, InterruptedException {
+        return boot(share, script, qemuArgs, timeoutSeconds, new ByteArrayOutputStream());
+    }
+
+    /** As {@link #boot(Path, String, List, long)}, with the console written to {@code console} as it comes (to watch it live). */
+    GuestRun boot(Path share, String script, List<String> qemuArgs, long timeoutSeconds, ByteArrayOutputStream console)
+            throws IOException, InterruptedException {
         Files.copy(kernel, share.resolve("vmlinuz"), StandardCopyOption.REPLACE_EXISTING);
         byte[] base = Files.readAllBytes(initrd);
         byte[] extra = Cpio.withExecutable("jvmm-run", script.getBytes(StandardCharsets.UTF_8));
@@ -131,7 +137,6 @@ final class QemuRig {
         cmd.addAll(qemuArgs);
         long start = System.nanoTime();
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        ByteArrayOutputStream console = new ByteArrayOutputStream();
         Thread pump = new Thread(() -> copy(p.getInputStream(), console), "qemu-console");
         pump.start();
         if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
