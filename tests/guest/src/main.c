@@ -11,6 +11,8 @@
 #include "guest.h"
 #include "lib.h"
 #include "pci.h"
+#include "testdev.h"
+#include "ivshmem.h"
 #include "vectors.h"
 #include "virtio.h"
 #include "virtio_blk.h"
@@ -35,6 +37,8 @@ static struct virtio_device *first_blk;    /* the device bench=N reads from */
 static struct fs_options fs_options;
 static u8 *fs_buffer;                      /* RAM for the fs check, found in the memory map */
 static int fs_checked;
+static int ivshmem_mode;                   /* ivshmem: ring another guest through ivshmem-doorbell */
+static int testdev_mode;                   /* testdev: check jvmm-testdev with the host's help */
 
 NORETURN void guest_main(u64 cpu, u64 zero_page, u64 ncpus, u64 pvh_start_info);
 
@@ -67,7 +71,7 @@ static __attribute__((noinline)) NORETURN void run_fault(const char *mode)
 
 static int reassign(const struct pci_device *d)
 {
-    return reassign_virtio_bars && virtio_type(d) >= 0;
+    return reassign_virtio_bars && (virtio_type(d) >= 0 || testdev_match(d));
 }
 
 static void make_tag(char *tag, const char *name, const struct pci_device *d)
@@ -100,9 +104,9 @@ static void drive_fs(struct virtio_device *v, const struct pci_device *d, u8 fir
     fs_checked = 1;
 }
 
-/* Sets up and checks every virtio device we have a test for; returns how many were checked
- * per type (index: virtio type, bounded). */
-static void drive_virtio(int npci, u8 bsp_apic, u32 *checked, int ntypes)
+/* Sets up and checks every virtio device we have a test for; counts how many were checked per
+ * type (index: virtio type, bounded). Returns the first MSI vector it left free. */
+static u8 drive_virtio(int npci, u8 bsp_apic, u32 *checked, int ntypes)
 {
     int driven = 0;
     u8 next_vector = MSI_FIRST_VECTOR;  /* one per queue, in the order devices are driven */
@@ -148,6 +152,7 @@ static void drive_virtio(int npci, u8 bsp_apic, u32 *checked, int ntypes)
     }
     if (fs_options.enabled && !fs_checked)
         guest_fail("fs=%s needs a virtio-fs device, and none was found", fs_options.file);
+    return next_vector;
 }
 
 /* fs=FILE: the options, and RAM for its buffer above the image (2 MiB-aligned, so user-mode
@@ -166,7 +171,8 @@ static void fs_prepare(void)
     fs_buffer = (u8 *)at;
 }
 
-/* require=blk,rng: fail unless a device of each named type was checked. */
+/* require=blk,rng: fail unless a device of each named type was checked (`testdev`: the
+ * jvmm-testdev check ran). */
 static void check_required(const u32 *checked, int ntypes)
 {
     char list[64];
@@ -178,7 +184,7 @@ static void check_required(const u32 *checked, int ntypes)
             p++;
         if (*p)
             *p++ = 0;
-        int found = 0;
+        int found = str_eq(name, "testdev") && testdev_mode;
         for (int t = 0; t < ntypes; t++)
             if (str_eq(name, virtio_type_name(t)) && checked[t])
                 found = 1;
@@ -267,6 +273,8 @@ NORETURN void guest_main(u64 cpu, u64 zero_page, u64 ncpus, u64 pvh_start_info)
     if (boot.cmdline[0])
         kprintf("cmdline: %s\n", boot.cmdline);
     reassign_virtio_bars = bootinfo_option(&boot, "reassign-bars", NULL, 0);
+    testdev_mode = bootinfo_option(&boot, "testdev", NULL, 0);
+    ivshmem_mode = bootinfo_option(&boot, "ivshmem", NULL, 0);
     u32 bench_reads = bench_reads_option();
     fs_prepare();
 
@@ -284,7 +292,11 @@ NORETURN void guest_main(u64 cpu, u64 zero_page, u64 ncpus, u64 pvh_start_info)
     if ((err = pci_assign_bars(pci_devices, npci, reassign)))
         guest_fail("pci: %s", err);
     u32 checked[32] = { 0 };
-    drive_virtio(npci, (u8)bsp_apic, checked, 32);
+    u8 free_vector = drive_virtio(npci, (u8)bsp_apic, checked, 32);
+    if (testdev_mode)
+        testdev_run(pci_devices, npci, free_vector, (u8)bsp_apic);
+    if (ivshmem_mode)
+        ivshmem_run(pci_devices, npci, free_vector, (u8)bsp_apic);
     check_required(checked, 32);
     check_cpus(ncpus, bsp_apic);
     if (bench_reads)

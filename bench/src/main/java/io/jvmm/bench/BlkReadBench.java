@@ -1,7 +1,5 @@
 package io.jvmm.bench;
 
-import io.jvmm.devices.blk.RawFileBackend;
-import io.jvmm.devices.blk.BlkDevice;
 import io.jvmm.testkit.TestMachine;
 import io.jvmm.testkit.driver.Guest;
 import io.jvmm.testkit.driver.blk.VirtioBlkDriver;
@@ -47,8 +45,9 @@ public class BlkReadBench {
             f.setLength(IMAGE);
             f.write(new byte[(int) IMAGE]);   // really allocated, so both paths read the page cache
         }
-        machine = new TestMachine(64L << 20);
-        machine.addVirtio(new BlkDevice("blk0", new RawFileBackend("blk0", image, false, 2), "bench", 256));
+        machine = TestMachine.builder().memory("64M")
+                .option("-drive", "file=" + image + ",format=raw,if=none,id=d0")
+                .device("virtio-blk-pci,id=blk0,drive=d0,serial=bench").build();
         Guest guest = Guest.of(machine);
         PciFunction fn = guest.enumerate().stream().filter(VirtioPciDriver::isVirtio).findFirst().orElseThrow();
         blk = new VirtioBlkDriver(VirtioPciDriver.probe(guest, fn)).initialize();

@@ -72,7 +72,7 @@ final class VirtiofsMachine implements AutoCloseable {
             n = new ContextGuestNotifiers(ctx);
             m = new TestMachine(RAM);
             m.addVirtio(VhostUserFsDevice.realize(new VhostUserFsOptions("fs0", SocketChardevSpec.client("c0", d.socket), "bench", 1,
-                    QUEUE_SIZE, true), n));
+                    QUEUE_SIZE, true)));
             m.addVirtio(new RngDevice("rng1"));
             Guest g = Guest.of(m);
             List<PciFunction> functions = g.enumerate();

@@ -26,7 +26,8 @@ public final class EventFd implements AutoCloseable {
     private static final LibC LIBC = Native.libc();
 
     private final int fd;
-    private volatile boolean closed;
+    /** Keeps the fd open while a signal or consume on another thread may still use it. */
+    private final FdUsers users = new FdUsers();
 
     private EventFd(int fd) {
         this.fd = fd;
@@ -87,51 +88,86 @@ public final class EventFd implements AutoCloseable {
         if (n <= 0) {
             throw new IllegalArgumentException("eventfd " + fd + ": signal count must be positive, got " + n);
         }
-        ensureOpen();
-        if (LIBC.eventfd_write(fd, n) < 0) {
-            throw Native.error("eventfd_write(fd " + fd + ", " + n + ")");
+        if (!trySignal(n)) {
+            throw new IllegalStateException("eventfd " + fd + " is closed");
+        }
+    }
+
+    /**
+     * Adds n (&gt; 0) to the counter unless the eventfd is closed, in which case it returns false:
+     * for a signaller that may race with the owner's close (a doorbell to a peer that just left).
+     * A close that comes while the write is under way waits for it to finish before releasing the
+     * fd, so the write never reaches another file that got the same number.
+     */
+    public boolean trySignal(long n) {
+        if (n <= 0) {
+            throw new IllegalArgumentException("eventfd " + fd + ": signal count must be positive, got " + n);
+        }
+        if (!users.enter()) {
+            return false;
+        }
+        try {
+            if (LIBC.eventfd_write(fd, n) < 0) {
+                throw Native.error("eventfd_write(fd " + fd + ", " + n + ")");
+            }
+            return true;
+        } finally {
+            release();
         }
     }
 
     /** Returns the counter and resets it to 0; returns 0 at once if nothing is pending. */
     public long consume() {
-        ensureOpen();
-        LongLongByReference value = new LongLongByReference();
-        if (LIBC.eventfd_read(fd, value) < 0) {
-            int errno = Native.errno();
-            if (errno == EAGAIN) {
-                return 0;
-            }
-            throw new NativeException("eventfd_read(fd " + fd + ")", errno);
+        if (!users.enter()) {
+            throw new IllegalStateException("eventfd " + fd + " is closed");
         }
-        return value.longValue();
+        try {
+            LongLongByReference value = new LongLongByReference();
+            if (LIBC.eventfd_read(fd, value) < 0) {
+                int errno = Native.errno();
+                if (errno == EAGAIN) {
+                    return 0;
+                }
+                throw new NativeException("eventfd_read(fd " + fd + ")", errno);
+            }
+            return value.longValue();
+        } finally {
+            release();
+        }
     }
 
     public boolean isClosed() {
-        return closed;
+        return users.isClosed();
     }
 
-    /** Closes the fd; later calls do nothing. */
+    /**
+     * Closes the fd; later calls do nothing. A signal or consume already under way on another
+     * thread finishes first: the last of them releases the fd.
+     */
     @Override
     public void close() {
-        synchronized (this) {
-            if (closed) {
-                return;
-            }
-            closed = true;
+        if (!users.close()) {
+            return;
         }
-        Fds.close(fd);
-        log.debug("closed eventfd {}", fd);
+        release();
+    }
+
+    /** Ends a use (or the closer's hold); the last one out after close() releases the fd. */
+    private void release() {
+        if (users.exit()) {
+            Fds.close(fd);
+            log.debug("closed eventfd {}", fd);
+        }
     }
 
     private void ensureOpen() {
-        if (closed) {
+        if (users.isClosed()) {
             throw new IllegalStateException("eventfd " + fd + " is closed");
         }
     }
 
     @Override
     public String toString() {
-        return "EventFd[" + fd + (closed ? ", closed]" : "]");
+        return "EventFd[" + fd + (users.isClosed() ? ", closed]" : "]");
     }
 }

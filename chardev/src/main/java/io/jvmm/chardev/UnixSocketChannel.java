@@ -44,6 +44,7 @@ public final class UnixSocketChannel implements AutoCloseable {
     private final String description;
     private final FdUsers users = new FdUsers();
     private volatile Duration receiveTimeout = Duration.ZERO;
+    private volatile Duration sendTimeout = Duration.ZERO;
 
     private UnixSocketChannel(int fd, String description) {
         this.fd = fd;
@@ -181,6 +182,18 @@ public final class UnixSocketChannel implements AutoCloseable {
     }
 
     private void sendAll(ByteBuffer data, int[] fds) {
+        try {
+            sendAllBlocking(data, fds);
+        } catch (NativeException e) {
+            if (e.errno() == Errno.EAGAIN.intValue()) {
+                throw new SendTimeoutException(this + ": the peer read nothing for " + sendTimeout.toMillis()
+                        + " ms and the socket is full; " + data.remaining() + " bytes not sent");
+            }
+            throw e;
+        }
+    }
+
+    private void sendAllBlocking(ByteBuffer data, int[] fds) {
         int[] toSend = fds;
         while (data.hasRemaining()) {
             long sent;
@@ -288,6 +301,24 @@ public final class UnixSocketChannel implements AutoCloseable {
             exit();
         }
         receiveTimeout = timeout;
+    }
+
+    /**
+     * A send that cannot go on for {@code timeout} (the peer stopped reading and the socket buffer
+     * is full) fails with {@link SendTimeoutException} (SO_SNDTIMEO) instead of blocking for ever.
+     * Zero means wait forever.
+     */
+    public void setSendTimeout(Duration timeout) {
+        if (timeout.isNegative()) {
+            throw new IllegalArgumentException(this + ": negative send timeout " + timeout);
+        }
+        enter();
+        try {
+            UnixSockets.setSendTimeout(fd, timeout);
+        } finally {
+            exit();
+        }
+        sendTimeout = timeout;
     }
 
     /** Half-closes: the peer reads end of stream, we can still receive. */

@@ -110,4 +110,33 @@ class EventFdTest {
         OpenFiles.assertOnlyOpenAs(eventfd, "the fd must really be closed", witness);
         Fds.close(witness);
     }
+
+    /**
+     * A signaller racing with close() (a doorbell to a peer that just left) either signals the
+     * eventfd or learns it is closed: its write never lands on another file that reused the fd
+     * number. Each round closes while a thread hammers trySignal, at once opens a new eventfd
+     * (which usually gets the freed number) and checks nothing reached it.
+     */
+    @Test
+    void aSignalRacingWithCloseNeverReachesAFileThatReusedTheNumber() throws Exception {
+        for (int round = 0; round < 100; round++) {
+            EventFd fd = EventFd.create();
+            java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(1);
+            Thread signaller = new Thread(() -> {
+                started.countDown();
+                while (fd.trySignal(1)) {
+                    Thread.onSpinWait();
+                }
+            }, "signaller");
+            signaller.start();
+            started.await();
+            fd.close();
+            try (EventFd next = EventFd.create()) {
+                signaller.join(10_000);
+                assertFalse(signaller.isAlive(), "the signaller saw the close");
+                assertEquals(0, next.consume(), "round " + round + ": a signal meant for the closed eventfd reached eventfd "
+                        + next.fd() + ", which reused its number");
+            }
+        }
+    }
 }

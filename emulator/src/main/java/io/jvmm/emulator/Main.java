@@ -2,6 +2,8 @@ package io.jvmm.emulator;
 
 import io.jvmm.emulator.boot.BootException;
 import io.jvmm.emulator.cli.JvmmCommand;
+import io.jvmm.emulator.metrics.JvmmMetrics;
+import io.jvmm.emulator.metrics.MetricsOptions;
 import io.jvmm.platform.config.MachineConfig;
 import io.jvmm.platform.options.UserError;
 import io.jvmm.emulator.kvm.KvmUnavailableException;
@@ -63,10 +65,13 @@ public final class Main {
         if (!command.vfioUserSockets().isEmpty()) {
             return io.jvmm.emulator.vfiouser.DeviceServerMain.run(command, err);
         }
+        JvmmMetrics metrics = null;
         try {
+            command.metrics();   // a mistake in -metrics is reported before anything else is checked
             MachineConfig config = command.toConfig();
             List<QmpEndpoint> qmp = command.qmpEndpoints();
-            try (KvmMachine machine = KvmMachine.create(config, console);
+            metrics = startMetrics(command, err);
+            try (KvmMachine machine = KvmMachine.create(config, console, metrics == null ? null : metrics.registry());
                  QmpServers monitors = QmpServers.start(qmp, machine)) {
                 machine.attachConsoleInput(System.in);
                 KvmMachine.MachineExit exit = machine.run();
@@ -85,6 +90,27 @@ public final class Main {
             Thread.currentThread().interrupt();
             err.println("jvmm: interrupted");
             return ExitStatus.HOST_ERROR;
+        } finally {
+            if (metrics != null) {
+                metrics.close();
+            }
         }
+    }
+
+    /**
+     * Starts {@code -metrics} if it was given, and says on {@code err} where the meters are (the
+     * port chosen when 0 was asked); null without {@code -metrics}.
+     *
+     * @throws UserError for a bad option or an address that cannot be bound
+     */
+    public static JvmmMetrics startMetrics(JvmmCommand command, PrintStream err) {
+        java.util.Optional<MetricsOptions> options = command.metrics();
+        if (options.isEmpty()) {
+            return null;
+        }
+        JvmmMetrics metrics = JvmmMetrics.start(options.get());
+        err.println("jvmm: serving metrics at " + metrics.uri());
+        err.flush();
+        return metrics;
     }
 }

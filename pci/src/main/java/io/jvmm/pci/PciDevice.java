@@ -310,7 +310,10 @@ public abstract class PciDevice {
         public CompletableFuture<Void> write(long offset, int size, long value) {
             for (IoEvent e : ioEvents[index]) {
                 if (e.matches(offset, size, value)) {
-                    e.fd().signal();
+                    if (!e.fd().trySignal(1)) {   // withdrawn and closed while this write was under way
+                        log.debug("{}: the I/O event at BAR{}+0x{} was withdrawn during this write; dropped", id, index,
+                                Long.toHexString(offset));
+                    }
                     return IoCompletion.DONE;
                 }
             }

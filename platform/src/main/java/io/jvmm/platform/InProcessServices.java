@@ -73,7 +73,7 @@ public class InProcessServices implements MachineServices, AutoCloseable {
 
     @Override
     public Msix msix(String deviceId, int vectors, EventContext context) {
-        return new Msix(deviceId, vectors, sink);
+        return MsixMetrics.register(new Msix(deviceId, vectors, sink), meters);
     }
 
     /** Where the MSI-X capabilities built here deliver. */

@@ -5,6 +5,7 @@ import io.jvmm.pci.mem.GuestMemory;
 import io.jvmm.pci.msix.GuestNotifiers;
 import io.jvmm.pci.msix.Msix;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Duration;
 
 /**
  * What a machine gives the devices built in it. Each machine (KVM, no CPU, vfio-user server)
@@ -39,6 +40,17 @@ public interface MachineServices {
 
     /** Where devices register their meters (one registry per machine). */
     MeterRegistry meters();
+
+    /** The bound on what a guest's write may wait for (rule 1): a vCPU is released after it, whatever happens. */
+    Duration DEFAULT_WRITE_BOUND = Duration.ofSeconds(30);
+
+    /**
+     * How long a guest's register write may be held by the completion it returns (rule 1) before
+     * the machine gives up on it. A device that waits on a peer keeps its own timeouts below this.
+     */
+    default Duration writeBound() {
+        return DEFAULT_WRITE_BOUND;
+    }
 
     /**
      * Ends the machine with {@code status} (isa-debug-exit, a reset line). A machine without a

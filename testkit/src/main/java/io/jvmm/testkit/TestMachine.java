@@ -71,11 +71,11 @@ public final class TestMachine implements OneGuestMachine, SupportedMachine, Aut
     private final IoSpace pio = new IoSpace("pio", IoSpace.PIO_SIZE);
     private final PciBus bus = new PciBus(mmio, pio);
     private final RecordingInterruptSink interrupts = new RecordingInterruptSink();
-    private final MeterRegistry meters = new SimpleMeterRegistry();
+    private final MeterRegistry meters;
     private final InProcessServices services;
     private final List<BuiltDevice> devices = new CopyOnWriteArrayList<>();
     private final List<ExitRequest> exits = new CopyOnWriteArrayList<>();
-    private volatile Duration writeTimeout = Duration.ofSeconds(30);
+    private volatile Duration writeTimeout = DEFAULT_WRITE_BOUND;
     private final MonitorSupport monitor = new MonitorSupport(RunState.RUNNING);
     private final List<QmpServer> qmpServers = new CopyOnWriteArrayList<>();
     private final AtomicBoolean closed = new AtomicBoolean();
@@ -86,8 +86,17 @@ public final class TestMachine implements OneGuestMachine, SupportedMachine, Aut
 
     /** A machine with {@code ramBytes} of RAM at guest address 0. */
     public TestMachine(long ramBytes) {
+        this(ramBytes, null);
+    }
+
+    /**
+     * A machine with {@code ramBytes} of RAM whose devices register their meters in {@code meters}
+     * (null: a registry of its own), e.g. a Prometheus registry a test serves.
+     */
+    public TestMachine(long ramBytes, MeterRegistry meters) {
+        this.meters = meters == null ? new SimpleMeterRegistry() : meters;
         this.memory = GuestMemory.ofRam("ram", ramBytes);
-        this.services = new InProcessServices("no-cpu", memory, interrupts, meters,
+        this.services = new InProcessServices("no-cpu", memory, interrupts, this.meters,
                 (status, reason) -> exits.add(new ExitRequest(status, reason)));
         bus.installConfigMechanism1();
     }
@@ -168,6 +177,12 @@ public final class TestMachine implements OneGuestMachine, SupportedMachine, Aut
     @Override
     public MeterRegistry meters() {
         return meters;
+    }
+
+    /** What a test's MMIO or port write waits for at most ({@link #setWriteTimeout}). */
+    @Override
+    public Duration writeBound() {
+        return writeTimeout;
     }
 
     @Override

@@ -6,6 +6,7 @@ import io.jvmm.platform.config.MachineConfig;
 import io.jvmm.platform.options.UserError;
 import io.jvmm.platform.registry.BackendKind;
 import io.jvmm.platform.registry.Registry;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
@@ -28,6 +29,7 @@ public final class TestMachineBuilder {
     private final List<String> devices = new ArrayList<>();
     private final List<String> qmp = new ArrayList<>();
     private Registry registry = Registry.load();
+    private MeterRegistry meters;
 
     TestMachineBuilder() {
     }
@@ -79,6 +81,12 @@ public final class TestMachineBuilder {
         return option("-device", text);
     }
 
+    /** Devices register their meters in {@code meters} (e.g. a Prometheus registry) instead of one of the machine's own. */
+    public TestMachineBuilder meters(MeterRegistry meters) {
+        this.meters = meters;
+        return this;
+    }
+
     /** Looks types up in {@code registry} instead of the class path's. */
     public TestMachineBuilder registry(Registry registry) {
         this.registry = registry;
@@ -93,7 +101,7 @@ public final class TestMachineBuilder {
     public TestMachine build() {
         MachineConfig config = ConfigParser.parseDevicesOnly(registry,
                 new ConfigParser.RawOptions(memory, null, null, null, null, false, backends, devices));
-        TestMachine machine = new TestMachine(config.ramBytes());
+        TestMachine machine = new TestMachine(config.ramBytes(), meters);
         try {
             machine.configured(config);
             MachineAssembly.assemble(config.devices(), machine);

@@ -102,6 +102,15 @@ public interface VirtioDevice {
         return IoCompletion.DONE;
     }
 
+    /**
+     * Why a driver cannot start the device now (its back-end is gone), or null: the transport
+     * then refuses FEATURES_OK, so a new driver fails its probe cleanly instead of finding a
+     * device that accepts requests nobody will serve.
+     */
+    default String unavailableReason() {
+        return null;
+    }
+
     /** The guest memory map changed while the device may be running (see {@link io.jvmm.pci.PciDevice#guestMemoryChanged}). */
     default void guestMemoryChanged(String what) {
     }

@@ -115,11 +115,20 @@ public final class UnixSockets {
 
     /** SO_RCVTIMEO (zero = wait forever); a receive that times out fails with EAGAIN. */
     public static void setReceiveTimeout(int fd, Duration timeout) {
+        setTimeout(fd, LinuxConstants.SO_RCVTIMEO, "SO_RCVTIMEO", timeout);
+    }
+
+    /** SO_SNDTIMEO (zero = wait forever); a send that cannot go on in time fails with EAGAIN. */
+    public static void setSendTimeout(int fd, Duration timeout) {
+        setTimeout(fd, LinuxConstants.SO_SNDTIMEO, "SO_SNDTIMEO", timeout);
+    }
+
+    private static void setTimeout(int fd, int option, String name, Duration timeout) {
         ScratchMemory s = ScratchMemory.get();
         s.buffer.putLong(0, timeout.getSeconds());
         s.buffer.putLong(8, timeout.getNano() / 1000);
-        Native.check(LIBC.setsockopt(fd, SOL_SOCKET, LinuxConstants.SO_RCVTIMEO, s.address, 16),
-                "setsockopt(fd " + fd + ", SO_RCVTIMEO, " + timeout.toMillis() + " ms)");
+        Native.check(LIBC.setsockopt(fd, SOL_SOCKET, option, s.address, 16),
+                "setsockopt(fd " + fd + ", " + name + ", " + timeout.toMillis() + " ms)");
     }
 
     /**

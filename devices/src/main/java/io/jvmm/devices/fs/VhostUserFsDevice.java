@@ -28,7 +28,8 @@ public final class VhostUserFsDevice {
         VhostUserDeviceModel model = new VhostUserDeviceModel(DEVICE_TYPE, "vhost-user-fs", PCI_CLASS,
                 1 + options.requestQueues(), options.queueSize(), 0,
                 VhostUserFsConfig.bytes(options.tag(), options.requestQueues()), 0);
-        VhostUserDeviceOptions vhost = VhostUserDeviceOptions.of(options.id(), options.chardev()).withSyncVring(options.syncVring());
+        VhostUserDeviceOptions vhost = VhostUserDeviceOptions.of(options.id(), options.chardev()).withSyncVring(options.syncVring())
+                .withReplyTimeout(options.replyTimeout());
         return VhostUserDevice.realize(vhost, model, metrics);
     }
 

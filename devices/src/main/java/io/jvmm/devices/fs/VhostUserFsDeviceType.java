@@ -28,6 +28,9 @@ public final class VhostUserFsDeviceType extends DeclaredDeviceType<VhostUserFsO
             "request queues besides the high-priority one").withDefault(1);
     static final Property<Integer> QUEUE_SIZE = Property.powerOfTwo("queue-size", "uint16", 2, 32768, "size of every queue")
             .withDefault(VhostUserFsOptions.DEFAULT_QUEUE_SIZE);
+    static final Property<Long> REPLY_TIMEOUT = Property.number("x-reply-timeout", "milliseconds", 1, 600_000,
+            "how long the back-end may take to answer a message before the device is marked broken")
+            .withDefault(VhostUserDeviceOptions.DEFAULT_REPLY_TIMEOUT.toMillis());
     static final Property<Boolean> SYNC_VRING = Property.bool(VhostUserDeviceOptions.SYNC_VRING_PROPERTY,
             "rule 1: wait for the back-end to acknowledge SET_VRING_* (off restores the historic race, for experiments)")
             .withDefault(true)
@@ -35,7 +38,7 @@ public final class VhostUserFsDeviceType extends DeclaredDeviceType<VhostUserFsO
 
     public VhostUserFsDeviceType() {
         super(DRIVER, DeviceCategory.STORAGE, "PCI", "virtio file system served by a vhost-user back-end such as virtiofsd",
-                List.of(CHARDEV, TAG, REQUEST_QUEUES, QUEUE_SIZE, SYNC_VRING));
+                List.of(CHARDEV, TAG, REQUEST_QUEUES, QUEUE_SIZE, SYNC_VRING, REPLY_TIMEOUT));
     }
 
     /** The vhost-user front-end inside a device this type built. */
@@ -50,11 +53,17 @@ public final class VhostUserFsDeviceType extends DeclaredDeviceType<VhostUserFsO
     @Override
     public VhostUserFsOptions options(PropertyValues v) {
         ChardevOptions chardev = CHARDEV.check(v.owner(), v.get(CHARDEV));
-        return new VhostUserFsOptions(v.id(), chardev.socket(), v.get(TAG), v.get(REQUEST_QUEUES), v.get(QUEUE_SIZE), v.get(SYNC_VRING));
+        return new VhostUserFsOptions(v.id(), chardev.socket(), v.get(TAG), v.get(REQUEST_QUEUES), v.get(QUEUE_SIZE), v.get(SYNC_VRING),
+                java.time.Duration.ofMillis(v.get(REPLY_TIMEOUT)));
     }
 
     @Override
     public BuiltDevice build(VhostUserFsOptions options, MachineServices services) {
+        if (options.replyTimeout().compareTo(services.writeBound()) >= 0) {
+            throw new UserError("-device " + DRIVER + ",id=" + options.id() + ": x-reply-timeout=" + options.replyTimeout().toMillis()
+                    + " must be below the " + services.kind() + " machine's bound on a guest write (" + services.writeBound().toMillis()
+                    + " ms), or a vCPU would be released before the back-end is declared dead");
+        }
         VhostUserDevice device;
         try {
             device = VhostUserFsDevice.realize(options, new VhostUserMetrics(services.meters(), options.id()));

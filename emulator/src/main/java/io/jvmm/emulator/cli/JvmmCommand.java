@@ -2,6 +2,7 @@ package io.jvmm.emulator.cli;
 
 import io.jvmm.monitor.qmp.QmpEndpoint;
 import io.jvmm.monitor.qmp.QmpServers;
+import io.jvmm.emulator.metrics.MetricsOptions;
 import io.jvmm.platform.config.ConfigParser;
 import io.jvmm.platform.config.MachineConfig;
 import io.jvmm.platform.options.UserError;
@@ -82,6 +83,16 @@ public final class JvmmCommand {
     /** Where to serve QMP, validated ({@code -qmp}). */
     public List<QmpEndpoint> qmpEndpoints() {
         return QmpServers.parse(qmp);
+    }
+
+    @Option(names = "-metrics", paramLabel = "prometheus[,host=ADDRESS][,port=PORT]",
+            description = "serve the meters (devices, MSI-X, vCPU exits, JVM) in Prometheus's text format at "
+                    + "http://ADDRESS:PORT/metrics; host defaults to 127.0.0.1, port 0 (the default) takes a free port")
+    String metrics;
+
+    /** -metrics, validated, if given. */
+    public Optional<MetricsOptions> metrics() {
+        return metrics == null ? Optional.empty() : Optional.of(MetricsOptions.parse(metrics));
     }
 
     /** The sockets to serve the devices on (empty: boot a guest). */

@@ -87,6 +87,37 @@ public final class Kvm implements AutoCloseable {
         }
     }
 
+    private static volatile String unusableReason;
+    private static volatile boolean probed;
+
+    /**
+     * Why KVM cannot run a VM on this host, or null if it can: {@code /dev/kvm} opened, checked
+     * (API version, capabilities) and a VM created and destroyed. Machines of this kind vary: some
+     * have no /dev/kvm, some have one that fails. Probed once per process.
+     */
+    public static String unusableReason() {
+        if (!probed) {
+            synchronized (Kvm.class) {
+                if (!probed) {
+                    unusableReason = probe();
+                    probed = true;
+                }
+            }
+        }
+        return unusableReason;
+    }
+
+    private static String probe() {
+        if (!Files.exists(DEFAULT_DEVICE)) {
+            return DEFAULT_DEVICE + " does not exist on this machine";
+        }
+        try (Kvm kvm = open(DEFAULT_DEVICE); KvmVm vm = kvm.createVm()) {
+            return null;
+        } catch (RuntimeException e) {
+            return DEFAULT_DEVICE + " is not usable: " + e.getMessage();
+        }
+    }
+
     /**
      * Whether this host's KVM is the PVM flavour (module kvm_pvm): the KVM API is complete, but
      * guest ring-0 code is emulated and a stock Linux kernel cannot boot.

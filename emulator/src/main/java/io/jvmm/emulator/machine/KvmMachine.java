@@ -8,6 +8,7 @@ import io.jvmm.emulator.kvm.CpuidEntry;
 import io.jvmm.emulator.kvm.Kvm;
 import io.jvmm.emulator.kvm.KvmVcpu;
 import io.jvmm.emulator.kvm.KvmVm;
+import io.jvmm.emulator.kvm.VcpuExitMetrics;
 import io.jvmm.emulator.platform.I8042ResetPort;
 import io.jvmm.emulator.platform.Serial8250;
 import io.jvmm.pci.PciBus;
@@ -23,10 +24,15 @@ import io.jvmm.monitor.MonitoredMachine;
 import io.jvmm.monitor.SupportedMachine;
 import io.jvmm.monitor.PciSlot;
 import io.jvmm.monitor.RunState;
+import java.util.function.ObjLongConsumer;
+import io.jvmm.pci.msix.SignalResult;
+import io.jvmm.chardev.Registration;
+import io.jvmm.chardev.EventFd;
 import io.jvmm.platform.BuiltDevice;
 import io.jvmm.platform.Machine;
 import io.jvmm.platform.OneGuestMachine;
 import io.jvmm.platform.MachineServices;
+import io.jvmm.platform.MsixMetrics;
 import io.jvmm.platform.assembly.MachineAssembly;
 import io.jvmm.platform.config.MachineConfig;
 import io.jvmm.platform.options.UserError;
@@ -72,6 +78,8 @@ public final class KvmMachine implements OneGuestMachine, SupportedMachine, Auto
     private final IoSpace pio = IoSpace.pio();
     private final PciBus bus = new PciBus(mmio, pio);
     private final KvmMsixRoutes interrupts;
+    /** The vectors' irqfds for back-ends; eventfds of others connected as irqfds of their own (ivshmem). */
+    private final GuestNotifiers notifiers;
     private final Serial8250 serial;
     private final KvmIoEventBinder ioEvents;
     private final KvmRamBars ramBars;
@@ -96,6 +104,18 @@ public final class KvmMachine implements OneGuestMachine, SupportedMachine, Auto
         this.vm = kvm.createVm();
         this.memory = layout.allocate();
         this.interrupts = new KvmMsixRoutes(vm);
+        this.notifiers = new GuestNotifiers() {
+            @Override
+            public EventFd notifier(Msix msix, int vector) {
+                return interrupts.vectorEventFd(msix, vector);
+            }
+
+            @Override
+            public Registration connect(Msix msix, int vector, EventFd source, EventContext context,
+                                        ObjLongConsumer<SignalResult> seen) {
+                return interrupts.connect(msix, vector, source, context, seen);
+            }
+        };
         this.ioEvents = new KvmIoEventBinder(vm);
         this.ramBars = new KvmRamBars(vm);
         this.serial = new Serial8250(console, level -> vm.setIrqLine(Serial8250.COM1_IRQ, level));
@@ -139,6 +159,7 @@ public final class KvmMachine implements OneGuestMachine, SupportedMachine, Auto
             KvmVcpu vcpu = vm.createVcpu(i);
             VcpuSetup.configure(cpuid, vcpu, i, config.cpus(), bootPlan);
             vcpus.add(vcpu);
+            VcpuExitMetrics.register(vcpu, meters);
         }
     }
 
@@ -173,12 +194,12 @@ public final class KvmMachine implements OneGuestMachine, SupportedMachine, Auto
     public Msix msix(String deviceId, int vectors, EventContext context) {
         Msix msix = new Msix(deviceId, vectors, interrupts);
         interrupts.attach(msix, context);
-        return msix;
+        return MsixMetrics.register(msix, meters);
     }
 
     @Override
     public GuestNotifiers guestNotifiers() {
-        return interrupts::vectorEventFd;
+        return notifiers;
     }
 
     @Override

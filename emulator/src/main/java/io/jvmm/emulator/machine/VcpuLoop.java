@@ -19,7 +19,7 @@ import java.time.Duration;
  */
 final class VcpuLoop implements Runnable, ExitHandler {
     private static final Logger log = LoggerFactory.getLogger(VcpuLoop.class);
-    static final Duration WRITE_TIMEOUT = Duration.ofSeconds(30);
+    static final Duration WRITE_TIMEOUT = io.jvmm.platform.MachineServices.DEFAULT_WRITE_BOUND;
 
     private final KvmVcpu vcpu;
     private final IoSpace mmio;

@@ -1,6 +1,8 @@
 package io.jvmm.emulator.vfiouser;
 
+import io.jvmm.emulator.Main;
 import io.jvmm.emulator.cli.JvmmCommand;
+import io.jvmm.emulator.metrics.JvmmMetrics;
 import io.jvmm.emulator.machine.ExitStatus;
 import io.jvmm.monitor.qmp.QmpEndpoint;
 import io.jvmm.monitor.qmp.QmpServers;
@@ -34,15 +36,19 @@ public final class DeviceServerMain {
     public static int run(JvmmCommand command, PrintStream err) {
         DeviceServer server = null;
         QmpServers monitors = null;
+        JvmmMetrics metrics = null;
         CountDownLatch stopped = new CountDownLatch(1);
         try {
+            command.metrics();   // a mistake in -metrics is reported before anything else is checked
             MachineConfig config = command.toDeviceServerConfig();
             List<QmpEndpoint> qmp = command.qmpEndpoints();
             if (config.devices().isEmpty()) {
                 throw new UserError("--vfio-user-socket: no PCI -device to serve (e.g. -device virtio-rng-pci)");
             }
             List<String> ids = config.devices().stream().map(DeviceConfig::id).toList();
-            server = new DeviceServer(socketsFor(command.vfioUserSockets(), ids), null);
+            Map<String, Path> sockets = socketsFor(command.vfioUserSockets(), ids);
+            metrics = Main.startMetrics(command, err);
+            server = new DeviceServer(sockets, metrics == null ? null : metrics.registry());
             server.configured(config);
             server.enableHotPlug(command.vfioUserSockets().get(0));
             server.onQuit(stopped::countDown);
@@ -53,19 +59,20 @@ public final class DeviceServerMain {
             }
             monitors = QmpServers.start(qmp, server);
         } catch (UserError e) {
-            stop(server, monitors);
+            stop(server, monitors, metrics);
             err.println("jvmm: " + e.getMessage());
             return ExitStatus.USER_ERROR;
         } catch (RuntimeException e) {
-            stop(server, monitors);
+            stop(server, monitors, metrics);
             err.println("jvmm: cannot serve the devices: " + e.getMessage());
             return ExitStatus.HOST_ERROR;
         }
         DeviceServer running = server;
         QmpServers runningMonitors = monitors;
+        JvmmMetrics runningMetrics = metrics;
         Thread hook = new Thread(() -> {
             log.info("stopping the vfio-user servers");
-            stop(running, runningMonitors);
+            stop(running, runningMonitors, runningMetrics);
             stopped.countDown();
         }, "vfio-user-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
@@ -73,13 +80,13 @@ public final class DeviceServerMain {
             stopped.await();
             if (running.runState() == io.jvmm.monitor.RunState.SHUTDOWN) {   // QMP quit: stop here, not in the hook
                 Runtime.getRuntime().removeShutdownHook(hook);
-                stop(running, runningMonitors);
+                stop(running, runningMonitors, runningMetrics);
             }
         } catch (InterruptedException e) {
             // Told to stop by the thread that runs us (a test, an embedding program): stop with
             // the interrupt cleared, so the servers' and devices' joins really wait, then restore it.
             Runtime.getRuntime().removeShutdownHook(hook);
-            stop(running, runningMonitors);
+            stop(running, runningMonitors, runningMetrics);
             Thread.currentThread().interrupt();
         }
         return ExitStatus.OK;
@@ -108,12 +115,15 @@ public final class DeviceServerMain {
                 + " devices: give one socket per device, or a single one");
     }
 
-    private static void stop(DeviceServer server, QmpServers monitors) {
+    private static void stop(DeviceServer server, QmpServers monitors, JvmmMetrics metrics) {
         if (monitors != null) {
             monitors.close();
         }
         if (server != null) {
             server.close();
+        }
+        if (metrics != null) {
+            metrics.close();
         }
     }
 }

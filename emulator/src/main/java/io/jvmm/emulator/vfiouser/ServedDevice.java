@@ -7,7 +7,6 @@ import io.jvmm.platform.MachineServices;
 import io.jvmm.virtio.VirtioDevice;
 import io.jvmm.virtio.pci.VirtioPciDevice;
 import io.micrometer.core.instrument.MeterRegistry;
-import java.time.Duration;
 import java.util.Objects;
 import java.util.function.Function;
 
@@ -26,7 +25,7 @@ public final class ServedDevice implements AutoCloseable {
         this.pci = pci;
         this.services = services;
         this.irqs = new DeviceIrqs(pci, pci.msixCapability(), services.vectors());
-        this.regions = new PciRegions(pci, pci.msixCapability(), Duration.ofSeconds(30));
+        this.regions = new PciRegions(pci, pci.msixCapability(), services.writeBound());
     }
 
     /**

@@ -3,7 +3,6 @@ package io.jvmm.emulator.kvm;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.jvmm.pci.mem.GuestMemory;
-import java.nio.file.Files;
 import io.jvmm.chardev.Await;
 import io.jvmm.chardev.KernelThreads;
 import java.util.concurrent.CompletableFuture;
@@ -48,11 +47,10 @@ final class KvmFixture implements AutoCloseable {
         vcpu = vm.createVcpu(0);
     }
 
-    /** Skips the calling test unless /dev/kvm exists and this user may open it. */
+    /** Skips the calling test, with the reason, unless this host's KVM can run a VM. */
     static void assumeKvm() {
-        assumeTrue(Files.exists(Kvm.DEFAULT_DEVICE), "no /dev/kvm on this host: KVM tests skipped");
-        assumeTrue(Files.isReadable(Kvm.DEFAULT_DEVICE) && Files.isWritable(Kvm.DEFAULT_DEVICE),
-                "/dev/kvm is not accessible to this user (add it to group kvm): KVM tests skipped");
+        String why = Kvm.unusableReason();
+        assumeTrue(why == null, () -> why + ": KVM tests skipped");
     }
 
     static KvmFixture create(boolean irqchip) {

@@ -1,6 +1,9 @@
 package io.jvmm.pci.msix;
 
+import io.jvmm.chardev.EventContext;
 import io.jvmm.chardev.EventFd;
+import io.jvmm.chardev.Registration;
+import java.util.function.ObjLongConsumer;
 
 /**
  * How the machine connects a vhost-user back-end's call fds to the guest: for each MSI-X vector
@@ -25,4 +28,23 @@ public interface GuestNotifiers {
      * @throws IllegalArgumentException if the vector is out of range or the device unknown
      */
     EventFd notifier(Msix msix, int vector);
+
+    /**
+     * Makes every signal of {@code source}, an eventfd someone else owns and keeps (one an ivshmem
+     * server sent), raise {@code vector}, with masking per rule 2 (a signal while the vector is
+     * masked sets its pending bit; unmasking delivers it once), until the registration is
+     * cancelled. By default the source is watched on {@code context} and each signal becomes
+     * {@link Msix#signal}; a machine that can do better overrides it (KVM: the source itself is an
+     * irqfd on the vector's route while the vector is unmasked, so a signal never passes through Java).
+     *
+     * @param seen told, on {@code context}, of the signals that pass through this process (how many,
+     *             and what {@link Msix#signal} made of them): all of them by default, under KVM
+     *             only those that arrive while the vector is masked
+     */
+    default Registration connect(Msix msix, int vector, EventFd source, EventContext context, ObjLongConsumer<SignalResult> seen) {
+        if (vector < 0 || vector >= msix.vectorCount()) {
+            throw new IllegalArgumentException(msix.deviceId() + ": no MSI-X vector " + vector + " (0.." + (msix.vectorCount() - 1) + ")");
+        }
+        return context.addEventFd(source, msix.deviceId() + " source of vector " + vector, n -> seen.accept(msix.signal(vector), n));
+    }
 }

@@ -47,6 +47,7 @@ public final class Msix {
     private final int vectors;
     private final InterruptSink sink;
     private final VectorStates states;
+    private final MsixCounters counters = new MsixCounters();
     private final AtomicReferenceArray<MsiMessage> messages;
     private final List<MsixVectorObserver> observers = new CopyOnWriteArrayList<>();
     private final Object lock = new Object();
@@ -70,7 +71,7 @@ public final class Msix {
             throw new IllegalArgumentException(deviceId + ": MSI-X vector count must be 1.." + MAX_VECTORS + ", got " + vectors);
         }
         this.vectors = vectors;
-        this.states = new VectorStates(vectors, VectorStates.VECTOR_MASKED | VectorStates.DISABLED);
+        this.states = new VectorStates(deviceId, vectors, VectorStates.VECTOR_MASKED | VectorStates.DISABLED);
         this.messages = new AtomicReferenceArray<>(vectors);
         for (int v = 0; v < vectors; v++) {
             messages.set(v, MsiMessage.ZERO);
@@ -172,6 +173,11 @@ public final class Msix {
         return deviceId;
     }
 
+    /** What this MSI-X did: signals by outcome, deliveries (lock-free counts, readable at any time). */
+    public MsixCounters counters() {
+        return counters;
+    }
+
     /** The config-space offset of the capability, or -1 before {@link #install}. */
     public int capabilityOffset() {
         return capability;
@@ -185,9 +191,11 @@ public final class Msix {
     public SignalResult signal(int vector) {
         checkVector(vector);
         SignalResult result = states.signal(vector);
+        counters.signalled(result);
         switch (result) {
             case DELIVERED -> {
                 try {
+                    counters.delivery(false);
                     sink.deliver(this, vector, messages.get(vector));
                 } finally {
                     states.delivered(vector);
@@ -309,6 +317,7 @@ public final class Msix {
         int result = states.change(vector, set, clear);
         if ((result & VectorStates.DELIVER_PENDING) != 0) {
             log.trace("{}: MSI-X vector {} unmasked with pending bit, delivering", deviceId, vector);
+            counters.delivery(true);
             sink.deliver(this, vector, messages.get(vector));
         }
         boolean was = (result & VectorStates.WAS_BLOCKED) != 0;

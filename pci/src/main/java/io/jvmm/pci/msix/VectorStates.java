@@ -1,6 +1,10 @@
 package io.jvmm.pci.msix;
 
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.locks.LockSupport;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The lock-free heart of MSI-X masking: one atomic state word per vector holding everything a
@@ -11,6 +15,11 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
  * then delivers.
  */
 final class VectorStates {
+    private static final Logger log = LoggerFactory.getLogger(VectorStates.class);
+    /** Spins this long (a delivery takes microseconds), then parks between looks. */
+    private static final long SPIN_NANOS = TimeUnit.MICROSECONDS.toNanos(50);
+    /** Past this a delivery is stuck in its sink: the mask completes anyway, with a warning. */
+    static final long DELIVERY_BOUND_NANOS = TimeUnit.SECONDS.toNanos(2);
 
     static final int VECTOR_MASKED = 1;
     static final int FUNCTION_MASKED = 1 << 1;
@@ -31,8 +40,10 @@ final class VectorStates {
     static final int DELIVER_PENDING = 1 << 2;
 
     private final AtomicIntegerArray words;
+    private final String deviceId;
 
-    VectorStates(int vectors, int initial) {
+    VectorStates(String deviceId, int vectors, int initial) {
+        this.deviceId = deviceId;
         words = new AtomicIntegerArray(vectors);
         for (int v = 0; v < vectors; v++) {
             words.set(v, initial);
@@ -97,10 +108,24 @@ final class VectorStates {
     /**
      * Waits for deliveries that began before the vector became blocked (a sink hand-off takes
      * microseconds): after a mask no message of the vector may reach the guest, as on hardware.
+     * Bounded: the waiter is a vCPU (the guest's mask write), which a sink stuck in a delivery
+     * must not hold for ever; past the bound the mask completes and the stuck delivery is named.
      */
     private void awaitDeliveries(int vector) {
+        long start = System.nanoTime();
+        long parkNanos = 1_000;
         while ((words.get(vector) & DELIVERING) != 0) {
-            Thread.onSpinWait();
+            long waited = System.nanoTime() - start;
+            if (waited < SPIN_NANOS) {
+                Thread.onSpinWait();
+            } else if (waited < DELIVERY_BOUND_NANOS) {
+                LockSupport.parkNanos(parkNanos);
+                parkNanos = Math.min(parkNanos * 2, 1_000_000);
+            } else {
+                log.warn("{}: a delivery of MSI-X vector {} has not finished {} ms after the vector was masked; the mask "
+                        + "completes without it (the interrupt sink is stuck)", deviceId, vector, TimeUnit.NANOSECONDS.toMillis(waited));
+                return;
+            }
         }
     }
 }

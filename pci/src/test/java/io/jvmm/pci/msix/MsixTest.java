@@ -371,4 +371,31 @@ class MsixTest {
         assertEquals(8, new Msix("x", 64, sink).pbaSize());
         assertEquals(16, new Msix("x", 65, sink).pbaSize());
     }
+
+    /** What MSI-X counts for its meters: each signal once under its outcome, each delivery once. */
+    @Test
+    void countersSeeEachSignalOnceUnderItsOutcomeAndEachDelivery() {
+        MsixCounters c = msix.counters();
+        msix.signal(0);
+        assertEquals(1, c.signalsDropped(), "MSI-X disabled");
+
+        program(0);
+        program(1);
+        control(Msix.CONTROL_ENABLE).join();
+        setMask(0, false).join();
+        msix.signal(0);
+        msix.signal(0);
+        assertEquals(2, c.signalsDelivered());
+        assertEquals(2, c.deliveries());
+
+        msix.signal(1);   // masked since reset: pending
+        msix.signal(1);   // still pending: one delivery on unmask
+        assertEquals(2, c.signalsPending());
+        assertEquals(2, c.deliveries(), "nothing delivered while masked");
+        setMask(1, false).join();
+        assertEquals(3, c.deliveries(), "the pending bit delivered once on unmask");
+        assertEquals(1, c.pendingDeliveries());
+        assertEquals(5, c.signals());
+        assertEquals(c.deliveries(), sink.total(), "every delivery counted reached the sink");
+    }
 }

@@ -8,8 +8,8 @@ public final class TestGuest {
     /** Built by the tests module's generate-test-resources phase (make -C tests/guest). */
     static final Path ELF = Path.of("guest", "build", "jvmm-test-guest.elf").toAbsolutePath();
     /** debug-exit value 0x10 -> status (0x10 << 1) | 1. */
-    static final int PASS = 33;
-    static final int FAIL = 35;
+    public static final int PASS = 33;
+    public static final int FAIL = 35;
 
     static final long PATTERN_SEED = 0x6a766d6d5eed0000L;
     static final int PATTERN_FIRST_SECTOR = 1;

@@ -2,6 +2,8 @@ package io.jvmm.tests.platform;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import io.jvmm.chardev.SharedMemory;
+import io.jvmm.devices.ivshmem.server.IvshmemServer;
 import io.jvmm.emulator.machine.KvmMachine;
 import io.jvmm.emulator.vfiouser.DeviceServer;
 import io.jvmm.platform.BuiltDevice;
@@ -47,15 +49,20 @@ class RegistryTest {
     Path dir;
 
     /** How to build one of a device type: its -device text and what it needs besides. */
-    private record Sample(String device, boolean needsVhostUserBackend, boolean pci) {
+    private record Sample(String device, boolean needsVhostUserBackend, boolean pci, boolean needsIvshmemServer) {
+        Sample(String device, boolean needsVhostUserBackend, boolean pci) {
+            this(device, needsVhostUserBackend, pci, false);
+        }
     }
 
-    private static final Map<String, Sample> SAMPLES = Map.of(
-            "virtio-blk-pci", new Sample("virtio-blk-pci,id=dev0,drive=d0,serial=reg", false, true),
-            "virtio-rng-pci", new Sample("virtio-rng-pci,id=dev0", false, true),
-            "vhost-user-fs-pci", new Sample("vhost-user-fs-pci,id=dev0,chardev=c0,tag=reg", true, true),
-            "isa-debug-exit", new Sample("isa-debug-exit,id=dev0,iobase=0x501,iosize=2", false, false),
-            "jvmm-testdev", new Sample("jvmm-testdev,id=dev0,size=64K", false, true));
+    private static final Map<String, Sample> SAMPLES = Map.ofEntries(
+            Map.entry("ivshmem-plain", new Sample("ivshmem-plain,id=dev0,memdev=m0", false, true)),
+            Map.entry("ivshmem-doorbell", new Sample("ivshmem-doorbell,id=dev0,chardev=c0,vectors=2", false, true, true)),
+            Map.entry("jvmm-testdev", new Sample("jvmm-testdev,id=dev0,size=64K", false, true)),
+            Map.entry("virtio-blk-pci", new Sample("virtio-blk-pci,id=dev0,drive=d0,serial=reg", false, true)),
+            Map.entry("virtio-rng-pci", new Sample("virtio-rng-pci,id=dev0", false, true)),
+            Map.entry("vhost-user-fs-pci", new Sample("vhost-user-fs-pci,id=dev0,chardev=c0,tag=reg", true, true)),
+            Map.entry("isa-debug-exit", new Sample("isa-debug-exit,id=dev0,iobase=0x501,iosize=2", false, false)));
 
     static Stream<String> drivers() {
         return Registry.load().devices().stream().map(DeviceType::driver);
@@ -132,7 +139,7 @@ class RegistryTest {
         KvmAvailable.assume();
         withBackend(driver, () -> {
             String device = SAMPLES.get(driver).device();
-            MachineConfig config = KvmConfig.parse("64", "1", TestGuest.elf(), null, "", true, List.of(),
+            MachineConfig config = KvmConfig.parse("64", "1", TestGuest.elf(), null, "", true, objectOptions(device),
                     backendOptions(BackendKind.CHARDEV), device.contains("drive=") ? backendOptions(BackendKind.DRIVE) : List.of(),
                     List.of(device));
             try (KvmMachine machine = KvmMachine.create(config, new ByteArrayOutputStream())) {
@@ -149,6 +156,13 @@ class RegistryTest {
 
     /** Runs {@code work} with a vhost-user back-end listening when the device needs one. */
     private void withBackend(String driver, Work work) throws Exception {
+        if (SAMPLES.get(driver).needsIvshmemServer()) {
+            try (IvshmemServer server = IvshmemServer.start(dir.resolve("backend.sock"), SharedMemory.create("registry", 64 << 10), true,
+                    2, IvshmemServer.DEFAULT_MAX_CLIENTS, null)) {
+                work.run();
+            }
+            return;
+        }
         if (!SAMPLES.get(driver).needsVhostUserBackend()) {
             work.run();
             return;
@@ -172,11 +186,17 @@ class RegistryTest {
         return List.of("socket,id=c0,path=" + dir.resolve("backend.sock"));
     }
 
+    /** The -object a sample that names memdev= needs. */
+    private static List<String> objectOptions(String device) {
+        return device.contains("memdev=m0") ? List.of("memory-backend-memfd,id=m0,size=64K,share=on") : List.of();
+    }
+
     /** Parses one -device with the back-ends a sample may refer to (unused ones are dropped: -drive must be used). */
     private MachineConfig parse(String device) throws Exception {
         Map<BackendKind, List<String>> backends = new EnumMap<>(BackendKind.class);
         backends.put(BackendKind.CHARDEV, backendOptions(BackendKind.CHARDEV));
         backends.put(BackendKind.DRIVE, device.contains("drive=") ? backendOptions(BackendKind.DRIVE) : new ArrayList<>());
+        backends.put(BackendKind.OBJECT, objectOptions(device));
         return ConfigParser.parseDevicesOnly(Registry.load(), ConfigParser.RawOptions.devicesOnly(backends, List.of(device)));
     }
 }

@@ -24,13 +24,13 @@ import java.util.concurrent.TimeUnit;
  * inside the root under TCG with guest RAM in a shared memfd and vfio-user-pci devices whose
  * sockets live in a shared directory, and returns the guest's console and exit status.
  */
-final class QemuRig {
+public final class QemuRig {
     private static QemuRig instance;
 
     final Path repo;
     final Path root;
-    final Path kernel;
-    final Path initrd;
+    public final Path kernel;
+    public final Path initrd;
     final String qemuVersion;
 
     private QemuRig(Path repo, Map<String, String> vars) {
@@ -45,7 +45,7 @@ final class QemuRig {
      * The rig, building it if needed. Skips (JUnit assumption) only when it truly cannot be built
      * here: not root, or Debian's mirror cannot be resolved; any other failure fails the test.
      */
-    static synchronized QemuRig get() throws IOException, InterruptedException {
+    public static synchronized QemuRig get() throws IOException, InterruptedException {
         if (instance != null) {
             return instance;
         }
@@ -100,9 +100,9 @@ final class QemuRig {
     }
 
     /** What a boot produced. */
-    record GuestRun(int exitStatus, String console, long millis) {
+    public record GuestRun(int exitStatus, String console, long millis) {
         /** isa-debug-exit turns the guest's status byte s into QEMU's exit status (s << 1) | 1. */
-        boolean passed() {
+        public boolean passed() {
             return exitStatus == 1 && console.contains("JVMM-GUEST: PASS status=0");
         }
     }
@@ -112,7 +112,7 @@ final class QemuRig {
      * cpio archive), with {@code share} bind-mounted at /run/jvmm inside the root (sockets and
      * disk images go there), and the given extra QEMU arguments.
      */
-    GuestRun boot(Path share, String script, List<String> qemuArgs, long timeoutSeconds) throws IOException, InterruptedException {
+    public GuestRun boot(Path share, String script, List<String> qemuArgs, long timeoutSeconds) throws IOException, InterruptedException {
         return boot(share, script, qemuArgs, timeoutSeconds, new ByteArrayOutputStream());
     }
 
@@ -120,19 +120,36 @@ final class QemuRig {
     GuestRun boot(Path share, String script, List<String> qemuArgs, long timeoutSeconds, ByteArrayOutputStream console)
             throws IOException, InterruptedException {
         Files.copy(kernel, share.resolve("vmlinuz"), StandardCopyOption.REPLACE_EXISTING);
-        byte[] base = Files.readAllBytes(initrd);
-        byte[] extra = Cpio.withExecutable("jvmm-run", script.getBytes(StandardCharsets.UTF_8));
-        int at = (base.length + 3) & ~3;   // the kernel finds a following archive only at a 4-byte boundary (zeros between are skipped)
-        byte[] both = new byte[at + extra.length];
-        System.arraycopy(base, 0, both, 0, base.length);
-        System.arraycopy(extra, 0, both, at, extra.length);
-        Files.write(share.resolve("initrd"), both);
+        initrdWith(script, share.resolve("initrd"));
 
+        List<String> qemu = new ArrayList<>(List.of("-m", "512", "-smp", "2",
+                "-object", "memory-backend-memfd,id=mem,size=512M,share=on", "-machine", "q35,memory-backend=mem",
+                "-kernel", "/run/jvmm/vmlinuz", "-initrd", "/run/jvmm/initrd", "-append", "console=ttyS0 quiet"));
+        qemu.addAll(qemuArgs);
+        return run(share, qemu, timeoutSeconds, console);
+    }
+
+    /**
+     * Boots a freestanding ELF (the test guest: QEMU's PVH entry, after SeaBIOS has placed the BARs)
+     * with {@code append} as its command line, one vCPU, 256 MiB of shared RAM and no NIC, and
+     * the given extra QEMU arguments. Its status byte s makes QEMU exit with (s << 1) | 1.
+     */
+    GuestRun bootElf(Path share, Path elf, String append, List<String> qemuArgs, long timeoutSeconds)
+            throws IOException, InterruptedException {
+        Files.copy(elf, share.resolve("guest.elf"), StandardCopyOption.REPLACE_EXISTING);
+        List<String> qemu = new ArrayList<>(List.of("-m", "256", "-smp", "1", "-nic", "none",
+                "-object", "memory-backend-memfd,id=mem,size=256M,share=on", "-machine", "q35,memory-backend=mem",
+                "-kernel", "/run/jvmm/guest.elf", "-append", append));
+        qemu.addAll(qemuArgs);
+        return run(share, qemu, timeoutSeconds, new ByteArrayOutputStream());
+    }
+
+    /** Runs QEMU (TCG, no display, no reboot, isa-debug-exit at 0x501) in the root with {@code share} at /run/jvmm. */
+    private GuestRun run(Path share, List<String> qemuArgs, long timeoutSeconds, ByteArrayOutputStream console)
+            throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(List.of("unshare", "--mount", "--propagation", "private", "--",
                 repo.resolve("scripts/vfio-user-rig/in-root").toString(), root.toString(), "--share", share + ":/run/jvmm", "--",
-                "qemu-system-x86_64", "-accel", "tcg", "-m", "512", "-smp", "2", "-nographic", "-no-reboot",
-                "-object", "memory-backend-memfd,id=mem,size=512M,share=on", "-machine", "q35,memory-backend=mem",
-                "-kernel", "/run/jvmm/vmlinuz", "-initrd", "/run/jvmm/initrd", "-append", "console=ttyS0 quiet",
+                "qemu-system-x86_64", "-accel", "tcg", "-nographic", "-no-reboot",
                 "-device", "isa-debug-exit,iobase=0x501,iosize=2"));
         cmd.addAll(qemuArgs);
         long start = System.nanoTime();
@@ -151,12 +168,61 @@ final class QemuRig {
                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
     }
 
+    /**
+     * Writes to {@code target} the guest image's initramfs with {@code script} as /jvmm-run
+     * (appended as a second cpio archive), for any QEMU that boots the image.
+     */
+    public Path initrdWith(String script, Path target) throws IOException {
+        byte[] base = Files.readAllBytes(initrd);
+        byte[] extra = Cpio.withExecutable("jvmm-run", script.getBytes(StandardCharsets.UTF_8));
+        int at = (base.length + 3) & ~3;   // the kernel finds a following archive only at a 4-byte boundary (zeros between are skipped)
+        byte[] both = new byte[at + extra.length];
+        System.arraycopy(base, 0, both, 0, base.length);
+        System.arraycopy(extra, 0, both, at, extra.length);
+        Files.write(target, both);
+        return target;
+    }
+
     /** The JSON -device form QEMU 11.1 wants for vfio-user-pci (the socket is seen from inside the root). */
-    static List<String> vfioUserDevice(String socketName) {
+    public static List<String> vfioUserDevice(String socketName) {
         return List.of("-device", "{\"driver\":\"vfio-user-pci\",\"socket\":{\"type\":\"unix\",\"path\":\"/run/jvmm/" + socketName + "\"}}");
     }
 
-    static String tail(String console) {
+    /**
+     * The start of a guest script that checks things: {@code ok NAME} and {@code bad NAME WHY} print
+     * {@code CHECK NAME ok|FAILED: WHY} lines (counting failures in {@code $fails}), then the PCI
+     * function {@code vendor:device} (e.g. "0x1af4", "0x1110") is found in sysfs as {@code $dev}
+     * and enabled, or the script fails check "found".
+     */
+    public static String checkingScript(String vendor, String device) {
+        return """
+                #!/bin/sh
+                fails=0
+                ok() { echo "CHECK $1 ok"; }
+                bad() { echo "CHECK $1 FAILED: $2"; fails=$((fails + 1)); }
+                dev=""
+                for d in /sys/bus/pci/devices/*; do
+                    [ "$(cat "$d/vendor")" = "%1$s" ] && [ "$(cat "$d/device")" = "%2$s" ] && dev=$d
+                done
+                [ -n "$dev" ] && ok found || { bad found "no %1$s:%2$s device"; exit 1; }
+                echo 1 > "$dev/enable"
+                """.formatted(vendor, device);
+    }
+
+    /** Every CHECK line of {@code console} says ok, and each of {@code checks} ran. */
+    public static void assertChecks(String console, List<String> checks) {
+        List<String> failed = console.lines().filter(l -> l.startsWith("CHECK ") && !l.endsWith(" ok")).toList();
+        if (!failed.isEmpty()) {
+            throw new AssertionError("checks failed in the guest: " + failed + "\n" + tail(console));
+        }
+        for (String check : checks) {
+            if (!console.contains("CHECK " + check + " ok")) {
+                throw new AssertionError("check " + check + " did not run\n" + tail(console));
+            }
+        }
+    }
+
+    public static String tail(String console) {
         String[] lines = console.split("\n");
         return String.join("\n", List.of(lines).subList(Math.max(0, lines.length - 60), lines.length));
     }

@@ -3,8 +3,10 @@ package io.jvmm.tests.vhost;
 import io.jvmm.tests.support.ProblemLog;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.jvmm.testkit.driver.GuestDriverException;
 import io.jvmm.testkit.driver.Poll;
 import io.jvmm.testkit.driver.pci.MsixDriver;
 import io.jvmm.testkit.driver.rng.VirtioRngDriver;
@@ -77,9 +79,13 @@ class BackendFailureTest {
             int vector = bed.driver.queueVector(0);
             assertTrue(timedMs(() -> msix.mask(vector)) < WRITE_BOUND_MS, "mask write bounded");
             assertTrue(timedMs(() -> msix.unmask(vector)) < WRITE_BOUND_MS, "unmask write bounded");
-            assertTrue(timedMs(() -> bed.driver.initialize(FEATURES, List.of(QueueSetup.size(16)))) < 3 * WRITE_BOUND_MS,
+            long t0 = System.nanoTime();
+            GuestDriverException refused = assertThrows(GuestDriverException.class,
+                    () -> bed.driver.initialize(FEATURES, List.of(QueueSetup.size(16))));
+            assertTrue(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0) < 3 * WRITE_BOUND_MS,
                     "reset and re-initialisation complete (and fail) within bounds");
-            assertTrue(bed.driver.needsReset(), "still broken: the back-end is gone");
+            assertTrue(refused.getMessage().contains("refused features"), () -> "a new driver's FEATURES_OK is refused: " + refused);
+            assertTrue(logs.anyContainsAll("FEATURES_OK refused", "back-end is gone"), () -> logs.problems().toString());
             assertOtherDeviceWorks(bed);
         }
     }

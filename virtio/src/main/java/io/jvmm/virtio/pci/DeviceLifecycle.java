@@ -40,6 +40,7 @@ final class DeviceLifecycle {
     private int configGeneration;
     private boolean resetting;
     private volatile boolean broken;
+    private volatile String lastFault;
     private volatile int isr;
 
     /** @param interrupted told of every interrupt raised (metrics) */
@@ -63,6 +64,11 @@ final class DeviceLifecycle {
 
     boolean isBroken() {
         return broken;
+    }
+
+    /** The message of the last fault that set DEVICE_NEEDS_RESET (kept after a reset), or null. */
+    String lastFault() {
+        return lastFault;
     }
 
     // ---- called by CommonConfig with the lock held ------------------------------------------
@@ -118,6 +124,11 @@ final class DeviceLifecycle {
     }
 
     private boolean featuresAcceptable() {
+        String unavailable = device.unavailableReason();
+        if (unavailable != null) {
+            log.warn("{}: FEATURES_OK refused: {}", device.id(), unavailable);
+            return false;
+        }
         long driverFeatures = registers.driverFeatures();
         long unknown = driverFeatures & ~registers.offeredFeatures();
         if (unknown != 0) {
@@ -243,6 +254,7 @@ final class DeviceLifecycle {
             // Logged before the status bit is visible: a driver that sees DEVICE_NEEDS_RESET can
             // count on the reason being in the log already.
             log.error("{}: {} -- device needs reset", name, fault.getMessage());
+            lastFault = fault.getMessage();
             broken = true;
             status |= DeviceStatus.DEVICE_NEEDS_RESET;
         }

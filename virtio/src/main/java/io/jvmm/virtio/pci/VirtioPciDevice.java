@@ -166,6 +166,11 @@ public class VirtioPciDevice extends PciDevice {
         return lifecycle.isBroken();
     }
 
+    /** Why the device last set DEVICE_NEEDS_RESET (kept after the driver's reset), or null if it never did. */
+    public String lastFault() {
+        return lifecycle.lastFault();
+    }
+
     /** Guest-physical address of a queue's notification register. */
     public long notifyAddress(int queue) {
         return barAddress(VIRTIO_BAR) + NOTIFY_OFFSET + (long) queue * NOTIFY_OFF_MULTIPLIER;

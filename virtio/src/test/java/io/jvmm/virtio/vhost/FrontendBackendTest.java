@@ -340,6 +340,32 @@ class FrontendBackendTest {
         frontend = null;
     }
 
+    /**
+     * A back-end that stops reading fills the socket; the thread sending (a vCPU, under the
+     * transport's lock) gets its write back within the reply timeout, and the connection fails
+     * saying why, instead of blocking for ever.
+     */
+    @Test
+    void aBackendThatStopsReadingCannotBlockTheSenderPastTheReplyTimeout() throws Exception {
+        UnixSocketChannel[] pair = UnixSocketChannel.pair();
+        VhostUserConnection connection = VhostUserConnection.adopt("silent back-end", pair[0], SHORT_REPLY_TIMEOUT);
+        try {
+            byte[] config = new byte[VhostUserHeader.MAX_PAYLOAD];
+            long t0 = System.nanoTime();
+            for (int i = 0; i < 100_000 && connection.isHealthy(); i++) {
+                connection.post(VhostUserMessage.request(VhostUserRequest.SET_CONFIG, false, config), "SET_CONFIG " + i);
+            }
+            long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+            assertFalse(connection.isHealthy(), "the sends filled the socket and one of them timed out");
+            String why = connection.failure().getMessage();
+            assertTrue(why.contains("read nothing for " + SHORT_REPLY_TIMEOUT.toMillis() + " ms"), why);
+            assertTrue(ms < Await.HANG_GUARD.toMillis(), "the sender was released (" + ms + " ms)");
+        } finally {
+            connection.close();
+            pair[1].close();
+        }
+    }
+
     @Test
     void withoutResetDeviceTheFallbackIsResetOwnerThenSetOwner() throws Exception {
         start(BackendFaults.NONE.withHiddenProtocolFeatures(ProtocolFeatures.bit(ProtocolFeatures.RESET_DEVICE)));

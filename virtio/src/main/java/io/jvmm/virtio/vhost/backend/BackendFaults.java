@@ -5,6 +5,7 @@ import io.jvmm.virtio.vhost.VhostUserRequest;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * Misbehaviour a {@link VhostUserBackend} can be told to show, to test that the front-end
@@ -178,5 +179,20 @@ public record BackendFaults(Duration messageDelay, Duration callSwitchDelay, Dur
             items.add("hide-protocol-features=" + String.join("|", bits));
         }
         return items.isEmpty() ? "none" : String.join(",", items);
+    }
+
+    /** Sleeps for d; spins below a millisecond, where parking would overshoot by tens of microseconds. */
+    static void pause(Duration d) {
+        if (d.isZero()) {
+            return;
+        }
+        long end = System.nanoTime() + d.toNanos();
+        for (long left; (left = end - System.nanoTime()) > 0; ) {
+            if (left > 1_000_000) {
+                LockSupport.parkNanos(left - 500_000);
+            } else {
+                Thread.onSpinWait();
+            }
+        }
     }
 }

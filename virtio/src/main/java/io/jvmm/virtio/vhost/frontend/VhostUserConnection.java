@@ -136,6 +136,9 @@ public final class VhostUserConnection implements AutoCloseable {
     }
 
     private void connected(UnixSocketChannel socket) {
+        // A back-end that stops reading fills the socket: a send (on a vCPU thread, under the
+        // transport's lock) then fails after the reply timeout instead of holding the vCPU for ever.
+        socket.setSendTimeout(replyTimeout);
         channel = new VhostUserChannel(socket, peer);
         Thread t = new Thread(this::readReplies, "vhost-rx-" + context.name());
         t.setDaemon(true);

@@ -397,6 +397,13 @@ public final class VhostUserDevice implements VirtioDevice {
         });
     }
 
+    /** A back-end whose connection failed (gone, stalled, broke the protocol) cannot serve a new driver. */
+    @Override
+    public String unavailableReason() {
+        VhostUserException failure = frontend.connection().failure();
+        return failure == null ? null : "its vhost-user back-end is gone (" + failure.getMessage() + ")";
+    }
+
     /**
      * The back-end got the memory table at DRIVER_OK and keeps it (and its own mappings) until the
      * device is reset: it may still use a range the machine took away, or not see a new one. QEMU

@@ -1,0 +1,135 @@
+package io.jvmm.virtio.vhost.backend;
+
+import io.jvmm.chardev.UnixSocketChannel;
+import io.jvmm.virtio.vhost.VhostUserChannel;
+import io.jvmm.virtio.vhost.VhostUserMessage;
+import io.jvmm.virtio.vhost.VhostUserProtocolException;
+import io.jvmm.virtio.vhost.VhostUserRequest;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One front-end connection, from its first message to its end: reads requests, has
+ * {@link BackendProtocol} serve each, answers as the protocol wants (always, on NEED_REPLY, or
+ * not at all), and when it ends, releases what the connection held and says why. It also holds
+ * the session's owner (SET_OWNER). A refused request is answered as failed and the session goes
+ * on; only a broken stream, a request that cannot report its failure, or {@link #stop()} end it.
+ */
+final class BackendSession {
+    private static final Logger log = LoggerFactory.getLogger(BackendSession.class);
+
+    private final String name;
+    private final BackendFaults faults;
+    private final BackendDataPlane dataPlane;
+    private final BackendProtocol protocol;
+    private final CountDownLatch ended = new CountDownLatch(1);
+    private volatile FaultInjectingChannel channel;
+    private volatile boolean closing;
+    private volatile boolean owned;
+    private volatile String endReason;
+
+    BackendSession(String name, BackendDevice device, BackendFaults faults, BackendDataPlane dataPlane) {
+        this.name = name;
+        this.faults = faults;
+        this.dataPlane = dataPlane;
+        this.protocol = new BackendProtocol(name, device, faults, dataPlane, () -> owned = true);
+    }
+
+    BackendProtocol protocol() {
+        return protocol;
+    }
+
+    /** Serves {@code socket} on the calling thread until the connection ends; then releases it. */
+    void serve(UnixSocketChannel socket) {
+        FaultInjectingChannel ch = new FaultInjectingChannel(name,
+                new VhostUserChannel(socket, "vhost-user front-end of back-end '" + name + "'"), faults, () -> closing);
+        channel = ch;
+        log.debug("{}: serving {}", name, socket);
+        String why = "connection closed";
+        try {
+            while (!closing) {
+                handle(ch, ch.receive());
+            }
+        } catch (SessionEnd e) {
+            why = e.getMessage();
+        } catch (VhostUserProtocolException e) {
+            why = "protocol error: " + e.getMessage();
+            log.warn("{}: {}", name, why);
+        } catch (RuntimeException e) {
+            why = closing ? "closed" : "failed: " + e;
+            if (!closing) {
+                log.warn("{}: connection {}", name, why, e);
+            }
+        } finally {
+            ch.close();
+            dataPlane.endSession();
+            end(why);
+        }
+    }
+
+    private void handle(FaultInjectingChannel ch, VhostUserMessage m) {
+        byte[] reply = null;
+        boolean ok;
+        try {
+            reply = protocol.serve(m, ch.peer());
+            ok = true;
+        } catch (Refusal | VhostUserProtocolException | IllegalArgumentException | IllegalStateException e) {
+            log.warn("{}: refused {}: {}", name, m.name(), e.getMessage());
+            ok = false;
+        }
+        VhostUserRequest type = m.type();
+        if (type != null && type.alwaysReplies()) {
+            if (!ok && type != VhostUserRequest.GET_CONFIG) {
+                throw new VhostUserProtocolException(m.name() + " failed and has no way to report it");
+            }
+            ch.reply(VhostUserMessage.reply(m.request(), ok ? reply : new byte[0]));
+        } else if (m.needsReply()) {
+            ch.reply(VhostUserMessage.ack(m.request(), ok));
+        } else {
+            ch.noReply(m);
+        }
+    }
+
+    /** The session is over (also when no connection was ever served): records why and wakes the waiters. */
+    void end(String why) {
+        endReason = why;
+        log.debug("{}: connection ended: {}", name, why);
+        ended.countDown();
+    }
+
+    boolean awaitEnd(Duration timeout) throws InterruptedException {
+        return ended.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** Why the session ended, or null while it runs. */
+    String endReason() {
+        return endReason;
+    }
+
+    /** Messages received so far. */
+    long messages() {
+        FaultInjectingChannel ch = channel;
+        return ch == null ? 0 : ch.messages();
+    }
+
+    boolean isOwned() {
+        return owned;
+    }
+
+    /** Whether {@link #stop()} was called: the session is ending on purpose. */
+    boolean isClosing() {
+        return closing;
+    }
+
+    /** Ends the session from any thread: closes the connection, which ends {@link #serve}. */
+    void stop() {
+        closing = true;
+        FaultInjectingChannel ch = channel;
+        if (ch != null) {
+            ch.close();
+        }
+    }
+}
