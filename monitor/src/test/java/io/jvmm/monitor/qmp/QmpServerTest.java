@@ -6,12 +6,16 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.jvmm.chardev.Await;
+import io.jvmm.monitor.MachineEvent;
 import io.jvmm.platform.options.UserError;
 import io.jvmm.platform.registry.Registry;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
 import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,7 +29,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The server on real sockets: clients, framing limits, events, sockets, closing. */
+/** The server on real sockets: clients, framing limits, a client that does not read, events, sockets, closing. */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class QmpServerTest {
     @TempDir
@@ -161,6 +165,31 @@ class QmpServerTest {
             for (int i = 0; i < 500; i++) {
                 assertEquals(i, c.nextReply().path("id").asInt());
             }
+        }
+    }
+
+    @Test
+    void aClientThatLeavesItsEventsUnreadIsDisconnectedNotBufferedWithoutBound() throws IOException {
+        startUnix();
+        try (SocketChannel silent = SocketChannel.open(UnixDomainSocketAddress.of(dir.resolve("qmp.sock")))) {
+            silent.write(ByteBuffer.wrap("{\"execute\":\"qmp_capabilities\"}".getBytes(StandardCharsets.US_ASCII)));
+            ByteBuffer b = ByteBuffer.allocate(1);
+            int lines = 0;
+            while (lines < 2) {   // the greeting and the reply: negotiated; from now on it reads nothing
+                b.clear();
+                if (silent.read(b) < 0) {
+                    throw new AssertionError("the server closed the connection early");
+                }
+                lines += b.get(0) == '\n' ? 1 : 0;
+            }
+            assertEquals(1, server.clients());
+            for (int i = 0; i < 600_000 && server.clients() > 0; i++) {   // ~48 MB of events
+                machine.monitor.events().emit(i % 2 == 0 ? new MachineEvent.Stop() : new MachineEvent.Resume());
+            }
+            Await.until(() -> server.clients() == 0, "the server to drop the client that does not read");
+        }
+        try (QmpClient c = QmpClient.negotiated(server.endpoint())) {
+            assertEquals("running", c.execute("query-status").path("return").path("status").asText(), "the server goes on");
         }
     }
 
