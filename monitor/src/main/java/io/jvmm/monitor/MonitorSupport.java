@@ -100,4 +100,50 @@ public final class MonitorSupport {
     public MachineEvents events() {
         return events;
     }
+
+    // ---- the transitions machines without vCPU threads share (QEMU's events with them) --------
+
+    /** QMP stop: a running machine is paused (STOP); otherwise nothing changes. */
+    public void pause() {
+        boolean stopped;
+        synchronized (this) {
+            stopped = state == RunState.RUNNING;
+            if (stopped) {
+                state = RunState.PAUSED;
+            }
+        }
+        if (stopped) {
+            events.emit(new MachineEvent.Stop());
+        }
+    }
+
+    /**
+     * QMP cont: a paused machine runs again (RESUME); a running one is left alone.
+     *
+     * @throws io.jvmm.platform.options.UserError if the machine ({@code machine} names it) has shut down
+     */
+    public void resume(String machine) {
+        boolean resumed;
+        synchronized (this) {
+            if (state == RunState.SHUTDOWN) {
+                throw new io.jvmm.platform.options.UserError(machine + " has shut down; it cannot be resumed");
+            }
+            resumed = state != RunState.RUNNING;
+            state = RunState.RUNNING;
+        }
+        if (resumed) {
+            events.emit(new MachineEvent.Resume());
+        }
+    }
+
+    /** QMP system_reset was done: RESET. */
+    public void resetByMonitor() {
+        events.emit(new MachineEvent.Reset(false, "host-qmp-system-reset"));
+    }
+
+    /** QMP quit: the machine is shut down (SHUTDOWN, host-qmp-quit); the caller then ends it. */
+    public void quitByMonitor() {
+        setState(RunState.SHUTDOWN);
+        events.emit(new MachineEvent.Shutdown(false, "host-qmp-quit"));
+    }
 }

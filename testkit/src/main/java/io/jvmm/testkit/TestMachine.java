@@ -234,37 +234,26 @@ public final class TestMachine implements OneGuestMachine, SupportedMachine, Aut
 
     @Override
     public void stop() {
-        if (monitor.state() == RunState.RUNNING) {
-            monitor.setState(RunState.PAUSED);
-            monitor.events().emit(new MachineEvent.Stop());
-        }
+        monitor.pause();
     }
 
     @Override
     public void cont() {
-        RunState state = monitor.state();
-        if (state == RunState.SHUTDOWN) {
-            throw new UserError("the no-CPU machine has shut down; it cannot be resumed");
-        }
-        if (state != RunState.RUNNING) {
-            monitor.setState(RunState.RUNNING);
-            monitor.events().emit(new MachineEvent.Resume());
-        }
+        monitor.resume("the no-CPU machine");
     }
 
     /** Resets every PCI function as a reset button would (the run state stays as it is). */
     @Override
     public void systemReset() {
         bus.reset();
-        monitor.events().emit(new MachineEvent.Reset(false, "host-qmp-system-reset"));
+        monitor.resetByMonitor();
     }
 
     /** Ends the machine: SHUTDOWN, an exit request with status 0 recorded, then the machine closes. */
     @Override
     public void quit() {
-        monitor.setState(RunState.SHUTDOWN);
         exits.add(new ExitRequest(0, "quit (QMP)"));
-        monitor.events().emit(new MachineEvent.Shutdown(false, "host-qmp-quit"));
+        monitor.quitByMonitor();
         close();
     }
 

@@ -153,10 +153,9 @@ public final class DeviceServer implements Machine, MonitoredMachine, AutoClosea
     public void quit() {
         Runnable action;
         synchronized (this) {
-            monitor.setState(RunState.SHUTDOWN);
             action = onQuit;
         }
-        monitor.events().emit(new MachineEvent.Shutdown(false, "host-qmp-quit"));
+        monitor.quitByMonitor();
         action.run();
     }
 

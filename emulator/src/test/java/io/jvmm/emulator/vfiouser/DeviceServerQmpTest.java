@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.jvmm.chardev.Await;
 import io.jvmm.emulator.Main;
 import io.jvmm.emulator.machine.ExitStatus;
@@ -35,14 +34,6 @@ class DeviceServerQmpTest {
     @TempDir
     Path dir;
 
-    private static ObjectNode args(String... pairs) {
-        ObjectNode o = QmpJson.object();
-        for (int i = 0; i < pairs.length; i += 2) {
-            o.put(pairs[i], pairs[i + 1]);
-        }
-        return o;
-    }
-
     @Test
     void devicesComeAndGoOnTheirOwnSocketsAndQuitEndsTheServer() throws Exception {
         Path socket = dir.resolve("dev.sock");
@@ -67,21 +58,21 @@ class DeviceServerQmpTest {
                     assertTrue(r.path("error").path("desc").asText().contains("runs no vCPUs"), r.toString());
                 }
 
-                assertTrue(qmp.execute("device_add", args("driver", "virtio-rng-pci", "id", "hot0")).has("return"));
+                assertTrue(qmp.execute("device_add", QmpJson.arguments("driver", "virtio-rng-pci", "id", "hot0")).has("return"));
                 Path hot = dir.resolve("dev.sock-hot0");
                 assertTrue(Files.exists(hot), "served on <first socket>-<id>");
                 RawClient client = RawClient.negotiated(hot);
                 assertEquals(0x1044, client.read(PciRegions.CONFIG, ConfigRegisters.DEVICE_ID, 2), "a client finds virtio-rng there");
                 assertEquals(2, qmp.execute("query-pci").path("return").get(0).path("devices").size());
-                assertTrue(qmp.execute("qom-get", args("path", "hot0", "property", "hotplugged")).path("return").asBoolean());
+                assertTrue(qmp.execute("qom-get", QmpJson.arguments("path", "hot0", "property", "hotplugged")).path("return").asBoolean());
 
-                assertTrue(qmp.execute("device_del", args("id", "hot0")).has("return"));
+                assertTrue(qmp.execute("device_del", QmpJson.arguments("id", "hot0")).has("return"));
                 JsonNode deleted = qmp.awaitEvent("DEVICE_DELETED");
                 assertEquals("{\"device\":\"hot0\",\"path\":\"/machine/peripheral/hot0\"}", deleted.path("data").toString());
                 assertTrue(client.serverClosed(), "its client is disconnected");
                 client.close();
                 assertFalse(Files.exists(hot), "its socket is gone");
-                assertEquals("DeviceNotFound", qmp.execute("device_del", args("id", "hot0")).path("error").path("class").asText());
+                assertEquals("DeviceNotFound", qmp.execute("device_del", QmpJson.arguments("id", "hot0")).path("error").path("class").asText());
 
                 assertTrue(qmp.execute("quit").has("return"));
                 assertEquals("host-qmp-quit", qmp.awaitEvent("SHUTDOWN").path("data").path("reason").asText());

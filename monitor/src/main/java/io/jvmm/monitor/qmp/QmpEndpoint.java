@@ -1,10 +1,10 @@
 package io.jvmm.monitor.qmp;
 
+import io.jvmm.platform.options.OptionList;
 import io.jvmm.platform.options.UserError;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 
@@ -53,7 +53,7 @@ public sealed interface QmpEndpoint {
      */
     static QmpEndpoint parse(String text) {
         String where = "-qmp " + text;
-        List<String> parts = split(text);
+        List<String> parts = OptionList.split(text);
         String address = parts.get(0);
         if (!address.startsWith("unix:") && !address.startsWith("tcp:")) {
             throw new UserError(where + ": only unix:PATH and tcp:HOST:PORT are supported");
@@ -116,25 +116,5 @@ public sealed interface QmpEndpoint {
         } catch (UnknownHostException e) {
             throw new UserError(where + ": unknown host '" + host + "'");
         }
-    }
-
-    /** QEMU's option syntax: commas separate, a doubled comma is a comma. */
-    private static List<String> split(String text) {
-        List<String> parts = new ArrayList<>();
-        StringBuilder current = new StringBuilder();
-        for (int i = 0; i < text.length(); i++) {
-            char c = text.charAt(i);
-            if (c == ',' && i + 1 < text.length() && text.charAt(i + 1) == ',') {
-                current.append(',');
-                i++;
-            } else if (c == ',') {
-                parts.add(current.toString());
-                current.setLength(0);
-            } else {
-                current.append(c);
-            }
-        }
-        parts.add(current.toString());
-        return parts;
     }
 }

@@ -62,6 +62,35 @@ public final class QmpJson {
         return NODES.objectNode();
     }
 
+    /**
+     * {@code {"k1": v1, "k2": v2, ...}} from name/value pairs (a command's arguments): values are
+     * Strings, Booleans, Integers, Longs or JsonNodes.
+     */
+    public static ObjectNode arguments(Object... pairs) {
+        if (pairs.length % 2 != 0) {
+            throw new IllegalArgumentException("arguments come in name/value pairs, got " + pairs.length + " items");
+        }
+        ObjectNode o = object();
+        for (int i = 0; i < pairs.length; i += 2) {
+            String name = (String) pairs[i];
+            Object v = pairs[i + 1];
+            if (v instanceof String text) {
+                o.put(name, text);
+            } else if (v instanceof Boolean b) {
+                o.put(name, b);
+            } else if (v instanceof Integer n) {
+                o.put(name, n);
+            } else if (v instanceof Long n) {
+                o.put(name, n);
+            } else if (v instanceof JsonNode node) {
+                o.set(name, node);
+            } else {
+                throw new IllegalArgumentException("argument " + name + ": " + v + " is not a JSON value");
+            }
+        }
+        return o;
+    }
+
     /** {@code {"error": {"class": ..., "desc": ...}}}, with {@code id} if the request had one. */
     public static ObjectNode error(QmpError error, JsonNode id) {
         ObjectNode reply = object();

@@ -1,17 +1,13 @@
 package io.jvmm.monitor.qmp;
 
 import io.jvmm.monitor.HotPlug;
-import io.jvmm.monitor.MachineEvent;
-import io.jvmm.monitor.MachineEvents;
 import io.jvmm.monitor.MonitorSupport;
-import io.jvmm.monitor.MonitoredDevice;
-import io.jvmm.monitor.MonitoredMachine;
 import io.jvmm.monitor.PciSlot;
 import io.jvmm.monitor.RunState;
+import io.jvmm.monitor.SupportedMachine;
 import io.jvmm.pci.PciBus;
 import io.jvmm.pci.dispatch.IoSpace;
-import io.jvmm.platform.config.BackendConfig;
-import io.jvmm.platform.registry.BackendKind;
+import io.jvmm.platform.BuiltDevice;
 import java.util.List;
 import java.util.Optional;
 
@@ -20,7 +16,7 @@ import java.util.Optional;
  * devices, a run state and events (the device-level behaviour is tested against the no-CPU
  * machine in the tests module).
  */
-final class BareMachine implements MonitoredMachine {
+final class BareMachine implements SupportedMachine {
     final PciBus bus = new PciBus(IoSpace.mmio(), IoSpace.pio());
     final MonitorSupport monitor = new MonitorSupport(RunState.RUNNING);
     volatile int quits;
@@ -31,45 +27,35 @@ final class BareMachine implements MonitoredMachine {
     }
 
     @Override
-    public RunState runState() {
-        return monitor.state();
+    public MonitorSupport monitorSupport() {
+        return monitor;
+    }
+
+    @Override
+    public List<BuiltDevice> devices() {
+        return List.of();
     }
 
     @Override
     public void stop() {
-        if (monitor.setState(RunState.PAUSED) == RunState.RUNNING) {
-            monitor.events().emit(new MachineEvent.Stop());
-        }
+        monitor.pause();
     }
 
     @Override
     public void cont() {
-        if (monitor.setState(RunState.RUNNING) == RunState.PAUSED) {
-            monitor.events().emit(new MachineEvent.Resume());
-        }
+        monitor.resume("the bare machine");
     }
 
     @Override
     public void systemReset() {
         bus.reset();
-        monitor.events().emit(new MachineEvent.Reset(false, "host-qmp-system-reset"));
+        monitor.resetByMonitor();
     }
 
     @Override
     public void quit() {
         quits++;
-        monitor.setState(RunState.SHUTDOWN);
-        monitor.events().emit(new MachineEvent.Shutdown(false, "host-qmp-quit"));
-    }
-
-    @Override
-    public List<MonitoredDevice> monitoredDevices() {
-        return List.of();
-    }
-
-    @Override
-    public List<BackendConfig<?>> backends(BackendKind kind) {
-        return List.of();
+        monitor.quitByMonitor();
     }
 
     @Override
@@ -80,10 +66,5 @@ final class BareMachine implements MonitoredMachine {
     @Override
     public Optional<HotPlug> hotPlug() {
         return Optional.empty();
-    }
-
-    @Override
-    public MachineEvents events() {
-        return monitor.events();
     }
 }

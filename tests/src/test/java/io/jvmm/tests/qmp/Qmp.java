@@ -12,25 +12,9 @@ final class Qmp {
     private Qmp() {
     }
 
-    /** {@code {"k1": v1, "k2": v2, ...}} from pairs (String, Boolean, Integer, Long or a JsonNode as values). */
+    /** A command's arguments from name/value pairs ({@link QmpJson#arguments}). */
     static ObjectNode args(Object... pairs) {
-        ObjectNode o = QmpJson.object();
-        for (int i = 0; i < pairs.length; i += 2) {
-            String k = (String) pairs[i];
-            Object v = pairs[i + 1];
-            if (v instanceof String s) {
-                o.put(k, s);
-            } else if (v instanceof Boolean b) {
-                o.put(k, b);
-            } else if (v instanceof Integer n) {
-                o.put(k, n);
-            } else if (v instanceof Long n) {
-                o.put(k, n);
-            } else {
-                o.set(k, (JsonNode) v);
-            }
-        }
-        return o;
+        return QmpJson.arguments(pairs);
     }
 
     /** The reply's {@code return}, failing with the reply if it is an error. */

@@ -189,17 +189,24 @@ public final class QemuRig {
     }
 
     /**
+     * The start of every guest script that checks things: {@code ok NAME} and {@code bad NAME WHY}
+     * print {@code CHECK NAME ok|FAILED: WHY} lines, counting failures in {@code $fails}.
+     */
+    public static final String CHECKS = """
+            #!/bin/sh
+            fails=0
+            ok() { echo "CHECK $1 ok"; }
+            bad() { echo "CHECK $1 FAILED: $2"; fails=$((fails + 1)); }
+            """;
+
+    /**
      * The start of a guest script that checks things: {@code ok NAME} and {@code bad NAME WHY} print
      * {@code CHECK NAME ok|FAILED: WHY} lines (counting failures in {@code $fails}), then the PCI
      * function {@code vendor:device} (e.g. "0x1af4", "0x1110") is found in sysfs as {@code $dev}
      * and enabled, or the script fails check "found".
      */
     public static String checkingScript(String vendor, String device) {
-        return """
-                #!/bin/sh
-                fails=0
-                ok() { echo "CHECK $1 ok"; }
-                bad() { echo "CHECK $1 FAILED: $2"; fails=$((fails + 1)); }
+        return CHECKS + """
                 dev=""
                 for d in /sys/bus/pci/devices/*; do
                     [ "$(cat "$d/vendor")" = "%1$s" ] && [ "$(cat "$d/device")" = "%2$s" ] && dev=$d

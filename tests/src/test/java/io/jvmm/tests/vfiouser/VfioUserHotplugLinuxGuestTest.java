@@ -50,14 +50,6 @@ class VfioUserHotplugLinuxGuestTest {
     @TempDir
     Path share;
 
-    private static ObjectNode args(String... pairs) {
-        ObjectNode o = QmpJson.object();
-        for (int i = 0; i < pairs.length; i += 2) {
-            o.put(pairs[i], pairs[i + 1]);
-        }
-        return o;
-    }
-
     @Test
     void aDeviceAddedOverBothMonitorsAppearsInTheRunningGuest() throws Exception {
         QemuRig rig = QemuRig.get();
@@ -93,15 +85,11 @@ class VfioUserHotplugLinuxGuestTest {
                 }
                 QemuRig.GuestRun run = boot.get(10, TimeUnit.MINUTES);
                 assertTrue(meters.get("jvmm.rng.bytes").counter().count() >= 256, "the device served the guest's reads");
-                assertTrue(jvmm.execute("device_del", args("id", "hot0")).has("return"));
+                assertTrue(jvmm.execute("device_del", QmpJson.arguments("id", "hot0")).has("return"));
                 assertEquals("hot0", jvmm.awaitEvent("DEVICE_DELETED").path("data").path("device").asText());
                 assertFalse(Files.exists(share.resolve("dev.sock-hot0")), "no longer served");
                 String console = run.console();
-                List<String> failed = console.lines().filter(l -> l.startsWith("CHECK ") && !l.endsWith(" ok")).toList();
-                assertTrue(failed.isEmpty(), "checks failed in the guest: " + failed + "\n" + QemuRig.tail(console));
-                for (String check : List.of("absent-at-start", "appeared", "rng-current", "hwrng-read")) {
-                    assertTrue(console.contains("CHECK " + check + " ok"), "check " + check + " did not run\n" + QemuRig.tail(console));
-                }
+                QemuRig.assertChecks(console, List.of("absent-at-start", "appeared", "rng-current", "hwrng-read"));
                 assertTrue(run.passed(), "QEMU exited " + run.exitStatus() + "\n" + QemuRig.tail(console));
                 System.out.println("hot-plug over vfio-user under QEMU 11.1: guest run " + run.millis() + " ms");
             }
@@ -112,9 +100,9 @@ class VfioUserHotplugLinuxGuestTest {
     private void hotplug(QmpClient jvmm, Path qemuQmp) {
         try (QmpClient qemu = QmpClient.connect(new QmpEndpoint.Unix(qemuQmp), Duration.ofMinutes(3))) {
             qemu.execute("qmp_capabilities");
-            assertTrue(jvmm.execute("device_add", args("driver", "virtio-rng-pci", "id", "hot0")).has("return"));
+            assertTrue(jvmm.execute("device_add", QmpJson.arguments("driver", "virtio-rng-pci", "id", "hot0")).has("return"));
             assertTrue(Files.exists(share.resolve("dev.sock-hot0")));
-            ObjectNode vfioUser = args("driver", "vfio-user-pci", "id", "vu1", "bus", "rp1");
+            ObjectNode vfioUser = QmpJson.arguments("driver", "vfio-user-pci", "id", "vu1", "bus", "rp1");
             vfioUser.putObject("socket").put("type", "unix").put("path", "/run/jvmm/dev.sock-hot0");
             JsonNode added = qemu.execute("device_add", vfioUser);
             assertTrue(added.has("return"), () -> "QEMU's device_add vfio-user-pci: " + added);
@@ -123,11 +111,7 @@ class VfioUserHotplugLinuxGuestTest {
 
     /** Waits for 1af4:1044 to appear and reads /dev/hwrng through it (the host watches the device count the bytes). */
     private static String guestScript() {
-        return """
-                #!/bin/sh
-                fails=0
-                ok() { echo "CHECK $1 ok"; }
-                bad() { echo "CHECK $1 FAILED: $2"; fails=$((fails + 1)); }
+        return QemuRig.CHECKS + """
                 find_rng() {
                     for d in /sys/bus/pci/devices/*; do
                         [ "$(cat "$d/vendor")" = "0x1af4" ] && [ "$(cat "$d/device")" = "0x1044" ] && echo "$d"
