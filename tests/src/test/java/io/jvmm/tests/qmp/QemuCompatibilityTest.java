@@ -140,8 +140,8 @@ class QemuCompatibilityTest {
                 .build()) {
             Await.until(() -> Files.exists(qemuQmp) || !qemu.isAlive(), "QEMU to listen on its QMP socket");
             assertTrue(qemu.isAlive(), () -> "QEMU ended: " + read(dir.resolve("qemu.log")));
-            // Bounds against a hang only: QEMU's device_add of an unknown driver loads every QOM
-            // module to look for it, which took over 60 s once on this loaded, shared host.
+            // Bounds against a hang only: one of QEMU's replies (device_add of an unknown driver,
+            // which may load QEMU's modules to look for it) took over 60 s once on this loaded host.
             try (QmpClient q = QmpClient.connect(new QmpEndpoint.Unix(qemuQmp), Duration.ofMinutes(4));
                  QmpClient j = QmpClient.connect(new QmpEndpoint.Unix(jvmmQmp), Duration.ofMinutes(4))) {
                 record("greeting", q.greeting(), List.of(), j.greeting(), List.of(), false, transcript, typeMismatches, unknown);
