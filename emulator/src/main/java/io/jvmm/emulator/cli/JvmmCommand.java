@@ -64,6 +64,14 @@ public final class JvmmCommand {
     @Option(names = "-blockdev", paramLabel = "driver=DRIVER,node-name=ID,...", description = "a block node")
     List<String> blockdevs = new ArrayList<>();
 
+    @Option(names = "-nbd-server", paramLabel = "addr.type=unix,addr.path=PATH|addr.type=inet,addr.host=H,addr.port=P",
+            description = "serve -export(s) over NBD (as qemu-storage-daemon's --nbd-server; x-nbd-listener=main-loop is an experiment switch)")
+    String nbdServer;
+
+    @Option(names = "-export", paramLabel = "type=nbd,id=ID,node-name=NODE[,name=NAME][,writable=on]",
+            description = "an NBD export of a -blockdev node (as qemu-storage-daemon's --export type=nbd)")
+    List<String> exports = new ArrayList<>();
+
     @Option(names = "-fsdev", paramLabel = "local,id=ID,path=DIR,...", description = "a directory to share")
     List<String> fsdevs = new ArrayList<>();
 
@@ -83,6 +91,20 @@ public final class JvmmCommand {
     /** Where to serve QMP, validated ({@code -qmp}). */
     public List<QmpEndpoint> qmpEndpoints() {
         return QmpServers.parse(qmp);
+    }
+
+    /**
+     * Starts the {@code -nbd-server} and its {@code -export}s (before the devices, so a device may
+     * use an export of this very process); null when none is given. Close it after the machine.
+     */
+    public io.jvmm.devices.nbd.NbdExports startNbdExports(MachineConfig config) {
+        if (nbdServer == null) {
+            if (!exports.isEmpty()) {
+                throw new UserError("-export needs -nbd-server");
+            }
+            return null;
+        }
+        return io.jvmm.devices.nbd.NbdExports.start(nbdServer, exports, config.backends());
     }
 
     @Option(names = "-metrics", paramLabel = "prometheus[,host=ADDRESS][,port=PORT]",

@@ -36,6 +36,7 @@ public final class DeviceServerMain {
     public static int run(JvmmCommand command, PrintStream err) {
         DeviceServer server = null;
         QmpServers monitors = null;
+        io.jvmm.devices.nbd.NbdExports nbd = null;
         JvmmMetrics metrics = null;
         CountDownLatch stopped = new CountDownLatch(1);
         try {
@@ -45,9 +46,16 @@ public final class DeviceServerMain {
             if (config.devices().isEmpty()) {
                 throw new UserError("--vfio-user-socket: no PCI -device to serve (e.g. -device virtio-rng-pci)");
             }
+            nbd = command.startNbdExports(config);
+            if (nbd != null) {
+                err.println("jvmm: NBD server listening on " + nbd.server().address());
+            }
             List<String> ids = config.devices().stream().map(DeviceConfig::id).toList();
             Map<String, Path> sockets = socketsFor(command.vfioUserSockets(), ids);
             metrics = Main.startMetrics(command, err);
+            if (metrics != null && nbd != null) {
+                nbd.server().metrics().bindTo(metrics.registry());
+            }
             server = new DeviceServer(sockets, metrics == null ? null : metrics.registry());
             server.configured(config);
             server.enableHotPlug(command.vfioUserSockets().get(0));
@@ -60,19 +68,23 @@ public final class DeviceServerMain {
             monitors = QmpServers.start(qmp, server);
         } catch (UserError e) {
             stop(server, monitors, metrics);
+            stopNbd(nbd);
             err.println("jvmm: " + e.getMessage());
             return ExitStatus.USER_ERROR;
         } catch (RuntimeException e) {
             stop(server, monitors, metrics);
+            stopNbd(nbd);
             err.println("jvmm: cannot serve the devices: " + e.getMessage());
             return ExitStatus.HOST_ERROR;
         }
         DeviceServer running = server;
         QmpServers runningMonitors = monitors;
         JvmmMetrics runningMetrics = metrics;
+        io.jvmm.devices.nbd.NbdExports exports = nbd;
         Thread hook = new Thread(() -> {
             log.info("stopping the vfio-user servers");
             stop(running, runningMonitors, runningMetrics);
+            stopNbd(exports);
             stopped.countDown();
         }, "vfio-user-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
@@ -81,12 +93,14 @@ public final class DeviceServerMain {
             if (running.runState() == io.jvmm.monitor.RunState.SHUTDOWN) {   // QMP quit: stop here, not in the hook
                 Runtime.getRuntime().removeShutdownHook(hook);
                 stop(running, runningMonitors, runningMetrics);
+                stopNbd(exports);
             }
         } catch (InterruptedException e) {
             // Told to stop by the thread that runs us (a test, an embedding program): stop with
             // the interrupt cleared, so the servers' and devices' joins really wait, then restore it.
             Runtime.getRuntime().removeShutdownHook(hook);
             stop(running, runningMonitors, runningMetrics);
+            stopNbd(exports);
             Thread.currentThread().interrupt();
         }
         return ExitStatus.OK;
@@ -113,6 +127,12 @@ public final class DeviceServerMain {
         }
         throw new UserError("--vfio-user-socket is given " + given.size() + " times for " + deviceIds.size()
                 + " devices: give one socket per device, or a single one");
+    }
+
+    private static void stopNbd(io.jvmm.devices.nbd.NbdExports nbd) {
+        if (nbd != null) {
+            nbd.close();
+        }
     }
 
     private static void stop(DeviceServer server, QmpServers monitors, JvmmMetrics metrics) {
