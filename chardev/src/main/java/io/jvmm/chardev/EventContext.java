@@ -4,7 +4,6 @@ import static io.jvmm.chardev.nativ.LinuxConstants.EPOLLIN;
 import static io.jvmm.chardev.nativ.LinuxConstants.EPOLLRDHUP;
 
 import io.jvmm.chardev.nativ.Epoll;
-import io.jvmm.chardev.nativ.Native;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
