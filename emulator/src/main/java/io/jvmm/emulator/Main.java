@@ -27,16 +27,6 @@ public final class Main {
     private Main() {
     }
 
-    /** The NBD server of -nbd-server, closed after the machine (try-with-resources closes in reverse order). */
-    private record AutoCloseableNbd(io.jvmm.devices.nbd.NbdExports exports) implements AutoCloseable {
-        @Override
-        public void close() {
-            if (exports != null) {
-                exports.close();
-            }
-        }
-    }
-
     public static void main(String[] args) {
         System.exit(run(args, new FileOutputStream(FileDescriptor.out), System.err));
     }
@@ -81,11 +71,13 @@ public final class Main {
             MachineConfig config = command.toConfig();
             List<QmpEndpoint> qmp = command.qmpEndpoints();
             metrics = startMetrics(command, err);
-            try (AutoCloseableNbd nbd = new AutoCloseableNbd(command.startNbdExports(config));
+            // The NBD server of -nbd-server (or QMP's nbd-server-start) is closed after the machine
+            // (try-with-resources closes in reverse order).
+            try (io.jvmm.devices.nbd.NbdExports nbd = command.startNbdExports(config);
                  KvmMachine machine = KvmMachine.create(config, console, metrics == null ? null : metrics.registry());
-                 QmpServers monitors = QmpServers.start(qmp, machine)) {
-                if (metrics != null && nbd.exports() != null) {
-                    nbd.exports().server().metrics().bindTo(metrics.registry());
+                 QmpServers monitors = QmpServers.start(qmp, withExports(machine, nbd))) {
+                if (metrics != null) {
+                    nbd.bindMetrics(metrics.registry());
                 }
                 machine.attachConsoleInput(System.in);
                 KvmMachine.MachineExit exit = machine.run();
@@ -109,6 +101,12 @@ public final class Main {
                 metrics.close();
             }
         }
+    }
+
+    /** {@code machine}, whose monitors drive {@code nbd} (nbd-server-start, block-export-add, ...). */
+    private static KvmMachine withExports(KvmMachine machine, io.jvmm.devices.nbd.NbdExports nbd) {
+        machine.monitorSupport().useBlockExports(nbd);
+        return machine;
     }
 
     /**

@@ -76,4 +76,21 @@ public sealed interface MachineEvent {
             return "DEVICE_DELETED";
         }
     }
+
+    /**
+     * A block export is gone ({@code BLOCK_EXPORT_DELETED}): removed by {@code block-export-del},
+     * or with its server by {@code nbd-server-stop}.
+     *
+     * @param id the export's id
+     */
+    record BlockExportDeleted(String id) implements MachineEvent {
+        public BlockExportDeleted {
+            Objects.requireNonNull(id, "id");
+        }
+
+        @Override
+        public String name() {
+            return "BLOCK_EXPORT_DELETED";
+        }
+    }
 }

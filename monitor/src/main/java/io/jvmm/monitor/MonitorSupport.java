@@ -25,6 +25,7 @@ public final class MonitorSupport {
     private final Set<String> hotplugged = new HashSet<>();
     private final Map<BackendKind, List<BackendConfig<?>>> backends = new EnumMap<>(BackendKind.class);
     private RunState state;
+    private BlockExports blockExports;
 
     public MonitorSupport(RunState initial) {
         this.state = Objects.requireNonNull(initial, "initial");
@@ -84,6 +85,15 @@ public final class MonitorSupport {
             }
         }
         return out;
+    }
+
+    /** Where QMP's NBD export commands act (the machine's owner keeps and closes it). */
+    public synchronized void useBlockExports(BlockExports exports) {
+        blockExports = exports;
+    }
+
+    public synchronized java.util.Optional<BlockExports> blockExports() {
+        return java.util.Optional.ofNullable(blockExports);
     }
 
     public synchronized RunState state() {

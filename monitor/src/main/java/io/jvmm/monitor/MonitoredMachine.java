@@ -44,6 +44,11 @@ public interface MonitoredMachine {
     /** Hot-plug, where the machine can. */
     Optional<HotPlug> hotPlug();
 
+    /** The NBD server and exports QMP drives, where the machine has a block layer. */
+    default Optional<BlockExports> blockExports() {
+        return Optional.empty();
+    }
+
     /** Where the machine reports what happens to it. */
     MachineEvents events();
 }

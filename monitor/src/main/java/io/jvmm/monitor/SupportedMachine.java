@@ -32,6 +32,11 @@ public interface SupportedMachine extends MonitoredMachine {
     }
 
     @Override
+    default java.util.Optional<BlockExports> blockExports() {
+        return monitorSupport().blockExports();
+    }
+
+    @Override
     default MachineEvents events() {
         return monitorSupport().events();
     }

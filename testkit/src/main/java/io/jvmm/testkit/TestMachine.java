@@ -78,6 +78,8 @@ public final class TestMachine implements OneGuestMachine, SupportedMachine, Aut
     private volatile Duration writeTimeout = DEFAULT_WRITE_BOUND;
     private final MonitorSupport monitor = new MonitorSupport(RunState.RUNNING);
     private final List<QmpServer> qmpServers = new CopyOnWriteArrayList<>();
+    /** QMP's NBD server and exports, where the devices module is on the class path (null otherwise). */
+    private final io.jvmm.monitor.BlockExports blockExports = io.jvmm.monitor.BlockExports.createIfAvailable();
     private final AtomicBoolean closed = new AtomicBoolean();
 
     /** A request to end the machine (isa-debug-exit, QMP quit), recorded for the test to look at. */
@@ -99,6 +101,7 @@ public final class TestMachine implements OneGuestMachine, SupportedMachine, Aut
         this.services = new InProcessServices("no-cpu", memory, interrupts, this.meters,
                 (status, reason) -> exits.add(new ExitRequest(status, reason)));
         bus.installConfigMechanism1();
+        monitor.useBlockExports(blockExports);
     }
 
     /** A builder that assembles devices from QEMU-style options. */
@@ -367,6 +370,9 @@ public final class TestMachine implements OneGuestMachine, SupportedMachine, Aut
         }
         for (QmpServer q : qmpServers) {
             q.close();
+        }
+        if (blockExports != null) {
+            blockExports.close();
         }
         List<BuiltDevice> all = new ArrayList<>(devices);
         for (int i = all.size() - 1; i >= 0; i--) {

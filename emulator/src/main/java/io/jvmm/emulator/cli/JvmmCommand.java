@@ -95,15 +95,10 @@ public final class JvmmCommand {
 
     /**
      * Starts the {@code -nbd-server} and its {@code -export}s (before the devices, so a device may
-     * use an export of this very process); null when none is given. Close it after the machine.
+     * use an export of this very process); without {@code -nbd-server}, no server yet (QMP's
+     * nbd-server-start may start one). Close it after the machine.
      */
     public io.jvmm.devices.nbd.NbdExports startNbdExports(MachineConfig config) {
-        if (nbdServer == null) {
-            if (!exports.isEmpty()) {
-                throw new UserError("-export needs -nbd-server");
-            }
-            return null;
-        }
         return io.jvmm.devices.nbd.NbdExports.start(nbdServer, exports, config.backends());
     }
 

@@ -180,6 +180,16 @@ public final class DeviceServer implements Machine, MonitoredMachine, AutoClosea
     }
 
     @Override
+    public Optional<io.jvmm.monitor.BlockExports> blockExports() {
+        return monitor.blockExports();
+    }
+
+    /** Where QMP's NBD export commands act (the caller keeps and closes it). */
+    public void useBlockExports(io.jvmm.monitor.BlockExports exports) {
+        monitor.useBlockExports(exports);
+    }
+
+    @Override
     public synchronized Optional<HotPlug> hotPlug() {
         if (hotPlugBase == null) {
             return Optional.empty();

@@ -47,17 +47,18 @@ public final class DeviceServerMain {
                 throw new UserError("--vfio-user-socket: no PCI -device to serve (e.g. -device virtio-rng-pci)");
             }
             nbd = command.startNbdExports(config);
-            if (nbd != null) {
+            if (nbd.server() != null) {
                 err.println("jvmm: NBD server listening on " + nbd.server().address());
             }
             List<String> ids = config.devices().stream().map(DeviceConfig::id).toList();
             Map<String, Path> sockets = socketsFor(command.vfioUserSockets(), ids);
             metrics = Main.startMetrics(command, err);
-            if (metrics != null && nbd != null) {
-                nbd.server().metrics().bindTo(metrics.registry());
+            if (metrics != null) {
+                nbd.bindMetrics(metrics.registry());
             }
             server = new DeviceServer(sockets, metrics == null ? null : metrics.registry());
             server.configured(config);
+            server.useBlockExports(nbd);
             server.enableHotPlug(command.vfioUserSockets().get(0));
             server.onQuit(stopped::countDown);
             MachineAssembly.assemble(config.devices(), server);

@@ -1,7 +1,9 @@
 package io.jvmm.monitor.qmp;
 
 import static io.jvmm.monitor.qmp.Arg.Type.ANY;
+import static io.jvmm.monitor.qmp.Arg.Type.BOOLEAN;
 import static io.jvmm.monitor.qmp.Arg.Type.INTEGER;
+import static io.jvmm.monitor.qmp.Arg.Type.OBJECT;
 import static io.jvmm.monitor.qmp.Arg.Type.STRING;
 import static io.jvmm.monitor.qmp.Arg.Type.STRING_LIST;
 import static io.jvmm.monitor.qmp.Arg.optional;
@@ -41,6 +43,7 @@ public final class CommandTable {
         Qom qom = new Qom(context);
         DeviceCommands devices = new DeviceCommands(context);
         HumanMonitor hmp = new HumanMonitor(context, qom);
+        BlockExportCommands nbd = new BlockExportCommands(context);
 
         list.add(QmpCommand.of(CAPABILITIES, CommandTable::capabilities, optional("enable", STRING_LIST)));
 
@@ -66,8 +69,15 @@ public final class CommandTable {
 
         list.add(QmpCommand.of("human-monitor-command", hmp::run, required("command-line", STRING), optional("cpu-index", INTEGER)));
 
-        // The NBD export commands land here with the NBD server, one row each:
-        // nbd-server-start, block-export-add, block-export-del, nbd-server-stop.
+        list.add(QmpCommand.of("nbd-server-start", nbd::serverStart, required("addr", OBJECT), optional("tls-creds", STRING),
+                optional("tls-authz", STRING), optional("max-connections", INTEGER)));
+        list.add(QmpCommand.of("block-export-add", nbd::exportAdd, required("type", STRING), required("id", STRING),
+                required("node-name", STRING), optional("name", STRING), optional("description", STRING),
+                optional("writable", BOOLEAN), optional("writethrough", BOOLEAN), optional("iothread", STRING),
+                optional("fixed-iothread", BOOLEAN), optional("bitmaps", STRING_LIST), optional("allocation-depth", BOOLEAN)));
+        list.add(QmpCommand.of("block-export-del", nbd::exportDelete, required("id", STRING), optional("mode", STRING)));
+        list.add(QmpCommand.of("nbd-server-stop", nbd::serverStop));
+        list.add(QmpCommand.of("query-block-exports", nbd::query));
 
         self[0] = new CommandTable(list);
         return self[0];

@@ -242,6 +242,8 @@ public final class QmpServer implements AutoCloseable {
         } else if (event instanceof MachineEvent.DeviceDeleted d) {
             data.put("device", d.device());
             data.put("path", d.path());
+        } else if (event instanceof MachineEvent.BlockExportDeleted b) {
+            data.put("id", b.id());
         } else {
             return null;
         }

@@ -59,32 +59,56 @@ final class Queries {
         return Result.of(PciView.queryPci(context.machine().pciSlots()));
     }
 
-    /** One BlockInfo per {@code -drive}, with the device that uses it. */
+    /**
+     * One BlockInfo per {@code -drive} (its id as {@code device}), then one per {@code -blockdev}
+     * node a device uses ({@code device} empty, the node's name as {@code node-name}), as QEMU
+     * lists its block backends; {@code drv} is the node's driver (raw, file, qcow2, nbd).
+     */
     Result queryBlock(Arguments a) {
         ArrayNode list = QmpJson.NODES.arrayNode();
         List<BackendConfig<?>> drives = context.machine().backends(BackendKind.DRIVE);
         for (int i = 0; i < drives.size(); i++) {
-            list.add(blockInfo(drives.get(i), i));
+            BackendConfig<?> drive = drives.get(i);
+            String format = String.valueOf(drive.value("format").orElse("raw"));
+            list.add(blockInfo(drive.id(), "#block" + (100 + i), drive, format, String.valueOf(drive.value("file").orElse("")),
+                    Boolean.TRUE.equals(drive.value("readonly").orElse(false))));
+        }
+        for (BackendConfig<?> node : context.machine().backends(BackendKind.BLOCKDEV)) {
+            if (user(node.options()).isEmpty()) {
+                continue;   // QEMU lists the nodes attached to a device (query-named-block-nodes would list the others)
+            }
+            String driver = node.type().name();
+            list.add(blockInfo("", node.id(), node, driver, blockdevFilename(node),
+                    Boolean.TRUE.equals(node.value("read-only").orElse(false))));
         }
         return Result.of(list);
     }
 
-    private ObjectNode blockInfo(BackendConfig<?> drive, int index) {
+    /** What QEMU calls a node's filename: the image file, or the NBD export's URI. */
+    private static String blockdevFilename(BackendConfig<?> node) {
+        if (node.type().name().equals("nbd")) {
+            String export = String.valueOf(node.value("export").orElse(""));
+            if ("unix".equals(node.value("server.type").orElse(null))) {
+                return "nbd+unix:///" + export + "?socket=" + node.value("server.path").orElse("");
+            }
+            return "nbd://" + node.value("server.host").orElse("") + ":" + node.value("server.port").orElse(10809) + "/" + export;
+        }
+        return String.valueOf(node.value("filename").or(() -> node.value("file.filename")).orElse(""));
+    }
+
+    private ObjectNode blockInfo(String device, String nodeName, BackendConfig<?> backend, String driver, String file, boolean readOnly) {
         ObjectNode info = QmpJson.object();
-        info.put("device", drive.id());
-        user(drive.options()).ifPresent(d -> info.put("qdev", d.driver().startsWith("virtio-") ? d.path() + "/virtio-backend" : d.path()));
+        info.put("device", device);
+        user(backend.options()).ifPresent(d -> info.put("qdev", d.driver().startsWith("virtio-") ? d.path() + "/virtio-backend" : d.path()));
         info.put("type", "unknown");
         info.put("removable", false);
         info.put("locked", false);
         info.put("io-status", "ok");
-        String file = String.valueOf(drive.value("file").orElse(""));
-        String format = String.valueOf(drive.value("format").orElse("raw"));
-        boolean readOnly = Boolean.TRUE.equals(drive.value("readonly").orElse(false));
         ObjectNode inserted = info.putObject("inserted");
         inserted.put("file", file);
-        inserted.put("node-name", "#block" + (100 + index));
+        inserted.put("node-name", nodeName);
         inserted.put("ro", readOnly);
-        inserted.put("drv", format);
+        inserted.put("drv", driver);
         inserted.put("backing_file_depth", 0);
         inserted.put("encrypted", false);
         inserted.put("detect_zeroes", "off");
@@ -98,14 +122,25 @@ final class Queries {
         cache.put("no-flush", false);
         ObjectNode image = inserted.putObject("image");
         image.put("filename", file);
-        image.put("format", format);
-        Path path = Path.of(file);
-        try {
-            image.put("virtual-size", Files.size(path));
-        } catch (IOException e) {
-            image.put("virtual-size", 0);
+        image.put("format", driver);
+        if (driver.equals("nbd")) {
+            image.put("virtual-size", 0);   // known to the device that opened it, not to the monitor
+        } else {
+            Path path = Path.of(file);
+            Optional<Qcow2Summary> qcow2 = driver.equals("qcow2") ? Qcow2Summary.read(path) : Optional.empty();
+            if (qcow2.isPresent()) {
+                image.put("virtual-size", qcow2.get().virtualSize());
+                image.put("cluster-size", qcow2.get().clusterSize());
+            } else {
+                try {
+                    image.put("virtual-size", Files.size(path));
+                } catch (IOException e) {
+                    image.put("virtual-size", 0);
+                }
+            }
+            allocatedBytes(path).ifPresent(bytes -> image.put("actual-size", bytes));
+            qcow2.ifPresent(q -> q.formatSpecific(image.putObject("format-specific")));
         }
-        allocatedBytes(path).ifPresent(bytes -> image.put("actual-size", bytes));
         image.put("dirty-flag", false);
         return info;
     }
