@@ -9,10 +9,10 @@ import java.util.TreeSet;
 /**
  * Compares two JSON values by shape: the same keys with the same JSON types, recursively (values
  * may differ). Array elements are paired by an identifying member when they have one (qdev_id,
- * device, label, name, bar, bus), else the first with the first.
+ * device, qdev, label, name, bar, bus), else the first with the first.
  */
 final class JsonShapes {
-    private static final List<String> IDENTITIES = List.of("qdev_id", "device", "label", "name", "bar", "bus");
+    private static final List<String> IDENTITIES = List.of("qdev_id", "device", "qdev", "label", "name", "bar", "bus");
 
     private JsonShapes() {
     }

@@ -28,7 +28,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Compatibility shown side by side: one scripted QMP session sent to Debian's QEMU 7.2
  * ({@code qemu-system-x86_64 -accel tcg -machine q35 -S}) and to jvmm's no-CPU machine, both with
- * virtio-blk-pci on a raw -drive, virtio-rng-pci and a socket chardev. For every step both
+ * virtio-blk-pci on a raw -drive and on a qcow2 -blockdev node, a raw -blockdev node the NBD
+ * export commands export, virtio-rng-pci and a socket chardev. For every step both
  * answer, the replies (and the events it causes) must have the same keys with the same JSON types
  * (values may differ); where both refuse, the same error class, and QEMU's very text where jvmm
  * copies it. Every difference found is printed (and written to
@@ -41,6 +42,8 @@ import org.slf4j.LoggerFactory;
 class QemuCompatibilityTest {
     private static final Logger log = LoggerFactory.getLogger(QemuCompatibilityTest.class);
     private static final Path QEMU = Path.of("/usr/bin/qemu-system-x86_64");
+    /** Replaced in each side's requests by its own NBD socket. */
+    private static final String NBD_SOCKET = "@NBD_SOCKET@";
 
     /** Differences that are known and explained in monitor/README.md (path, as printed, without the step). */
     private static final Set<String> KNOWN = Set.of(
@@ -102,9 +105,42 @@ class QemuCompatibilityTest {
             Step.sameError("device_add unknown driver", "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"nope\"}}"),
             Step.sameError("device_add without driver", "{\"execute\":\"device_add\",\"arguments\":{\"id\":\"r5\"}}"),
             Step.sameError("device_del unknown", "{\"execute\":\"device_del\",\"arguments\":{\"id\":\"nope\"}}"),
+            Step.sameError("block-export-add before nbd-server-start",
+                    "{\"execute\":\"block-export-add\",\"arguments\":{\"type\":\"nbd\",\"id\":\"e0\",\"node-name\":\"f0\"}}"),
+            Step.sameError("nbd-server-stop before nbd-server-start", "{\"execute\":\"nbd-server-stop\"}"),
+            Step.sameError("nbd-server-start without data",
+                    "{\"execute\":\"nbd-server-start\",\"arguments\":{\"addr\":{\"type\":\"unix\",\"path\":\"" + NBD_SOCKET + "\"}}}"),
+            Step.sameError("nbd-server-start with a numeric port",
+                    "{\"execute\":\"nbd-server-start\",\"arguments\":{\"addr\":{\"type\":\"inet\",\"data\":{\"host\":\"127.0.0.1\",\"port\":0}}}}"),
+            Step.of("nbd-server-start",
+                    "{\"execute\":\"nbd-server-start\",\"arguments\":{\"addr\":{\"type\":\"unix\",\"data\":{\"path\":\"" + NBD_SOCKET + "\"}}}}"),
+            Step.sameError("nbd-server-start again",
+                    "{\"execute\":\"nbd-server-start\",\"arguments\":{\"addr\":{\"type\":\"unix\",\"data\":{\"path\":\"" + NBD_SOCKET + "2\"}}}}"),
+            Step.sameError("block-export-add unknown node",
+                    "{\"execute\":\"block-export-add\",\"arguments\":{\"type\":\"nbd\",\"id\":\"e0\",\"node-name\":\"nope\"}}"),
+            Step.sameError("block-export-add writable not a boolean",
+                    "{\"execute\":\"block-export-add\",\"arguments\":{\"type\":\"nbd\",\"id\":\"e0\",\"node-name\":\"f0\",\"writable\":\"yes\"}}"),
+            Step.of("block-export-add", "{\"execute\":\"block-export-add\",\"arguments\":{\"type\":\"nbd\",\"id\":\"e0\",\"node-name\":\"f0\"}}"),
+            Step.sameError("block-export-add same id",
+                    "{\"execute\":\"block-export-add\",\"arguments\":{\"type\":\"nbd\",\"id\":\"e0\",\"node-name\":\"f0\"}}"),
+            Step.sameError("block-export-add same name",
+                    "{\"execute\":\"block-export-add\",\"arguments\":{\"type\":\"nbd\",\"id\":\"e1\",\"node-name\":\"f0\"}}"),
+            Step.of("query-block-exports", "{\"execute\":\"query-block-exports\"}"),
+            Step.sameError("block-export-del unknown", "{\"execute\":\"block-export-del\",\"arguments\":{\"id\":\"nope\"}}"),
+            Step.of("block-export-del", "{\"execute\":\"block-export-del\",\"arguments\":{\"id\":\"e0\"}}"),
+            Step.of("block-export-add writable", "{\"execute\":\"block-export-add\",\"arguments\":"
+                    + "{\"type\":\"nbd\",\"id\":\"e1\",\"node-name\":\"f0\",\"name\":\"disk\",\"writable\":true}}"),
+            Step.of("nbd-server-stop", "{\"execute\":\"nbd-server-stop\"}"),
+            Step.of("query-block-exports after stop", "{\"execute\":\"query-block-exports\"}"),
+            Step.sameError("nbd-server-stop again", "{\"execute\":\"nbd-server-stop\"}"),
             Step.of("device_add on the root bus", "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"virtio-rng-pci\",\"id\":\"hot0\"}}"),
             Step.of("device_del", "{\"execute\":\"device_del\",\"arguments\":{\"id\":\"hot0\"}}"),
             Step.of("quit", "{\"execute\":\"quit\"}"));
+
+    /** Steps that are followed by an event (which may come after the reply). */
+    private static final java.util.Map<String, String> AWAITED = java.util.Map.of(
+            "quit", "SHUTDOWN", "device_del", "DEVICE_DELETED", "block-export-del", "BLOCK_EXPORT_DELETED",
+            "nbd-server-stop", "BLOCK_EXPORT_DELETED");
 
     @TempDir
     Path dir;
@@ -119,14 +155,24 @@ class QemuCompatibilityTest {
     @Test
     void theSameSessionGetsRepliesOfTheSameShapeFromQemuAndJvmm() throws Exception {
         Assumptions.assumeTrue(Files.isExecutable(QEMU), QEMU + " is missing: install Debian's qemu-system-x86 (scripts/test does)");
+        Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/qemu-img")), "qemu-img is missing: install Debian's qemu-utils (scripts/test does)");
         Path disk = dir.resolve("disk.img");
         Files.write(disk, new byte[1 << 20]);
+        // each side its own images (both take QEMU's image locks): a qcow2 node a device uses, a raw node to export
+        Path qemuQcow2 = qcow2(dir.resolve("qemu.qcow2"));
+        Path jvmmQcow2 = qcow2(dir.resolve("jvmm.qcow2"));
+        Path qemuRaw = dir.resolve("qemu-export.img");
+        Path jvmmRaw = dir.resolve("jvmm-export.img");
+        Files.write(qemuRaw, new byte[1 << 20]);
+        Files.write(jvmmRaw, new byte[1 << 20]);
         Path qemuQmp = dir.resolve("qemu-qmp.sock");
         Path jvmmQmp = dir.resolve("jvmm-qmp.sock");
         Process qemu = new ProcessBuilder(QEMU.toString(), "-accel", "tcg", "-machine", "q35", "-nodefaults", "-nographic", "-S",
                 "-m", "128", "-qmp", "unix:" + qemuQmp + ",server=on,wait=off",
                 "-drive", "file=" + disk + ",format=raw,if=none,id=d0", "-device", "virtio-blk-pci,drive=d0,id=blk0,serial=jvmm-serial",
-                "-device", "virtio-rng-pci,id=rng0", "-chardev", "socket,id=c0,path=" + dir.resolve("qemu-c0.sock") + ",server=on,wait=off")
+                "-device", "virtio-rng-pci,id=rng0", "-chardev", "socket,id=c0,path=" + dir.resolve("qemu-c0.sock") + ",server=on,wait=off",
+                "-blockdev", "driver=qcow2,node-name=q0,file.driver=file,file.filename=" + qemuQcow2,
+                "-device", "virtio-blk-pci,drive=q0,id=blk1", "-blockdev", "driver=file,node-name=f0,filename=" + qemuRaw)
                 .redirectErrorStream(true).redirectOutput(dir.resolve("qemu.log").toFile()).start();
         List<String> transcript = new ArrayList<>();
         List<String> typeMismatches = new ArrayList<>();
@@ -136,6 +182,9 @@ class QemuCompatibilityTest {
                 .device("virtio-blk-pci,drive=d0,id=blk0,serial=jvmm-serial")
                 .device("virtio-rng-pci,id=rng0")
                 .option("-chardev", "socket,id=c0,path=" + dir.resolve("jvmm-c0.sock") + ",server=on,wait=off")
+                .option("-blockdev", "driver=qcow2,node-name=q0,file.driver=file,file.filename=" + jvmmQcow2)
+                .device("virtio-blk-pci,drive=q0,id=blk1")
+                .option("-blockdev", "driver=file,node-name=f0,filename=" + jvmmRaw)
                 .option("-qmp", "unix:" + jvmmQmp + ",server=on,wait=off")
                 .build()) {
             Await.until(() -> Files.exists(qemuQmp) || !qemu.isAlive(), "QEMU to listen on its QMP socket");
@@ -148,8 +197,8 @@ class QemuCompatibilityTest {
                 List<Step> all = new ArrayList<>(BEFORE_NEGOTIATION);
                 all.addAll(SESSION);
                 for (Step step : all) {
-                    Answer fromQemu = send(q, step);
-                    Answer fromJvmm = send(j, step);
+                    Answer fromQemu = send(q, step, dir.resolve("qemu-nbd.sock"));
+                    Answer fromJvmm = send(j, step, dir.resolve("jvmm-nbd.sock"));
                     compareStep(step, fromQemu, fromJvmm, transcript, typeMismatches, unknown);
                 }
             }
@@ -165,11 +214,25 @@ class QemuCompatibilityTest {
         assertEquals(Set.of(), unknown, "differences not known (not listed in monitor/README.md)");
     }
 
-    private static Answer send(QmpClient client, Step step) {
+    /** A qcow2 image of 2 MiB made by qemu-img. */
+    private static Path qcow2(Path file) throws Exception {
+        Process p = new ProcessBuilder("qemu-img", "create", "-q", "-f", "qcow2", file.toString(), "2M").redirectErrorStream(true).start();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0, () -> "qemu-img create: " + new String(readAll(p), StandardCharsets.UTF_8));
+        return file;
+    }
+
+    private static byte[] readAll(Process p) {
+        try {
+            return p.getInputStream().readAllBytes();
+        } catch (IOException e) {
+            return e.toString().getBytes(StandardCharsets.UTF_8);
+        }
+    }
+
+    private static Answer send(QmpClient client, Step step, Path nbdSocket) {
         int before = client.events().size();
-        JsonNode reply = client.raw(step.request());
-        String awaited = step.label().equals("quit") ? "SHUTDOWN"
-                : step.label().equals("device_del") && reply.has("return") ? "DEVICE_DELETED" : null;
+        JsonNode reply = client.raw(step.request().replace(NBD_SOCKET, nbdSocket.toString()));
+        String awaited = reply.has("return") ? AWAITED.get(step.label()) : null;
         if (awaited != null && client.events().subList(before, client.events().size()).stream()
                 .noneMatch(e -> e.path("event").asText().equals(awaited))) {
             client.awaitEvent(awaited);   // it follows the reply
