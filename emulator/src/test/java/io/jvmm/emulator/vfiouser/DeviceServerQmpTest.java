@@ -34,19 +34,30 @@ class DeviceServerQmpTest {
     @TempDir
     Path dir;
 
+    /**
+     * Runs jvmm with {@code args} and {@code -qmp} on {@code qmpSocket} in a thread (its status
+     * into {@code status}, its messages into {@code err}), once it serves QMP.
+     */
+    private static Thread startServing(Path qmpSocket, ByteArrayOutputStream err, AtomicInteger status, String... args) {
+        String[] all = java.util.Arrays.copyOf(args, args.length + 2);
+        all[args.length] = "-qmp";
+        all[args.length + 1] = "unix:" + qmpSocket + ",server=on,wait=off";
+        Thread jvmm = new Thread(() -> status.set(Main.run(all, new ByteArrayOutputStream(),
+                new PrintStream(err, true, StandardCharsets.UTF_8))), "jvmm-main");
+        jvmm.start();
+        Await.until(() -> Files.exists(qmpSocket) || !jvmm.isAlive(), "jvmm to serve QMP");
+        assertTrue(jvmm.isAlive(), () -> "jvmm ended; it said: " + err);
+        return jvmm;
+    }
+
     @Test
     void devicesComeAndGoOnTheirOwnSocketsAndQuitEndsTheServer() throws Exception {
         Path socket = dir.resolve("dev.sock");
         Path qmpSocket = dir.resolve("qmp.sock");
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         AtomicInteger status = new AtomicInteger(-1);
-        Thread jvmm = new Thread(() -> status.set(Main.run(new String[] {"--vfio-user-socket", socket.toString(),
-                "-device", "virtio-rng-pci,id=rng0", "-qmp", "unix:" + qmpSocket + ",server=on,wait=off"},
-                new ByteArrayOutputStream(), new PrintStream(err, true, StandardCharsets.UTF_8))), "jvmm-main");
-        jvmm.start();
+        Thread jvmm = startServing(qmpSocket, err, status, "--vfio-user-socket", socket.toString(), "-device", "virtio-rng-pci,id=rng0");
         try {
-            Await.until(() -> Files.exists(qmpSocket) || !jvmm.isAlive(), "jvmm to serve QMP");
-            assertTrue(jvmm.isAlive(), () -> "jvmm ended; it said: " + err);
             try (QmpClient qmp = QmpClient.negotiated(new QmpEndpoint.Unix(qmpSocket))) {
                 assertEquals("running", qmp.execute("query-status").path("return").path("status").asText());
                 JsonNode devices = qmp.execute("query-pci").path("return").get(0).path("devices");
@@ -83,6 +94,49 @@ class DeviceServerQmpTest {
             assertEquals(ExitStatus.OK, status.get(), err.toString());
             assertFalse(Files.exists(socket), "the device's socket is removed");
             assertFalse(Files.exists(qmpSocket), "and the monitor's");
+        } finally {
+            jvmm.interrupt();
+            jvmm.join(Await.HANG_GUARD.toMillis());
+        }
+    }
+
+    /**
+     * The exports of {@code -nbd-server}/{@code -export} are the ones QMP sees and changes; a
+     * server QMP started is stopped with jvmm.
+     */
+    @Test
+    void theCommandLinesNbdExportsAreTheOnesQmpDrives() throws Exception {
+        Path image = dir.resolve("disk.img");
+        Files.write(image, new byte[1 << 20]);
+        Path nbd = dir.resolve("nbd.sock");
+        Path nbd2 = dir.resolve("nbd2.sock");
+        Path qmpSocket = dir.resolve("qmp.sock");
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        AtomicInteger status = new AtomicInteger(-1);
+        Thread jvmm = startServing(qmpSocket, err, status, "--vfio-user-socket", dir.resolve("dev.sock").toString(),
+                "-device", "virtio-rng-pci,id=rng0", "-blockdev", "driver=file,node-name=n0,filename=" + image,
+                "-nbd-server", "addr.type=unix,addr.path=" + nbd, "-export", "type=nbd,id=x0,node-name=n0");
+        try {
+            try (QmpClient qmp = QmpClient.negotiated(new QmpEndpoint.Unix(qmpSocket))) {
+                assertEquals("[{\"type\":\"nbd\",\"id\":\"x0\",\"node-name\":\"n0\",\"shutting-down\":false}]",
+                        qmp.execute("query-block-exports").path("return").toString());
+                assertEquals("NBD server already running", qmp.execute("nbd-server-start", QmpJson.arguments("addr",
+                        QmpJson.MAPPER.readTree("{\"type\":\"unix\",\"data\":{\"path\":\"" + nbd2 + "\"}}")))
+                        .path("error").path("desc").asText());
+                assertTrue(qmp.execute("nbd-server-stop").has("return"));
+                assertEquals("x0", qmp.awaitEvent("BLOCK_EXPORT_DELETED").path("data").path("id").asText());
+                assertFalse(Files.exists(nbd), "-nbd-server's socket is gone");
+                assertTrue(qmp.execute("nbd-server-start", QmpJson.arguments("addr",
+                        QmpJson.MAPPER.readTree("{\"type\":\"unix\",\"data\":{\"path\":\"" + nbd2 + "\"}}"))).has("return"));
+                assertTrue(qmp.execute("block-export-add", QmpJson.arguments("type", "nbd", "id", "x1", "node-name", "n0")).has("return"));
+                assertTrue(Files.exists(nbd2));
+                assertTrue(qmp.execute("quit").has("return"));
+                assertTrue(qmp.awaitClosed());
+            }
+            jvmm.join(Await.HANG_GUARD.toMillis());
+            assertFalse(jvmm.isAlive(), "quit ends jvmm");
+            assertEquals(ExitStatus.OK, status.get(), err.toString());
+            assertFalse(Files.exists(nbd2), "the server QMP started stops with jvmm");
         } finally {
             jvmm.interrupt();
             jvmm.join(Await.HANG_GUARD.toMillis());
