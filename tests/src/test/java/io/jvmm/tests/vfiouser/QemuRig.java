@@ -113,11 +113,29 @@ public final class QemuRig {
      * disk images go there), and the given extra QEMU arguments.
      */
     public GuestRun boot(Path share, String script, List<String> qemuArgs, long timeoutSeconds) throws IOException, InterruptedException {
-        return boot(share, script, Map.of(), qemuArgs, timeoutSeconds);
+        return boot(share, script, Map.of(), qemuArgs, timeoutSeconds, new ByteArrayOutputStream());
+    }
+
+    /** As {@link #boot(Path, String, List, long)}, with the console written to {@code console} as it comes (to watch it live). */
+    GuestRun boot(Path share, String script, List<String> qemuArgs, long timeoutSeconds, ByteArrayOutputStream console)
+            throws IOException, InterruptedException {
+        return boot(share, script, Map.of(), qemuArgs, timeoutSeconds, console);
     }
 
     /** As above, with more executables in the initramfs (name, e.g. "bin/jvmm-load", to content). */
     public GuestRun boot(Path share, String script, Map<String, byte[]> executables, List<String> qemuArgs, long timeoutSeconds)
+            throws IOException, InterruptedException {
+        return boot(share, script, executables, qemuArgs, timeoutSeconds, new ByteArrayOutputStream());
+    }
+
+    private GuestRun boot(Path share, String script, Map<String, byte[]> executables, List<String> qemuArgs, long timeoutSeconds,
+                          ByteArrayOutputStream console)
+            throws IOException, InterruptedException {
+        return boot(share, script, executables, qemuArgs, timeoutSeconds, console, null);
+    }
+
+    private GuestRun boot(Path share, String script, Map<String, byte[]> executables, List<String> qemuArgs, long timeoutSeconds,
+                          ByteArrayOutputStream console, java.util.function.Consumer<String> onLine)
             throws IOException, InterruptedException {
         Files.copy(kernel, share.resolve("vmlinuz"), StandardCopyOption.REPLACE_EXISTING);
         initrdWith(script, executables, share.resolve("initrd"));
@@ -131,7 +149,7 @@ public final class QemuRig {
                 "-object", "memory-backend-memfd,id=mem,size=512M,share=on", "-machine", "q35,memory-backend=mem",
                 "-kernel", "/run/jvmm/vmlinuz", "-initrd", "/run/jvmm/initrd", "-append", "console=ttyS0 quiet no_timer_check panic=-1"));
         qemu.addAll(qemuArgs);
-        return run(share, qemu, timeoutSeconds);
+        return run(share, qemu, timeoutSeconds, console, onLine);
     }
 
     /**
@@ -146,7 +164,7 @@ public final class QemuRig {
                 "-object", "memory-backend-memfd,id=mem,size=256M,share=on", "-machine", "q35,memory-backend=mem",
                 "-kernel", "/run/jvmm/guest.elf", "-append", append));
         qemu.addAll(qemuArgs);
-        return run(share, qemu, timeoutSeconds);
+        return run(share, qemu, timeoutSeconds, new ByteArrayOutputStream(), null);
     }
 
     /**
@@ -155,21 +173,12 @@ public final class QemuRig {
      */
     public GuestRun boot(Path share, String script, List<String> qemuArgs, long timeoutSeconds, java.util.function.Consumer<String> onLine)
             throws IOException, InterruptedException {
-        Files.copy(kernel, share.resolve("vmlinuz"), StandardCopyOption.REPLACE_EXISTING);
-        initrdWith(script, share.resolve("initrd"));
-        List<String> qemu = new ArrayList<>(List.of("-m", "512", "-smp", "2",
-                "-object", "memory-backend-memfd,id=mem,size=512M,share=on", "-machine", "q35,memory-backend=mem",
-                "-kernel", "/run/jvmm/vmlinuz", "-initrd", "/run/jvmm/initrd", "-append", "console=ttyS0 quiet"));
-        qemu.addAll(qemuArgs);
-        return run(share, qemu, timeoutSeconds, onLine);
+        return boot(share, script, Map.of(), qemuArgs, timeoutSeconds, new ByteArrayOutputStream(), onLine);
     }
 
     /** Runs QEMU (TCG, no display, no reboot, isa-debug-exit at 0x501) in the root with {@code share} at /run/jvmm. */
-    private GuestRun run(Path share, List<String> qemuArgs, long timeoutSeconds) throws IOException, InterruptedException {
-        return run(share, qemuArgs, timeoutSeconds, null);
-    }
-
-    private GuestRun run(Path share, List<String> qemuArgs, long timeoutSeconds, java.util.function.Consumer<String> onLine)
+    private GuestRun run(Path share, List<String> qemuArgs, long timeoutSeconds, ByteArrayOutputStream console,
+                         java.util.function.Consumer<String> onLine)
             throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(List.of("unshare", "--mount", "--propagation", "private", "--",
                 repo.resolve("scripts/vfio-user-rig/in-root").toString(), root.toString(), "--share", share + ":/run/jvmm", "--",
@@ -178,7 +187,6 @@ public final class QemuRig {
         cmd.addAll(qemuArgs);
         long start = System.nanoTime();
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        ByteArrayOutputStream console = new ByteArrayOutputStream();
         Thread pump = new Thread(() -> copy(p.getInputStream(), console, onLine), "qemu-console");
         pump.start();
         if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
@@ -221,17 +229,24 @@ public final class QemuRig {
     }
 
     /**
+     * The start of every guest script that checks things: {@code ok NAME} and {@code bad NAME WHY}
+     * print {@code CHECK NAME ok|FAILED: WHY} lines, counting failures in {@code $fails}.
+     */
+    public static final String CHECKS = """
+            #!/bin/sh
+            fails=0
+            ok() { echo "CHECK $1 ok"; }
+            bad() { echo "CHECK $1 FAILED: $2"; fails=$((fails + 1)); }
+            """;
+
+    /**
      * The start of a guest script that checks things: {@code ok NAME} and {@code bad NAME WHY} print
      * {@code CHECK NAME ok|FAILED: WHY} lines (counting failures in {@code $fails}), then the PCI
      * function {@code vendor:device} (e.g. "0x1af4", "0x1110") is found in sysfs as {@code $dev}
      * and enabled, or the script fails check "found".
      */
     public static String checkingScript(String vendor, String device) {
-        return """
-                #!/bin/sh
-                fails=0
-                ok() { echo "CHECK $1 ok"; }
-                bad() { echo "CHECK $1 FAILED: $2"; fails=$((fails + 1)); }
+        return CHECKS + """
                 dev=""
                 for d in /sys/bus/pci/devices/*; do
                     [ "$(cat "$d/vendor")" = "%1$s" ] && [ "$(cat "$d/device")" = "%2$s" ] && dev=$d
