@@ -224,7 +224,7 @@ final class BackendProtocol {
         VringFd f = decodeVringFd(m);
         BackendVring v = vring(f.index(), m);
         EventFd call = f.noFd() ? null : EventFd.adopt(m.fds()[0]);
-        BackendFaults.pause(faults.callSwitchDelay());   // the data plane keeps signalling the old fd meanwhile
+        dataPlane.pause(faults.callSwitchDelay(), "call-fd switch of vring " + f.index());   // the old fd keeps being signalled meanwhile
         v.switchCall(call);   // no hop to the data plane: see BackendVring
         return null;
     }
@@ -245,7 +245,7 @@ final class BackendProtocol {
         if (!protocolFeaturesNegotiated) {
             throw new Refusal("SET_VRING_ENABLE without VHOST_USER_F_PROTOCOL_FEATURES negotiated");
         }
-        BackendFaults.pause(faults.enableDelay());
+        dataPlane.pause(faults.enableDelay(), "enable of vring " + s.index());
         dataPlane.enable(v, s.num() == 1);
         return null;
     }

@@ -70,6 +70,12 @@ public final class VhostUserDevice implements VirtioDevice {
     private volatile Transport transport;
     private volatile boolean closed;
     private boolean active;   // DRIVER_OK seen and not reset since; guarded by lock
+    /**
+     * Test-only mutations (the explorer's mutation check switches a rule's real mechanism off to
+     * show it finds the violation): set through package-private setters, never by the product.
+     */
+    private boolean mutationNoAckWait;
+    private boolean mutationNoMaskedDrain;
 
     private VhostUserDevice(VhostUserDeviceOptions options, VhostUserDeviceModel model, VhostUserFrontend frontend, byte[] config,
                             VhostUserMetrics metrics) {
@@ -100,7 +106,23 @@ public final class VhostUserDevice implements VirtioDevice {
     public static VhostUserDevice realize(VhostUserDeviceOptions options, VhostUserDeviceModel model, VhostUserMetrics metrics) {
         Objects.requireNonNull(model, "model");
         Objects.requireNonNull(metrics, "metrics");
-        VhostUserFrontend frontend = VhostUserFrontend.connect(options.id(), options.chardev(), options.replyTimeout());
+        return realize(options, model, metrics, VhostUserFrontend.connect(options.id(), options.chardev(), options.replyTimeout()));
+    }
+
+    /**
+     * As {@link #realize(VhostUserDeviceOptions, VhostUserDeviceModel, VhostUserMetrics)} over a
+     * connection made elsewhere (a socketpair, an fd handed over by a manager), which the device
+     * owns from here in every outcome; {@code options.chardev()} only names it.
+     */
+    public static VhostUserDevice realize(VhostUserDeviceOptions options, VhostUserDeviceModel model, VhostUserMetrics metrics,
+                                          VhostUserConnection connection) {
+        return realize(options, model, metrics, new VhostUserFrontend(connection));
+    }
+
+    private static VhostUserDevice realize(VhostUserDeviceOptions options, VhostUserDeviceModel model, VhostUserMetrics metrics,
+                                           VhostUserFrontend frontend) {
+        Objects.requireNonNull(model, "model");
+        Objects.requireNonNull(metrics, "metrics");
         try {
             long wanted = model.configFromBackend() ? WANTED_PROTOCOL : WANTED_PROTOCOL & ~ProtocolFeatures.bit(ProtocolFeatures.CONFIG);
             frontend.negotiate(wanted, model.queueCount());
@@ -149,6 +171,28 @@ public final class VhostUserDevice implements VirtioDevice {
 
     public VhostUserFrontend frontend() {
         return frontend;
+    }
+
+    /**
+     * Test-only (the explorer's mutation check): rule 1's wait switched off. The guest's writes
+     * (DRIVER_OK, queue_enable, MSI-X mask and unmask, vector changes) and the device reset
+     * complete without waiting for the back-end's acknowledgements, which are still requested.
+     */
+    void mutateNoAckWait(boolean on) {
+        mutationNoAckWait = on;
+    }
+
+    /**
+     * Test-only (the explorer's mutation check): rule 2's drain switched off. Leaving the masked
+     * notifier, the device stops watching it without delivering what it holds.
+     */
+    void mutateNoMaskedDrain(boolean on) {
+        mutationNoMaskedDrain = on;
+    }
+
+    /** What the guest's operation waits for: the acknowledgements, unless rule 1 is mutated away. */
+    private CompletableFuture<Void> guestWaitsFor(CompletableFuture<Void> acknowledged) {
+        return mutationNoAckWait ? IoCompletion.DONE : acknowledged;
     }
 
     /**
@@ -265,7 +309,7 @@ public final class VhostUserDevice implements VirtioDevice {
                 }
             }
         }
-        return IoCompletion.all(waits);
+        return guestWaitsFor(IoCompletion.all(waits));
     }
 
     @Override
@@ -274,7 +318,7 @@ public final class VhostUserDevice implements VirtioDevice {
             synchronized (lock) {
                 VhostQueue q = queue(index);
                 q.vector = vector;
-                return q.started ? rewire(q) : IoCompletion.DONE;
+                return q.started ? guestWaitsFor(rewire(q)) : IoCompletion.DONE;
             }
         }
     }
@@ -306,7 +350,7 @@ public final class VhostUserDevice implements VirtioDevice {
                 }
             }
         }
-        return IoCompletion.all(waits);
+        return guestWaitsFor(IoCompletion.all(waits));
     }
 
     /**
@@ -369,12 +413,13 @@ public final class VhostUserDevice implements VirtioDevice {
         }
         // The reset completes however the back-end answers: a dead back-end has been reported
         // already, and the guest must be able to read status 0 and start again.
-        return CompletableFuture.allOf(waits.toArray(new CompletableFuture<?>[0])).handle((ok, error) -> {
+        CompletableFuture<Void> stopped = CompletableFuture.allOf(waits.toArray(new CompletableFuture<?>[0])).handle((ok, error) -> {
             if (error != null && !closed) {
                 log.warn("{}: back-end did not complete the device reset: {}", options.id(), cause(error).getMessage());
             }
             return null;
         });
+        return guestWaitsFor(stopped);
     }
 
     /** A back-end whose connection failed (gone, stalled, broke the protocol) cannot serve a new driver. */
@@ -427,7 +472,7 @@ public final class VhostUserDevice implements VirtioDevice {
                 }
             }
         }
-        return IoCompletion.all(waits);
+        return guestWaitsFor(IoCompletion.all(waits));
     }
 
     /** Where the queue's completions must go now: none, the masked notifier, or the guest notifier. */
@@ -475,6 +520,9 @@ public final class VhostUserDevice implements VirtioDevice {
                 q.maskedWatch.cancel();
                 q.maskedWatch = null;
             }
+        }
+        if (mutationNoMaskedDrain) {
+            return;   // test-only mutation: what the masked notifier holds stays there, undelivered
         }
         if (q.masked.consume() > 0) {
             signalQueueVector(q);
