@@ -45,8 +45,8 @@ final class Exploration {
 
     /** What a seed chose for its world; printed with a failure. */
     record World(int queues, int lateQueue, boolean hideReplyAck, boolean messageDelay, boolean callSwitchDelay,
-                  boolean enableDelay, int closeAtMessage, int dropAfterOps, int controlOps, int dataOps, double focus,
-                  double churn, int pauseMax) {
+                  boolean enableDelay, int closeAtMessage, int dropAfterOps, int controlOps, int dataOps, double checkpointChance,
+                  double focus, double churn, int pauseMax) {
 
         static World draw(Random r) {
             int queues = 1 + r.nextInt(2);
@@ -55,7 +55,8 @@ final class Exploration {
             boolean closeAt = fault && r.nextBoolean();
             return new World(queues, late, r.nextInt(100) < 30, r.nextBoolean(), r.nextBoolean(), r.nextInt(100) < 30,
                     closeAt ? HANDSHAKE_MESSAGES + 1 + r.nextInt(60) : 0, fault && !closeAt ? r.nextInt(40) : -1,
-                    8 + r.nextInt(25), 8 + r.nextInt(35), r.nextDouble() * 0.9, r.nextDouble() * 0.3, 2 + r.nextInt(12));
+                    8 + r.nextInt(25), 8 + r.nextInt(35), 0.02 + r.nextDouble() * 0.2, r.nextDouble() * 0.9, r.nextDouble() * 0.3,
+                    2 + r.nextInt(12));
         }
 
         BackendFaults faults(Mutation mutation) {
@@ -153,7 +154,7 @@ final class Exploration {
                 PciFunction fn = guest.enumerate().stream().filter(VirtioPciDriver::isVirtio).findFirst().orElseThrow();
                 VirtioPciDriver probed = VirtioPciDriver.probe(guest, fn);
                 ExplorerGuest g = new ExplorerGuest(scheduler, cpu, random, trace, machine.interrupts(), probed, world.lateQueue(),
-                        world.controlOps(), world.dataOps(), world.backendFaultPossible());
+                        world.controlOps(), world.dataOps(), world.checkpointChance(), world.backendFaultPossible());
                 scheduler.add(g.control);
                 scheduler.add(g.data);
                 VhostUserBackend b = backend;
@@ -177,14 +178,16 @@ final class Exploration {
                 }
                 scheduler.afterEachStep(g::sample);
                 trace.note("machine up: " + g.describeStatus());
-                if (scheduler.runToQuiescence()) {
-                    String end = backend.endReason();
+                VhostUserBackend served = backend;
+                scheduler.runToQuiescence(() -> {
+                    String end = served.endReason();
                     boolean backendFailed = dropped[0] || end != null;
                     if (end != null && !dropped[0] && !end.startsWith("fault injection")) {
                         scheduler.violation("the back-end's session ended: " + end);
+                        return false;
                     }
-                    g.check(backendFailed, pci.lastFault());
-                }
+                    return g.atQuiescence(backendFailed, pci.lastFault());
+                });
                 summary = g.summary();
             } catch (RuntimeException | AssertionError e) {
                 scheduler.violation("the run failed: " + e);

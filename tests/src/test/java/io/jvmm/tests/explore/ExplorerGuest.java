@@ -91,6 +91,9 @@ final class ExplorerGuest {
     private final int[] usedAtReset;
     private final boolean[] vectorMasked;
     private boolean msixEnabled = true;
+    /** The guest stopped both vCPUs until the machine is quiescent, to check the invariants there. */
+    private boolean waitingForQuiescence;
+    private final double checkpointChance;
     private boolean functionMasked;
     private boolean driverOkIssued;
     private boolean driverOkCompleted;
@@ -105,7 +108,9 @@ final class ExplorerGuest {
     private final boolean backendFaultPossible;
 
     ExplorerGuest(Scheduler scheduler, ExplorerCpu cpu, Random random, Trace trace, RecordingInterruptSink sink,
-                  VirtioPciDriver probed, int lateQueue, int controlOps, int dataOps, boolean backendFaultPossible) {
+                  VirtioPciDriver probed, int lateQueue, int controlOps, int dataOps, double checkpointChance,
+                  boolean backendFaultPossible) {
+        this.checkpointChance = checkpointChance;
         this.scheduler = scheduler;
         this.cpu = cpu;
         this.random = random;
@@ -166,6 +171,9 @@ final class ExplorerGuest {
 
         @Override
         public void steps(List<Scheduler.Step> out) {
+            if (waitingForQuiescence) {
+                return;
+            }
             if (pending != null) {
                 if (!pending.isDone()) {
                     return;
@@ -196,6 +204,10 @@ final class ExplorerGuest {
             CompletableFuture<Void> f = op.action().get();
             if (f != null && f != io.jvmm.pci.dispatch.IoCompletion.DONE) {
                 hold(f, op.what());
+            }
+            if (random.nextDouble() < checkpointChance) {
+                trace.note(name() + ": the guest waits until nothing happens any more (a checkpoint)");
+                waitingForQuiescence = true;
             }
         }
 
@@ -514,7 +526,8 @@ final class ExplorerGuest {
         return f;
     }
 
-    private void readIsr() {
+    /** Reads (and so acknowledges) the ISR; its queue bit covers every used entry so far. */
+    private int readIsr() {
         int bits = (int) cpu.readMmio(isr, 1);
         if ((bits & 1) != 0) {
             for (int q = 0; q < queues; q++) {
@@ -523,6 +536,7 @@ final class ExplorerGuest {
                 }
             }
         }
+        return bits;
     }
 
     private void collect() {
@@ -571,6 +585,19 @@ final class ExplorerGuest {
     // ---------------------------------------------------------------- the checks, once nothing can run
 
     /**
+     * The machine is quiescent: checks the invariants, as a guest that waited for everything it
+     * asked would find them.
+     *
+     * @return whether the guest goes on (it has operations left and nothing was found)
+     */
+    boolean atQuiescence(boolean backendFailed, String lastFault) {
+        int before = scheduler.violations().size();
+        check(backendFailed, lastFault);
+        waitingForQuiescence = false;
+        return scheduler.violations().size() == before && (control.opsLeft > 0 || data.opsLeft > 0);
+    }
+
+    /**
      * The invariants, checked once the run is quiescent.
      *
      * @param backendFailed whether the back-end went away during the run (a fault the run injected)
@@ -587,7 +614,7 @@ final class ExplorerGuest {
         if (broken && !backendFailed) {
             scheduler.violation("the device needs a reset though its back-end did nothing wrong (" + lastFault + ")");
         }
-        int isrBits = (int) cpu.readMmio(isr, 1);
+        int isrBits = readIsr();   // reading it acknowledges it: what it covers is covered from now on
         for (int q = 0; q < queues; q++) {
             if (!setUp[q]) {
                 continue;
@@ -600,7 +627,8 @@ final class ExplorerGuest {
             }
             int used = ring.usedIdx();
             int vector = queueVector[q];
-            if (used != covered[q] && vector != NO_VECTOR && (isrBits & 1) == 0) {
+            // Once the guest has written the reset it expects nothing more of the old rings.
+            if (used != covered[q] && vector != NO_VECTOR && (isrBits & 1) == 0 && phase != Phase.RESETTING) {
                 // A pending bit of a vector the queue had since counts too: it is delivered there on unmask.
                 boolean pending = false;
                 for (int v = 0; v < vectors; v++) {

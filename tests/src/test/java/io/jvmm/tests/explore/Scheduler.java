@@ -240,16 +240,22 @@ final class Scheduler implements EventContext.Controller {
 
     /**
      * Runs steps until none is left (or the budget is spent, which is recorded as a violation).
+     * Each time none is left, {@code atQuiescence} checks what it wants and says whether to go on
+     * (the guest may have been waiting for this moment and continue).
      *
      * @return false if the run was aborted
      */
-    boolean runToQuiescence() {
+    boolean runToQuiescence(BooleanSupplier atQuiescence) {
         List<Step> choices = new ArrayList<>();
         while (!aborted) {
             choices.clear();
             collect(choices);
             if (choices.isEmpty()) {
-                return true;
+                trace.note("quiescent");
+                if (!atQuiescence.getAsBoolean()) {
+                    return true;
+                }
+                continue;
             }
             run(pick(choices));
         }
