@@ -55,7 +55,7 @@ final class Exploration {
             boolean closeAt = fault && r.nextBoolean();
             return new World(queues, late, r.nextInt(100) < 30, r.nextBoolean(), r.nextBoolean(), r.nextInt(100) < 30,
                     closeAt ? HANDSHAKE_MESSAGES + 1 + r.nextInt(60) : 0, fault && !closeAt ? r.nextInt(40) : -1,
-                    8 + r.nextInt(25), 8 + r.nextInt(35), 0.02 + r.nextDouble() * 0.2, r.nextDouble() * 0.9, r.nextDouble() * 0.3,
+                    8 + r.nextInt(25), 8 + r.nextInt(35), 0.02 + r.nextDouble() * 0.5, r.nextDouble() * 0.9, r.nextDouble() * 0.3,
                     2 + r.nextInt(12));
         }
 
@@ -101,7 +101,7 @@ final class Exploration {
             }
             b.append("  world: ").append(world).append('\n');
             b.append("  guest: ").append(summary).append('\n');
-            b.append("  replay: scripts/explore --replay ").append(seed)
+            b.append("  replay: scripts/explore --seed ").append(seed)
                     .append(mutation == Mutation.NONE ? "" : " --mutation " + mutation.option()).append('\n');
             b.append("  last steps:\n");
             for (String line : traceTail) {
@@ -116,6 +116,17 @@ final class Exploration {
 
     static Outcome run(long seed, Mutation mutation) {
         return run(seed, mutation, false);
+    }
+
+    /** The first of seeds {@code from}..{@code from + count - 1} that finds a violation, or null. */
+    static Outcome firstFailing(Mutation mutation, long from, long count) {
+        for (long seed = from; seed < from + count; seed++) {
+            Outcome o = run(seed, mutation);
+            if (o.failed()) {
+                return o;
+            }
+        }
+        return null;
     }
 
     /** Runs one seed; {@code fullTrace} keeps every step (for a replay that prints it). */

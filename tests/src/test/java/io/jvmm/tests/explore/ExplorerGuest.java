@@ -85,6 +85,11 @@ final class ExplorerGuest {
     private final int[] queueVector;
     /** The vectors a queue has had since it was last covered: its owed interrupt may come, or be pending, on any of them. */
     private final long[] owingVectors;
+    /**
+     * The vector a queue is being moved away from while that write is held: until the back-end
+     * acknowledged the switch it may still signal there, and that interrupt covers the queue.
+     */
+    private final long[] leavingVector;
     /** Used index up to which the guest is owed no more interrupt (an interrupt, the ISR or a reset covered it). */
     private final int[] covered;
     /** Used index when the last reset completed: the device must not move it before the ring is set up again. */
@@ -135,6 +140,7 @@ final class ExplorerGuest {
         this.notify = new long[queues];
         this.queueVector = new int[queues];
         this.owingVectors = new long[queues];
+        this.leavingVector = new long[queues];
         this.covered = new int[queues];
         this.usedAtReset = new int[queues];
         java.util.Arrays.fill(queueVector, NO_VECTOR);
@@ -486,19 +492,21 @@ final class ExplorerGuest {
 
     private CompletableFuture<Void> moveVector(int q, int target) {
         writeCommonNow(control, QUEUE_SELECT, 2, q);
-        boolean hadNone = queueVector[q] == NO_VECTOR;
+        int old = queueVector[q];
         setVector(q, target);
+        leavingVector[q] = old == NO_VECTOR ? 0 : 1L << old;
         CompletableFuture<Void> f = writeCommon(QUEUE_MSIX_VECTOR, 2, target);
-        if (hadNone) {
-            // Nothing is owed for what completed while the queue had no vector: until the write
-            // completes, a completion may still be ordered before the change.
-            int generation = resets;
-            f.whenComplete((ok, e) -> {
-                if (resets == generation && setUp[q]) {
+        int generation = resets;
+        f.whenComplete((ok, e) -> {
+            if (resets == generation && setUp[q]) {
+                leavingVector[q] = 0;
+                if (old == NO_VECTOR) {
+                    // Nothing is owed for what completed while the queue had no vector: until the
+                    // write completes, a completion may still be ordered before the change.
                     cover(q);
                 }
-            });
-        }
+            }
+        });
         return f;
     }
 
@@ -519,6 +527,7 @@ final class ExplorerGuest {
                 setUp[q] = false;
                 queueVector[q] = NO_VECTOR;
                 owingVectors[q] = 0;
+                leavingVector[q] = 0;
             }
             phase = Phase.INITIALIZING;
             planInitialisation();
@@ -552,7 +561,7 @@ final class ExplorerGuest {
     /** Every used entry of queue {@code q} so far has been signalled: nothing more is owed. */
     private void cover(int q) {
         covered[q] = rings[q].usedIdx();
-        owingVectors[q] = queueVector[q] == NO_VECTOR ? 0 : 1L << queueVector[q];
+        owingVectors[q] = (queueVector[q] == NO_VECTOR ? 0 : 1L << queueVector[q]) | leavingVector[q];
     }
 
     private void setVector(int q, int vector) {
