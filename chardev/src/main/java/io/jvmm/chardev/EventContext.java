@@ -4,7 +4,6 @@ import static io.jvmm.chardev.nativ.LinuxConstants.EPOLLIN;
 import static io.jvmm.chardev.nativ.LinuxConstants.EPOLLRDHUP;
 
 import io.jvmm.chardev.nativ.Epoll;
-import io.jvmm.chardev.nativ.Native;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -51,7 +50,7 @@ import org.slf4j.LoggerFactory;
  * controller. Timers never fire in this mode. A context with its own thread pays one null check per
  * queued task for this.
  */
-public final class EventContext implements Executor, AutoCloseable {
+public final class EventContext implements Executor, AutoCloseable, WatchedContext {
     private static final Logger log = LoggerFactory.getLogger(EventContext.class);
     private static final long WAKEUP_KEY = 0;
     private static final int MAX_EVENTS = 64;
@@ -135,6 +134,7 @@ public final class EventContext implements Executor, AutoCloseable {
         return c;
     }
 
+    @Override
     public String name() {
         return name;
     }
@@ -504,16 +504,19 @@ public final class EventContext implements Executor, AutoCloseable {
     // ---------------------------------------------------------------- watchdog view
 
     /** Number of callbacks, tasks and timers dispatched so far ("progress" for the watchdog). */
-    long progress() {
+    @Override
+    public long progress() {
         return progress.get();
     }
 
-    Thread thread() {
+    @Override
+    public Thread thread() {
         return thread;
     }
 
     /** What the context thread is dispatching now, for reports. */
-    String running() {
+    @Override
+    public String running() {
         return running;
     }
 
