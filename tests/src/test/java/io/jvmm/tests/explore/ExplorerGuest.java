@@ -1,5 +1,24 @@
 package io.jvmm.tests.explore;
 
+import static io.jvmm.testkit.driver.virtio.VirtioCommonConfig.CONFIG_MSIX_VECTOR;
+import static io.jvmm.testkit.driver.virtio.VirtioCommonConfig.DEVICE_STATUS;
+import static io.jvmm.testkit.driver.virtio.VirtioCommonConfig.DRIVER_FEATURE;
+import static io.jvmm.testkit.driver.virtio.VirtioCommonConfig.DRIVER_FEATURE_SELECT;
+import static io.jvmm.testkit.driver.virtio.VirtioCommonConfig.NO_VECTOR;
+import static io.jvmm.testkit.driver.virtio.VirtioCommonConfig.QUEUE_DESC;
+import static io.jvmm.testkit.driver.virtio.VirtioCommonConfig.QUEUE_DEVICE;
+import static io.jvmm.testkit.driver.virtio.VirtioCommonConfig.QUEUE_DRIVER;
+import static io.jvmm.testkit.driver.virtio.VirtioCommonConfig.QUEUE_ENABLE;
+import static io.jvmm.testkit.driver.virtio.VirtioCommonConfig.QUEUE_MSIX_VECTOR;
+import static io.jvmm.testkit.driver.virtio.VirtioCommonConfig.QUEUE_NOTIFY_OFF;
+import static io.jvmm.testkit.driver.virtio.VirtioCommonConfig.QUEUE_SELECT;
+import static io.jvmm.testkit.driver.virtio.VirtioCommonConfig.QUEUE_SIZE;
+import static io.jvmm.testkit.driver.virtio.VirtioStatus.ACKNOWLEDGE;
+import static io.jvmm.testkit.driver.virtio.VirtioStatus.DEVICE_NEEDS_RESET;
+import static io.jvmm.testkit.driver.virtio.VirtioStatus.DRIVER;
+import static io.jvmm.testkit.driver.virtio.VirtioStatus.DRIVER_OK;
+import static io.jvmm.testkit.driver.virtio.VirtioStatus.FEATURES_OK;
+
 import io.jvmm.pci.msix.MsiMessage;
 import io.jvmm.pci.msix.RecordingInterruptSink;
 import io.jvmm.testkit.driver.pci.MsixDriver;
@@ -24,27 +43,10 @@ import java.util.function.BooleanSupplier;
  * on, so a request may be notified while DRIVER_OK or a late queue_enable is still being written
  * (a driver whose other CPU starts using a queue as soon as it was made ready).
  *
- * <p>Register constants are written out again here, on the guest's side, on purpose.
+ * <p>Register offsets and status bits: the test kit's guest-side constants ({@code VirtioCommonConfig},
+ * {@code VirtioStatus}).
  */
 final class ExplorerGuest {
-    static final int DRIVER_FEATURE_SELECT = 0x08;
-    static final int DRIVER_FEATURE = 0x0C;
-    static final int CONFIG_MSIX_VECTOR = 0x10;
-    static final int DEVICE_STATUS = 0x14;
-    static final int QUEUE_SELECT = 0x16;
-    static final int QUEUE_SIZE = 0x18;
-    static final int QUEUE_MSIX_VECTOR = 0x1A;
-    static final int QUEUE_ENABLE = 0x1C;
-    static final int QUEUE_NOTIFY_OFF = 0x1E;
-    static final int QUEUE_DESC = 0x20;
-    static final int QUEUE_DRIVER = 0x28;
-    static final int QUEUE_DEVICE = 0x30;
-    static final int ACKNOWLEDGE = 1;
-    static final int DRIVER = 2;
-    static final int DRIVER_OK = 4;
-    static final int FEATURES_OK = 8;
-    static final int NEEDS_RESET = 0x40;
-    static final int NO_VECTOR = 0xFFFF;
     static final int MSIX_ENABLE = 1 << 15;
     static final int MSIX_FUNCTION_MASK = 1 << 14;
     static final long RING_BASE = 0x20_0000;
@@ -619,7 +621,7 @@ final class ExplorerGuest {
             }
         }
         int status = status();
-        boolean broken = (status & NEEDS_RESET) != 0;
+        boolean broken = (status & DEVICE_NEEDS_RESET) != 0;
         if (broken && !backendFailed) {
             scheduler.violation("the device needs a reset though its back-end did nothing wrong (" + lastFault + ")");
         }
