@@ -139,6 +139,7 @@ final class Exploration {
         trace.note("seed " + seed + ", " + world + (mutation == Mutation.NONE ? "" : ", mutation " + mutation));
         TestMachine machine = null;
         VhostUserBackend backend = null;
+        EventContext requests = null;
         UnixSocketChannel[] pair = null;
         String summary = "(not started)";
         boolean[] dropped = new boolean[1];
@@ -147,7 +148,7 @@ final class Exploration {
                 machine = new TestMachine(RAM);
                 pair = UnixSocketChannel.pair();
                 backend = new VhostUserBackend("fill", new FillingDevice(world.queues(), new byte[8]), world.faults(mutation));
-                EventContext requests = EventContext.start("back-end requests");
+                requests = EventContext.start("back-end requests");
                 backend.serveOn(requests, pair[1]);
                 VhostUserDeviceOptions options = VhostUserDeviceOptions.of("vhost0",
                         SocketChardevSpec.client("vhost0-chr", Path.of("/explorer/socketpair")));
@@ -205,14 +206,15 @@ final class Exploration {
                 summary = "run failed: " + stackTop(e);
             } finally {
                 scheduler.closing();
-                close(machine, backend, pair, scheduler);
+                close(machine, backend, requests, pair, scheduler);
             }
         }
         return new Outcome(seed, mutation, world, List.copyOf(scheduler.violations()), scheduler.steps(), trace.fingerprint(),
                 trace.tail(), trace.all(), summary, System.nanoTime() - start);
     }
 
-    private static void close(TestMachine machine, VhostUserBackend backend, UnixSocketChannel[] pair, Scheduler scheduler) {
+    private static void close(TestMachine machine, VhostUserBackend backend, EventContext requests, UnixSocketChannel[] pair,
+                              Scheduler scheduler) {
         List<Throwable> problems = new ArrayList<>();
         try {
             if (machine != null) {
@@ -224,6 +226,13 @@ final class Exploration {
         try {
             if (backend != null) {
                 backend.close();
+            }
+        } catch (RuntimeException e) {
+            problems.add(e);
+        }
+        try {
+            if (requests != null) {
+                requests.close();   // the run's own context (the back-end is served on it, but does not own it)
             }
         } catch (RuntimeException e) {
             problems.add(e);

@@ -14,8 +14,12 @@ import org.junit.jupiter.api.Test;
  * {@code scripts/explore --mutations} recomputes it.
  */
 class MutationCheckTest {
-    /** Seeds tried per mutation, from 1. The first catches today: no-ack-wait 75, no-masked-drain 45, no-rule3-memory 4. */
-    static final long BOUND = 400;
+    /**
+     * Seeds tried per mutation, from 1. The first catches today: no-ack-wait 75, no-masked-drain 45,
+     * no-rule3-memory 4; of seeds 1..1000, 21, 6 and 55 catch them, so the bound leaves room for a
+     * change of the seeds' worlds (then about 50 s if the rarest is found last).
+     */
+    static final long BOUND = 1000;
     /** The seed that catches no-masked-drain today (ExplorerTest replays it). */
     static final long NO_MASKED_DRAIN_SEED = 45;
 

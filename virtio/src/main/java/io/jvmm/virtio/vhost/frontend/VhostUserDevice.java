@@ -503,20 +503,26 @@ public final class VhostUserDevice implements VirtioDevice {
         q.callFd = target;
         String note = target == null ? "no vector" : target == q.masked ? "masked notifier"
                 : "guest notifier of vector " + q.vector;
-        CompletableFuture<Void> switched = guard(frontend.setVringCall(q.index, target, options.syncVring(), note), "SET_VRING_CALL");
+        CompletableFuture<Void> sent = frontend.setVringCall(q.index, target, options.syncVring(), note);
+        CompletableFuture<Void> switched = guard(sent, "SET_VRING_CALL");
         if (old == q.masked && target != q.masked) {
-            return switched.thenRun(() -> drainMasked(q));
+            return switched.thenRun(() -> drainMasked(q, !sent.isCompletedExceptionally()));
         }
         return switched;
     }
 
-    /** After the back-end switched away from the masked notifier: stop watching it, deliver what it holds. */
-    private void drainMasked(VhostQueue q) {
+    /**
+     * After the back-end switched away from the masked notifier: stop watching it, deliver what it
+     * holds. If the switch was never acknowledged (the connection failed), a back-end that is still
+     * alive may go on completing requests on the masked notifier it had: it stays watched until
+     * the reset, so those completions still reach the guest (found by the control-plane explorer).
+     */
+    private void drainMasked(VhostQueue q, boolean acknowledged) {
         if (closed) {
             return;
         }
         synchronized (lock) {
-            if (q.callFd != q.masked && q.maskedWatch != null) {
+            if (acknowledged && q.callFd != q.masked && q.maskedWatch != null) {
                 q.maskedWatch.cancel();
                 q.maskedWatch = null;
             }
