@@ -9,6 +9,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
@@ -53,8 +54,8 @@ class ExplorerTest {
                 failures.add(o.report());
             }
         }
-        System.out.printf("explorer: seeds 1..%d and %s, %d steps, %.1f s, %d failing%n", SEEDS, java.util.Arrays.toString(FOUND), steps, (System.nanoTime() - start) / 1e9,
-                failures.size());
+        System.out.printf("explorer: seeds 1..%d and %s, %d steps, %.1f s, %d failing%n", SEEDS, Arrays.toString(FOUND), steps,
+                (System.nanoTime() - start) / 1e9, failures.size());
         assertTrue(steps > SEEDS * 20, "the runs did next to nothing: " + steps + " steps for " + SEEDS + " seeds");
         assertTrue(failures.isEmpty(), () -> String.join("\n", failures));
         long grown = openFds() - fdsBefore;
