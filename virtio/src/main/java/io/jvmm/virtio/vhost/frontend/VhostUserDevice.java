@@ -444,6 +444,12 @@ public final class VhostUserDevice implements VirtioDevice {
      * Points the back-end's call fd where it must go now (under the lock). Leaving the masked
      * notifier, the drain waits for the back-end's acknowledgement: before it, the back-end may
      * still signal the masked notifier, which therefore stays watched.
+     *
+     * <p>With {@code x-sync-vring=off} this is QEMU's order before its fix (7.2 and older, and
+     * later ones whenever the back-end lacks REPLY_ACK): SET_VRING_CALL is written to the socket,
+     * then the masked notifier is drained at once, without waiting for the back-end to apply the
+     * switch; a completion the back-end signals on the masked notifier in between is lost until
+     * the vector is masked again.
      */
     private CompletableFuture<Void> rewire(VhostQueue q) {
         EventFd target = callTarget(q);
