@@ -74,6 +74,9 @@ final class BackendSession {
 
     private void handle(FaultInjectingChannel ch, VhostUserMessage m) {
         stats.received(m);
+        if (log.isDebugEnabled()) {
+            log.debug("{}: received {}{}", name, m.name(), m.needsReply() ? " (NEED_REPLY)" : "");
+        }
         byte[] reply = null;
         boolean ok;
         try {
