@@ -99,6 +99,11 @@ public final class QemuRig {
         return dir;
     }
 
+    /** The rig's QEMU version (trixie-backports' qemu-system-x86, e.g. "1:11.1.3+ds-2~bpo13+1"). */
+    public String qemuVersion() {
+        return qemuVersion;
+    }
+
     /** What a boot produced. */
     public record GuestRun(int exitStatus, String console, long millis) {
         /** isa-debug-exit turns the guest's status byte s into QEMU's exit status (s << 1) | 1. */
@@ -113,14 +118,39 @@ public final class QemuRig {
      * disk images go there), and the given extra QEMU arguments.
      */
     public GuestRun boot(Path share, String script, List<String> qemuArgs, long timeoutSeconds) throws IOException, InterruptedException {
+        return run(inRoot(share), linuxGuest(share, script, "/run/jvmm", qemuArgs), timeoutSeconds);
+    }
+
+    /** Debian 12's own QEMU (7.2, package qemu-system-x86), which {@link #bootHostQemu} runs. */
+    public static final Path HOST_QEMU = Path.of("/usr/bin/qemu-system-x86_64");
+
+    /**
+     * As {@link #boot}, but under the host's QEMU ({@link #HOST_QEMU}, Debian 12's 7.2) instead of
+     * the rig's 11.1: the same guest, kernel, RAM (512 MiB of shared memfd, as vhost-user needs),
+     * two vCPUs under TCG and debug-exit port, so the two QEMUs can be compared. Paths in
+     * {@code qemuArgs} are the host's (the share is not moved anywhere).
+     */
+    public GuestRun bootHostQemu(Path share, String script, List<String> qemuArgs, long timeoutSeconds)
+            throws IOException, InterruptedException {
+        return run(List.of(HOST_QEMU.toString()), linuxGuest(share, script, share.toString(), qemuArgs), timeoutSeconds);
+    }
+
+    /** The kernel and the initramfs with {@code script} put in the share, and the machine that boots them (seen at {@code shareInQemu}). */
+    private List<String> linuxGuest(Path share, String script, String shareInQemu, List<String> qemuArgs) throws IOException {
         Files.copy(kernel, share.resolve("vmlinuz"), StandardCopyOption.REPLACE_EXISTING);
         initrdWith(script, share.resolve("initrd"));
-
         List<String> qemu = new ArrayList<>(List.of("-m", "512", "-smp", "2",
                 "-object", "memory-backend-memfd,id=mem,size=512M,share=on", "-machine", "q35,memory-backend=mem",
-                "-kernel", "/run/jvmm/vmlinuz", "-initrd", "/run/jvmm/initrd", "-append", "console=ttyS0 quiet"));
+                "-kernel", shareInQemu + "/vmlinuz", "-initrd", shareInQemu + "/initrd", "-append", "console=ttyS0 quiet"));
         qemu.addAll(qemuArgs);
-        return run(share, qemu, timeoutSeconds);
+        return qemu;
+    }
+
+    /** The rig's QEMU in its root, with {@code share} at /run/jvmm. */
+    private List<String> inRoot(Path share) {
+        return List.of("unshare", "--mount", "--propagation", "private", "--",
+                repo.resolve("scripts/vfio-user-rig/in-root").toString(), root.toString(), "--share", share + ":/run/jvmm", "--",
+                "qemu-system-x86_64");
     }
 
     /**
@@ -135,15 +165,13 @@ public final class QemuRig {
                 "-object", "memory-backend-memfd,id=mem,size=256M,share=on", "-machine", "q35,memory-backend=mem",
                 "-kernel", "/run/jvmm/guest.elf", "-append", append));
         qemu.addAll(qemuArgs);
-        return run(share, qemu, timeoutSeconds);
+        return run(inRoot(share), qemu, timeoutSeconds);
     }
 
-    /** Runs QEMU (TCG, no display, no reboot, isa-debug-exit at 0x501) in the root with {@code share} at /run/jvmm. */
-    private GuestRun run(Path share, List<String> qemuArgs, long timeoutSeconds) throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>(List.of("unshare", "--mount", "--propagation", "private", "--",
-                repo.resolve("scripts/vfio-user-rig/in-root").toString(), root.toString(), "--share", share + ":/run/jvmm", "--",
-                "qemu-system-x86_64", "-accel", "tcg", "-nographic", "-no-reboot",
-                "-device", "isa-debug-exit,iobase=0x501,iosize=2"));
+    /** Runs QEMU ({@code qemu}: its command) under TCG with no display, no reboot and isa-debug-exit at 0x501. */
+    private GuestRun run(List<String> qemu, List<String> qemuArgs, long timeoutSeconds) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(qemu);
+        cmd.addAll(List.of("-accel", "tcg", "-nographic", "-no-reboot", "-device", "isa-debug-exit,iobase=0x501,iosize=2"));
         cmd.addAll(qemuArgs);
         long start = System.nanoTime();
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
@@ -167,7 +195,12 @@ public final class QemuRig {
      * (appended as a second cpio archive), for any QEMU that boots the image.
      */
     public Path initrdWith(String script, Path target) throws IOException {
-        byte[] base = Files.readAllBytes(initrd);
+        return initrdWith(initrd, script, target);
+    }
+
+    /** As {@link #initrdWith(String, Path)}, on the initramfs {@code baseInitrd} (another build of the guest image). */
+    public static Path initrdWith(Path baseInitrd, String script, Path target) throws IOException {
+        byte[] base = Files.readAllBytes(baseInitrd);
         byte[] extra = Cpio.withExecutable("jvmm-run", script.getBytes(StandardCharsets.UTF_8));
         int at = (base.length + 3) & ~3;   // the kernel finds a following archive only at a 4-byte boundary (zeros between are skipped)
         byte[] both = new byte[at + extra.length];
