@@ -31,7 +31,7 @@ ensure_packages() {
 JVMM_BUILD_PACKAGES=(openjdk-17-jdk-headless maven gcc make binutils)
 # What the integration tests talk to, beyond the build: virtiofsd (qemu-system-common), and the
 # tools the guest-image and vfio-user rig scripts use (they also check for themselves).
-JVMM_TEST_PACKAGES=(qemu-system-common debootstrap kmod cpio gzip prometheus qemu-system-x86)
+JVMM_TEST_PACKAGES=(qemu-system-common debootstrap kmod cpio gzip prometheus qemu-system-x86 qemu-utils)
 
 # build_jvmm: compiles and packages jvmm (no tests) so scripts/jvmm can run it.
 build_jvmm() {

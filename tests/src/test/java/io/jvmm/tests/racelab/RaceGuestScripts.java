@@ -39,9 +39,14 @@ public final class RaceGuestScripts {
     public record Plan(int enableRounds, int stopBAfterLosses, int flips, int stopAAfterLosses) {
     }
 
-    /** The whole script for {@code plan}. */
+    /** The whole script for {@code plan}, with devices a and b in slots {@link #SLOT_A} and {@link #SLOT_B} (QEMU's addr=). */
     public static String script(Plan plan) {
-        return HEADER + """
+        return script(plan, SLOT_A, SLOT_B);
+    }
+
+    /** The whole script for {@code plan}, with devices a and b in the given PCI slots of bus 0. */
+    public static String script(Plan plan, int slotA, int slotB) {
+        return HEADER.formatted(SUSPECT_MS, GRACE_MS, slotA, slotB, slotA, slotB) + """
                 say_config
                 B_ROUNDS=%d
                 B_STOP=%d
@@ -163,5 +168,5 @@ public final class RaceGuestScripts {
                 kill "$reader" 2>/dev/null
                 echo "RACE-A flips=$flips lost=$lost stuck=$stuck"
             }
-            """.formatted(SUSPECT_MS, GRACE_MS, SLOT_A, SLOT_B, SLOT_A, SLOT_B);
+            """;
 }
