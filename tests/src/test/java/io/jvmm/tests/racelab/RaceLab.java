@@ -1,0 +1,378 @@
+package io.jvmm.tests.racelab;
+
+import io.jvmm.virtio.vhost.backend.BackendFaults;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.LocalDate;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * The main of {@code scripts/race-lab}: every seed race on the historic software, on the fixed
+ * upstream and on jvmm (default, and with the switch that brings the old behaviour back), with
+ * real volumes, printed as one Markdown table on stdout (progress on stderr). Every number comes
+ * from a run made by this invocation; a cell that cannot be measured says why.
+ *
+ * <pre>
+ * RaceLab [--runs=N] [--flips=N] [--rounds=N] [--jvmm-runs=N] [--jvmm-flips=N] [--jvmm-rounds=N]
+ *         [--max-losses=N] [--rows=a,b,c,d]
+ * </pre>
+ *
+ * --runs QEMU boots per QEMU cell group (each boot runs race (b)'s rounds, then race (a)'s
+ * flips, on two devices with their own back-ends); --jvmm-runs no-CPU machines per jvmm cell;
+ * --max-losses ends a run early after that many losses (each costs the bound plus recovery).
+ * Races (a) and (b) run without any widening: the back-end applies every message as fast as it
+ * can; race (b)'s back-end drops kicks on a disabled ring (as back-ends without rule 3 do).
+ */
+public final class RaceLab {
+    private static final PrintStream progress = System.err;
+
+    private int runs = 2;
+    private int flips = 100;
+    private int rounds = 10;
+    private int jvmmRuns = 3;
+    private int jvmmFlips = 1000;
+    private int jvmmRounds = 100;
+    private int maxLosses = 20;
+    private final Set<String> rows = new LinkedHashSet<>(List.of("a", "b", "c", "d"));
+    private final List<Row> table = new ArrayList<>();
+    private final List<String> notes = new ArrayList<>();
+    private Path work;
+
+    /** One measured cell: losses in trials over runs, and what the sessions agreed on. */
+    record Cell(String what, long lost, long trials, int runs, String unit, Set<String> protocol, String text) {
+        static Cell measured(String what, long lost, long trials, int runs, String unit, Set<String> protocol) {
+            return new Cell(what, lost, trials, runs, unit, protocol, null);
+        }
+
+        /** A cell with no measurement, and why. */
+        static Cell none(String why) {
+            return new Cell(null, 0, 0, 0, null, Set.of(), why);
+        }
+
+        String show() {
+            if (text != null) {
+                return text;
+            }
+            return (what == null ? "" : what + ": ") + lost + " lost / " + trials + " " + unit;
+        }
+
+        String rate() {
+            if (text != null || trials == 0) {
+                return "-";
+            }
+            return String.format(Locale.ROOT, "%.1f", 1000.0 * lost / trials);
+        }
+    }
+
+    record Row(String race, Cell historic, Cell fixed, Cell jvmm, Cell jvmmSwitch) {
+    }
+
+    /** What the vhost-user sessions of one cell agreed on and asked for, summed from the back-ends' statistics. */
+    static final class Sessions {
+        final Set<String> protocol = new LinkedHashSet<>();
+        long call;
+        long callNeedReply;
+        long enable;
+        long enableNeedReply;
+        long getFeatures;
+
+        Sessions add(String stats) {
+            protocol.add(BackendStatsLine.value(stats, "protocol"));
+            long[] c = BackendStatsLine.requests(stats, "SET_VRING_CALL");
+            long[] e = BackendStatsLine.requests(stats, "SET_VRING_ENABLE");
+            call += c[0];
+            callNeedReply += c[1];
+            enable += e[0];
+            enableNeedReply += e[1];
+            getFeatures += BackendStatsLine.requests(stats, "GET_FEATURES")[0];
+            return this;
+        }
+
+        Set<String> describe() {
+            return Set.of("protocol features " + String.join(" or ", protocol) + "; NEED_REPLY on " + callNeedReply + " of " + call
+                    + " SET_VRING_CALL and " + enableNeedReply + " of " + enable + " SET_VRING_ENABLE; " + getFeatures + " GET_FEATURES");
+        }
+    }
+
+    public static void main(String[] args) throws Exception {
+        RaceLab lab = new RaceLab();
+        for (String a : args) {
+            String v = a.contains("=") ? a.substring(a.indexOf('=') + 1) : "";
+            switch (a.contains("=") ? a.substring(0, a.indexOf('=')) : a) {
+                case "--runs" -> lab.runs = Integer.parseInt(v);
+                case "--flips" -> lab.flips = Integer.parseInt(v);
+                case "--rounds" -> lab.rounds = Integer.parseInt(v);
+                case "--jvmm-runs" -> lab.jvmmRuns = Integer.parseInt(v);
+                case "--jvmm-flips" -> lab.jvmmFlips = Integer.parseInt(v);
+                case "--jvmm-rounds" -> lab.jvmmRounds = Integer.parseInt(v);
+                case "--max-losses" -> lab.maxLosses = Integer.parseInt(v);
+                case "--rows" -> {
+                    lab.rows.clear();
+                    lab.rows.addAll(List.of(v.split(",")));
+                }
+                default -> {
+                    System.err.println("race-lab: unknown argument " + a);
+                    System.exit(2);
+                }
+            }
+        }
+        lab.work = Files.createTempDirectory("jvmm-race-lab");
+        try {
+            lab.runAll();
+        } finally {
+            deleteTree(lab.work);
+        }
+        lab.print(System.out);
+        System.exit(0);   // back-end and QEMU reader threads are gone; do not wait for stray daemons
+    }
+
+    private void runAll() throws Exception {
+        if (rows.contains("a") || rows.contains("b")) {
+            racesAandB(true);
+            racesAandB(false);
+        }
+        if (rows.contains("c")) {
+            rowC();
+        }
+        if (rows.contains("d")) {
+            rowD9p();
+            rowDIvshmem();
+        }
+    }
+
+    private Path dir(String name) throws Exception {
+        return Files.createDirectory(work.resolve(name + "-" + System.nanoTime()));
+    }
+
+    // ---------------------------------------------------------------- races (a) and (b)
+
+    /** Races (a) and (b) with a back-end that offers REPLY_ACK, or one that hides it. */
+    private void racesAandB(boolean replyAck) throws Exception {
+        BackendFaults a = replyAck ? BackendFaults.NONE : RaceLabFaults.withoutReplyAck(BackendFaults.NONE);
+        BackendFaults b = replyAck ? RaceLabFaults.DROPPING_KICKS : RaceLabFaults.withoutReplyAck(RaceLabFaults.DROPPING_KICKS);
+        String backend = replyAck ? "back-end offers REPLY_ACK" : "back-end hides REPLY_ACK";
+        Cell[] historic = qemuCells(QemuRaces.Qemu.HISTORIC, a, b);
+        Cell[] fixed = qemuCells(QemuRaces.Qemu.FIXED, a, b);
+        Cell flipsOn = jvmmFlips(a, true);
+        Cell flipsOff = jvmmFlips(a, false);
+        Cell roundsOn = jvmmRounds(b, true);
+        Cell roundsOff = jvmmRounds(b, false);
+        if (rows.contains("a")) {
+            table.add(new Row("(a) SET_VRING_CALL on unmask, " + backend, historic[0], fixed[0], flipsOn, flipsOff));
+        }
+        if (rows.contains("b")) {
+            table.add(new Row("(b) SET_VRING_ENABLE vs first kick, " + backend + ", drops kicks on a disabled ring", historic[1],
+                    fixed[1], roundsOn, roundsOff));
+        }
+    }
+
+    /** {@link #runs} boots of one QEMU: race (a)'s cell and race (b)'s. */
+    private Cell[] qemuCells(QemuRaces.Qemu qemu, BackendFaults a, BackendFaults b) throws Exception {
+        long flipsDone = 0;
+        long flipsLost = 0;
+        long roundsDone = 0;
+        long roundsLost = 0;
+        int stuck = 0;
+        Sessions protoA = new Sessions();
+        Sessions protoB = new Sessions();
+        String version = null;
+        for (int i = 0; i < runs; i++) {
+            progress.printf("[race-lab] %s run %d/%d: %d rounds of race (b), %d flips of race (a), back-ends %s / %s%n", qemu.label,
+                    i + 1, runs, rows.contains("b") ? rounds : 0, rows.contains("a") ? flips : 0, a.format(), b.format());
+            QemuRaces.Run r = QemuRaces.run(qemu, dir("qemu"), a, b, new RaceGuestScripts.Plan(rows.contains("b") ? rounds : 0, maxLosses,
+                    rows.contains("a") ? flips : 0, maxLosses));
+            GuestRaceReport g = r.report();
+            version = r.qemuVersion();
+            if (g.error() != null || (rows.contains("a") && g.flips() == null) || (rows.contains("b") && g.rounds() == null)) {
+                throw new AssertionError(qemu.label + ": the guest did not report (" + g.error() + "):\n"
+                        + io.jvmm.tests.vfiouser.QemuRig.tail(r.console()));
+            }
+            if (g.flips() != null) {
+                flipsDone += g.flips();
+                flipsLost += g.flipsLost();
+                stuck += g.stuck() ? 1 : 0;
+            }
+            if (g.rounds() != null) {
+                roundsDone += g.rounds();
+                roundsLost += g.roundsLost();
+            }
+            protoA.add(r.backendStatsA());
+            protoB.add(r.backendStatsB());
+            progress.printf("[race-lab]   %s: (b) %s lost of %s rounds, (a) %s lost of %s flips%s (%d s)%n", r.qemuVersion(),
+                    g.roundsLost(), g.rounds(), g.flipsLost(), g.flips(), g.stuck() ? ", stuck" : "", r.millis() / 1000);
+        }
+        if (stuck > 0) {
+            notes.add(qemu.label + ": in " + stuck + " run(s) the reader of race (a) could not be revived after a loss; the run ended there.");
+        }
+        String label = qemu == QemuRaces.Qemu.HISTORIC ? "QEMU " + shortVersion(version) : "QEMU " + shortVersion(version);
+        return new Cell[] {Cell.measured(label, flipsLost, flipsDone, runs, "flips", protoA.describe()),
+                Cell.measured(label, roundsLost, roundsDone, runs, "rounds", protoB.describe())};
+    }
+
+    private static String shortVersion(String version) {
+        if (version == null) {
+            return "?";
+        }
+        String v = version.startsWith("1:") ? version.substring(2) : version;
+        int cut = 0;
+        while (cut < v.length() && (Character.isDigit(v.charAt(cut)) || v.charAt(cut) == '.')) {
+            cut++;
+        }
+        return v.substring(0, cut);
+    }
+
+    private Cell jvmmFlips(BackendFaults a, boolean sync) throws Exception {
+        if (!rows.contains("a")) {
+            return Cell.none("-");
+        }
+        long done = 0;
+        long lost = 0;
+        Sessions proto = new Sessions();
+        for (int i = 0; i < jvmmRuns; i++) {
+            progress.printf("[race-lab] jvmm (no-CPU machine, x-sync-vring=%s) race (a) run %d/%d: %d flips, back-end %s%n",
+                    sync ? "on" : "off", i + 1, jvmmRuns, jvmmFlips, a.format());
+            JvmmRaces.Flips r = JvmmRaces.affinityFlips(dir("jvmm-a"), a, sync, jvmmFlips, maxLosses);
+            done += r.flips();
+            lost += r.lost();
+            proto.add(r.backendStats());
+            progress.printf("[race-lab]   %d lost of %d flips (%d completions, %d ms)%s%n", r.lost(), r.flips(), r.completions(),
+                    r.millis(), r.stuck() ? ", stuck" : "");
+        }
+        return Cell.measured(sync ? null : "x-sync-vring=off", lost, done, jvmmRuns, "flips", proto.describe());
+    }
+
+    private Cell jvmmRounds(BackendFaults b, boolean sync) throws Exception {
+        if (!rows.contains("b")) {
+            return Cell.none("-");
+        }
+        long done = 0;
+        long lost = 0;
+        Sessions proto = new Sessions();
+        for (int i = 0; i < jvmmRuns; i++) {
+            progress.printf("[race-lab] jvmm (no-CPU machine, x-sync-vring=%s) race (b) run %d/%d: %d rounds, back-end %s%n",
+                    sync ? "on" : "off", i + 1, jvmmRuns, jvmmRounds, b.format());
+            JvmmRaces.Rounds r = JvmmRaces.firstKickRounds(dir("jvmm-b"), b, sync, jvmmRounds, maxLosses);
+            done += r.rounds();
+            lost += r.lost();
+            proto.add(r.backendStats());
+            progress.printf("[race-lab]   %d lost of %d rounds (%d ms)%n", r.lost(), r.rounds(), r.millis());
+        }
+        return Cell.measured(sync ? null : "x-sync-vring=off", lost, done, jvmmRuns, "rounds", proto.describe());
+    }
+
+    // ---------------------------------------------------------------- race (c): NBD served and consumed in one process
+
+    /**
+     * ROW (c), NBD. The historic half is here; jvmm's cells land with jvmm's NBD back-end: fill in
+     * {@link #rowCJvmm} (default: completes; {@code x-nbd-listener=main-loop}: hangs, reported by
+     * the watchdog) and nothing else changes.
+     */
+    private void rowC() throws Exception {
+        Cell historic;
+        if (Files.isExecutable(QsdNbdSelfDeadlock.QSD) && Files.isExecutable(QsdNbdSelfDeadlock.QEMU_IMG)) {
+            int hung = 0;
+            int ignoredTerm = 0;
+            for (int i = 0; i < runs; i++) {
+                progress.printf("[race-lab] qemu-storage-daemon 7.2 self-served NBD export, run %d/%d%n", i + 1, runs);
+                QsdNbdSelfDeadlock.Outcome o = QsdNbdSelfDeadlock.selfServed(dir("qsd"), Duration.ofSeconds(10));
+                hung += o.completed() ? 0 : 1;
+                ignoredTerm += o.ignoredSigterm() ? 1 : 0;
+                QsdNbdSelfDeadlock.Outcome control = QsdNbdSelfDeadlock.separateServer(dir("qsd2"), Duration.ofSeconds(10));
+                if (!control.completed()) {
+                    notes.add("(c) control run " + (i + 1) + ": the two-daemon set-up did not start either: " + control);
+                }
+            }
+            historic = Cell.measured("qemu-storage-daemon " + shortVersion(QsdNbdSelfDeadlock.version().replaceAll(".*version ", "")),
+                    hung, runs, runs, "starts", Set.of());
+            notes.add("(c) qemu-storage-daemon: hung = did not start within 10 s (no pid file, QMP silent); it ignored SIGTERM in "
+                    + ignoredTerm + " of " + runs + " runs and was ended with SIGKILL; the same halves in two daemons started every time"
+                    + " (control).");
+        } else {
+            historic = Cell.none("not run: qemu-storage-daemon / qemu-img not installed");
+        }
+        Cell[] jvmm = rowCJvmm();
+        table.add(new Row("(c) NBD served and consumed in one process", historic,
+                Cell.none("not measured (no qemu-storage-daemon in the rig's trixie-backports packages)"), jvmm[0], jvmm[1]));
+    }
+
+    /** ROW (c), jvmm's cells: {default, x-nbd-listener=main-loop}. */
+    private Cell[] rowCJvmm() {
+        return new Cell[] {Cell.none("pending (NBD/9P not merged yet)"), Cell.none("pending (NBD/9P not merged yet)")};
+    }
+
+    // ---------------------------------------------------------------- race (d): 9P multiple Tflush, ivshmem set-up
+
+    /**
+     * ROW (d), 9P: jvmm with and without {@code x-flush=historic}; filled in with jvmm's 9P
+     * server (there is no historic or upstream 9P server of ours to run).
+     */
+    private void rowD9p() {
+        table.add(new Row("(d) 9P multiple Tflush", Cell.none("n/a"), Cell.none("n/a"), Cell.none("pending (NBD/9P not merged yet)"),
+                Cell.none("pending (NBD/9P not merged yet)")));
+    }
+
+    /** ROW (d), ivshmem: jvmm by default and with {@code x-async-setup=on}, against jvmm's ivshmem server. */
+    private void rowDIvshmem() throws Exception {
+        int n = Math.max(jvmmRuns * 10, 10);
+        progress.printf("[race-lab] jvmm ivshmem-doorbell set-up, %d machines each way%n", n);
+        int lostSync = IvshmemSetupRace.lostRuns(dir("iv"), false, n);
+        int lostAsync = IvshmemSetupRace.lostRuns(dir("iv-async"), true, n);
+        table.add(new Row("(d) ivshmem set-up (a driver starting the moment the device exists)",
+                Cell.none("n/a (QEMU before 2.6 is not packaged)"), Cell.none("not run"),
+                Cell.measured(null, lostSync, n, n, "machines", Set.of()),
+                Cell.measured("x-async-setup=on", lostAsync, n, n, "machines", Set.of())));
+    }
+
+    // ---------------------------------------------------------------- output
+
+    private void print(PrintStream out) {
+        out.println("Race lab, " + LocalDate.now() + ": " + runs + " QEMU boot(s) per QEMU cell (" + flips + " flips of race (a) and "
+                + rounds + " rounds of race (b) each), " + jvmmRuns + " no-CPU machine(s) per jvmm cell (" + jvmmFlips + " flips or "
+                + jvmmRounds + " rounds each); a run stops after " + maxLosses + " losses. Loss: nothing within "
+                + (RaceGuestScripts.SUSPECT_MS + RaceGuestScripts.GRACE_MS) + " ms. No window widened.");
+        out.println();
+        out.println("| race | historic software | fixed upstream | jvmm default | jvmm with the switch | runs | rate (lost per 1,000) |");
+        out.println("| --- | --- | --- | --- | --- | --- | --- |");
+        for (Row r : table) {
+            Cell[] cells = {r.historic(), r.fixed(), r.jvmm(), r.jvmmSwitch()};
+            StringBuilder runsCol = new StringBuilder();
+            StringBuilder rateCol = new StringBuilder();
+            for (Cell c : cells) {
+                runsCol.append(runsCol.length() > 0 ? " / " : "").append(c.text() != null ? "-" : Integer.toString(c.runs()));
+                rateCol.append(rateCol.length() > 0 ? " / " : "").append(c.rate());
+            }
+            out.printf("| %s | %s | %s | %s | %s | %s | %s |%n", r.race(), r.historic().show(), r.fixed().show(), r.jvmm().show(),
+                    r.jvmmSwitch().show(), runsCol, rateCol);
+        }
+        out.println();
+        out.println("Runs and rates are given per cell, in column order. What each vhost-user session agreed on and asked for "
+                + "(from the back-end's own count):");
+        out.println();
+        for (Row r : table) {
+            String[] names = {"historic", "fixed upstream", "jvmm default", "jvmm with the switch"};
+            Cell[] cells = {r.historic(), r.fixed(), r.jvmm(), r.jvmmSwitch()};
+            for (int i = 0; i < cells.length; i++) {
+                if (!cells[i].protocol().isEmpty()) {
+                    out.println("- " + r.race() + ", " + names[i] + ": " + String.join("; ", cells[i].protocol()));
+                }
+            }
+        }
+        for (String n : notes) {
+            out.println("- " + n);
+        }
+    }
+
+    private static void deleteTree(Path root) {
+        try (var walk = Files.walk(root)) {
+            walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (Exception e) {
+            progress.println("[race-lab] could not remove " + root + ": " + e);
+        }
+    }
+}
