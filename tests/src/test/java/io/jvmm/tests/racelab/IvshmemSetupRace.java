@@ -1,5 +1,6 @@
 package io.jvmm.tests.racelab;
 
+import io.jvmm.chardev.Await;
 import io.jvmm.chardev.SharedMemory;
 import io.jvmm.devices.ivshmem.server.IvshmemServer;
 import io.jvmm.testkit.TestMachine;
@@ -46,6 +47,8 @@ public final class IvshmemSetupRace {
                 if (position < 0 || !written) {
                     lost++;
                 }
+                // let a late set-up finish before the machine closes under it
+                Await.until(() -> (int) guest.cpu().readMmio(regs + 8, 4) >= 0, "ivshmem-doorbell's set-up by the server");
             } finally {
                 Files.deleteIfExists(socket);
             }
