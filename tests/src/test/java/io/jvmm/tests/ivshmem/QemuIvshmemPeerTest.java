@@ -77,7 +77,7 @@ class QemuIvshmemPeerTest {
 
             Path initrd = rig.initrdWith(guestScript(jvmmId), dir.resolve("initrd"));
             Process qemu = new ProcessBuilder(QEMU.toString(), "-accel", "tcg", "-m", "256", "-smp", "1", "-nographic", "-no-reboot",
-                    "-kernel", rig.kernel.toString(), "-initrd", initrd.toString(), "-append", "console=ttyS0 quiet",
+                    "-kernel", rig.kernel.toString(), "-initrd", initrd.toString(), "-append", "console=ttyS0 quiet no_timer_check panic=-1",
                     "-device", "isa-debug-exit,iobase=0x501,iosize=2",
                     "-chardev", "socket,id=iv,path=" + socket, "-device", "ivshmem-doorbell,chardev=iv,vectors=2")
                     .redirectErrorStream(true).start();

@@ -118,7 +118,13 @@ public final class QemuRig {
      * disk images go there), and the given extra QEMU arguments.
      */
     public GuestRun boot(Path share, String script, List<String> qemuArgs, long timeoutSeconds) throws IOException, InterruptedException {
-        return run(inRoot(share), linuxGuest(share, script, "/run/jvmm", qemuArgs), timeoutSeconds);
+        return boot(share, script, Map.of(), qemuArgs, timeoutSeconds);
+    }
+
+    /** As above, with more executables in the initramfs (name, e.g. "bin/jvmm-load", to content). */
+    public GuestRun boot(Path share, String script, Map<String, byte[]> executables, List<String> qemuArgs, long timeoutSeconds)
+            throws IOException, InterruptedException {
+        return run(inRoot(share), linuxGuest(share, script, executables, "/run/jvmm", qemuArgs), timeoutSeconds);
     }
 
     /** Debian 12's own QEMU (7.2, package qemu-system-x86), which {@link #bootHostQemu} runs. */
@@ -132,16 +138,24 @@ public final class QemuRig {
      */
     public GuestRun bootHostQemu(Path share, String script, List<String> qemuArgs, long timeoutSeconds)
             throws IOException, InterruptedException {
-        return run(List.of(HOST_QEMU.toString()), linuxGuest(share, script, share.toString(), qemuArgs), timeoutSeconds);
+        return run(List.of(HOST_QEMU.toString()), linuxGuest(share, script, Map.of(), share.toString(), qemuArgs), timeoutSeconds);
     }
 
     /** The kernel and the initramfs with {@code script} put in the share, and the machine that boots them (seen at {@code shareInQemu}). */
-    private List<String> linuxGuest(Path share, String script, String shareInQemu, List<String> qemuArgs) throws IOException {
+    private List<String> linuxGuest(Path share, String script, Map<String, byte[]> executables, String shareInQemu, List<String> qemuArgs)
+            throws IOException {
         Files.copy(kernel, share.resolve("vmlinuz"), StandardCopyOption.REPLACE_EXISTING);
-        initrdWith(script, share.resolve("initrd"));
+        initrdWith(script, executables, share.resolve("initrd"));
+
+        // no_timer_check: under TCG on a loaded host the guest kernel's check that the PIT timer
+        // reaches the IO-APIC (a few ticks within a calibrated delay) can fail, and it panics at boot
+        // ("IO-APIC + timer doesn't work!"), whatever jvmm does; a KVM guest skips that check too.
+        // panic=-1 with -no-reboot: a guest that panics anyway ends QEMU at once, with its console,
+        // instead of hanging until the timeout.
         List<String> qemu = new ArrayList<>(List.of("-m", "512", "-smp", "2",
                 "-object", "memory-backend-memfd,id=mem,size=512M,share=on", "-machine", "q35,memory-backend=mem",
-                "-kernel", shareInQemu + "/vmlinuz", "-initrd", shareInQemu + "/initrd", "-append", "console=ttyS0 quiet"));
+                "-kernel", shareInQemu + "/vmlinuz", "-initrd", shareInQemu + "/initrd",
+                "-append", "console=ttyS0 quiet no_timer_check panic=-1"));
         qemu.addAll(qemuArgs);
         return qemu;
     }
@@ -195,13 +209,24 @@ public final class QemuRig {
      * (appended as a second cpio archive), for any QEMU that boots the image.
      */
     public Path initrdWith(String script, Path target) throws IOException {
-        return initrdWith(initrd, script, target);
+        return initrdWith(script, Map.of(), target);
+    }
+
+    /** As above, with more executables (name, e.g. "bin/jvmm-load", to content) beside /jvmm-run. */
+    public Path initrdWith(String script, Map<String, byte[]> executables, Path target) throws IOException {
+        return initrdWith(initrd, script, executables, target);
     }
 
     /** As {@link #initrdWith(String, Path)}, on the initramfs {@code baseInitrd} (another build of the guest image). */
     public static Path initrdWith(Path baseInitrd, String script, Path target) throws IOException {
+        return initrdWith(baseInitrd, script, Map.of(), target);
+    }
+
+    private static Path initrdWith(Path baseInitrd, String script, Map<String, byte[]> executables, Path target) throws IOException {
         byte[] base = Files.readAllBytes(baseInitrd);
-        byte[] extra = Cpio.withExecutable("jvmm-run", script.getBytes(StandardCharsets.UTF_8));
+        Map<String, byte[]> files = new HashMap<>(executables);
+        files.put("jvmm-run", script.getBytes(StandardCharsets.UTF_8));
+        byte[] extra = Cpio.withExecutables(files);
         int at = (base.length + 3) & ~3;   // the kernel finds a following archive only at a 4-byte boundary (zeros between are skipped)
         byte[] both = new byte[at + extra.length];
         System.arraycopy(base, 0, both, 0, base.length);
