@@ -9,11 +9,13 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 
 /**
  * Race (c)'s historic half: qemu-storage-daemon serving an NBD export and, in the same process,
@@ -29,6 +31,38 @@ public final class QsdNbdSelfDeadlock {
     public static final Path QEMU_IMG = Path.of("/usr/bin/qemu-img");
 
     /**
+     * A qemu-storage-daemon to run: its command line up to the program, and where a path of the run's
+     * directory is seen by it.
+     */
+    public record Daemon(String label, List<String> command, Function<Path, String> at) {
+        /** Debian 12's, on the host ({@link #QSD}). */
+        public static final Daemon HOST = new Daemon("host", List.of(QSD.toString()), Path::toString);
+
+        /**
+         * Another build ({@code binary}, e.g. trixie-backports' 11.1 taken from its qemu-utils
+         * package by scripts/race-lab) run in the vfio-user rig's root, which has its libraries; the
+         * run's directory is shared at /run/jvmm and the binary is copied there.
+         */
+        public static Daemon inRig(Path binary, Path dir) throws IOException, InterruptedException {
+            Path copy = dir.resolve("qemu-storage-daemon");
+            Files.copy(binary, copy, StandardCopyOption.REPLACE_EXISTING);
+            Files.setPosixFilePermissions(copy, PosixFilePermissions.fromString("rwx------"));
+            return new Daemon("rig", io.jvmm.tests.vfiouser.QemuRig.get().inRoot(dir, "/run/jvmm/qemu-storage-daemon"),
+                    p -> "/run/jvmm/" + dir.relativize(p));
+        }
+
+        /** The first line of its --version. */
+        public String version() throws IOException, InterruptedException {
+            List<String> cmd = new ArrayList<>(command);
+            cmd.add("--version");
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            p.waitFor(60, TimeUnit.SECONDS);
+            return out.lines().filter(l -> l.startsWith("qemu-storage-daemon")).findFirst().orElse("?");
+        }
+    }
+
+    /**
      * @param completed      the daemon that opens the qcow2 finished starting (wrote its pid file) within the bound
      * @param qmpAnswered    it answered qmp_capabilities (only probed for the self-serving daemon)
      * @param ignoredSigterm it was still alive a while after SIGTERM (and was SIGKILLed)
@@ -41,19 +75,23 @@ public final class QsdNbdSelfDeadlock {
 
     /** The version line of {@link #QSD}. */
     public static String version() throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(QSD.toString(), "--version").redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        p.waitFor(30, TimeUnit.SECONDS);
-        return out.lines().findFirst().orElse("?");
+        return Daemon.HOST.version();
     }
 
-    /** One daemon serves base.raw over NBD and opens top.qcow2 backed by that export. */
+    /** One daemon (Debian 12's) serves base.raw over NBD and opens top.qcow2 backed by that export. */
     public static Outcome selfServed(Path dir, Duration bound) throws IOException, InterruptedException {
-        prepare(dir);
-        List<String> cmd = new ArrayList<>(List.of(QSD.toString(),
-                "--chardev", "socket,id=m,path=" + dir.resolve("qmp.sock") + ",server=on,wait=off", "--monitor", "chardev=m"));
-        cmd.addAll(serverArgs(dir));
-        cmd.addAll(topArgs(dir, "qsd.pid"));
+        return selfServed(Daemon.HOST, dir, bound);
+    }
+
+    /** As above, with {@code daemon}. */
+    public static Outcome selfServed(Daemon daemon, Path dir, Duration bound) throws IOException, InterruptedException {
+        Function<Path, String> at = daemon.at();
+        prepare(dir, at);
+        List<String> cmd = new ArrayList<>(daemon.command());
+        cmd.addAll(List.of("--chardev", "socket,id=m,path=" + at.apply(dir.resolve("qmp.sock")) + ",server=on,wait=off",
+                "--monitor", "chardev=m"));
+        cmd.addAll(serverArgs(dir, at));
+        cmd.addAll(topArgs(dir, at, "qsd.pid"));
         Process qsd = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("qsd.log").toFile()).start();
         try {
             long start = System.nanoTime();
@@ -69,9 +107,9 @@ public final class QsdNbdSelfDeadlock {
 
     /** The control: one daemon serves the export, a second one opens top.qcow2 backed by it. */
     public static Outcome separateServer(Path dir, Duration bound) throws IOException, InterruptedException {
-        prepare(dir);
+        prepare(dir, Path::toString);
         List<String> server = new ArrayList<>(List.of(QSD.toString()));
-        server.addAll(serverArgs(dir));
+        server.addAll(serverArgs(dir, Path::toString));
         server.addAll(List.of("--pidfile", dir.resolve("server.pid").toString()));
         Process s = new ProcessBuilder(server).redirectErrorStream(true).redirectOutput(dir.resolve("server.log").toFile()).start();
         Process top = null;
@@ -80,7 +118,7 @@ public final class QsdNbdSelfDeadlock {
                 throw new AssertionError("the NBD server daemon did not start: " + Files.readString(dir.resolve("server.log")));
             }
             List<String> cmd = new ArrayList<>(List.of(QSD.toString()));
-            cmd.addAll(topArgs(dir, "top.pid"));
+            cmd.addAll(topArgs(dir, Path::toString, "top.pid"));
             top = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("top.log").toFile()).start();
             long start = System.nanoTime();
             boolean completed = awaitFile(dir.resolve("top.pid"), top, bound);
@@ -94,14 +132,14 @@ public final class QsdNbdSelfDeadlock {
         }
     }
 
-    private static void prepare(Path dir) throws IOException, InterruptedException {
+    private static void prepare(Path dir, Function<Path, String> at) throws IOException, InterruptedException {
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
         try (var f = new java.io.RandomAccessFile(dir.resolve("base.raw").toFile(), "rw")) {
             f.setLength(64L << 20);
         }
         // -u: the backing export does not exist yet, so qemu-img must not open it
         Process img = new ProcessBuilder(QEMU_IMG.toString(), "create", "-q", "-f", "qcow2", "-u",
-                "-b", "nbd+unix:///base?socket=" + dir.resolve("nbd.sock"), "-F", "raw", dir.resolve("top.qcow2").toString(), "64M")
+                "-b", "nbd+unix:///base?socket=" + at.apply(dir.resolve("nbd.sock")), "-F", "raw", dir.resolve("top.qcow2").toString(), "64M")
                 .redirectErrorStream(true).start();
         String out = new String(img.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         if (!img.waitFor(60, TimeUnit.SECONDS) || img.exitValue() != 0) {
@@ -109,15 +147,15 @@ public final class QsdNbdSelfDeadlock {
         }
     }
 
-    private static List<String> serverArgs(Path dir) {
-        return List.of("--blockdev", "driver=file,filename=" + dir.resolve("base.raw") + ",node-name=base",
-                "--nbd-server", "addr.type=unix,addr.path=" + dir.resolve("nbd.sock"),
+    private static List<String> serverArgs(Path dir, Function<Path, String> at) {
+        return List.of("--blockdev", "driver=file,filename=" + at.apply(dir.resolve("base.raw")) + ",node-name=base",
+                "--nbd-server", "addr.type=unix,addr.path=" + at.apply(dir.resolve("nbd.sock")),
                 "--export", "type=nbd,id=e0,node-name=base,name=base,writable=on");
     }
 
-    private static List<String> topArgs(Path dir, String pidFile) {
-        return List.of("--blockdev", "driver=qcow2,node-name=top,file.driver=file,file.filename=" + dir.resolve("top.qcow2"),
-                "--pidfile", dir.resolve(pidFile).toString());
+    private static List<String> topArgs(Path dir, Function<Path, String> at, String pidFile) {
+        return List.of("--blockdev", "driver=qcow2,node-name=top,file.driver=file,file.filename=" + at.apply(dir.resolve("top.qcow2")),
+                "--pidfile", at.apply(dir.resolve(pidFile)));
     }
 
     /** Waits for the daemon's pid file (written once it has started), the process's end, or the bound. */
@@ -174,6 +212,7 @@ public final class QsdNbdSelfDeadlock {
     }
 
     private static void kill(Process p) throws InterruptedException {
+        p.descendants().forEach(ProcessHandle::destroyForcibly);   // the daemon itself when it runs under in-root
         if (p.isAlive()) {
             p.destroyForcibly();
             if (!p.waitFor(10, TimeUnit.SECONDS)) {

@@ -1,5 +1,6 @@
 package io.jvmm.tests.racelab;
 
+import io.jvmm.devices.nbd.NbdServer;
 import io.jvmm.virtio.vhost.backend.BackendFaults;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -59,7 +60,8 @@ public final class RaceLab {
             if (text != null) {
                 return text;
             }
-            return (what == null ? "" : what + ": ") + lost + " lost / " + trials + " " + unit;
+            // a start that never completes is "hung", anything else "lost"
+            return (what == null ? "" : what + ": ") + lost + (unit.equals("starts") ? " hung / " : " lost / ") + trials + " " + unit;
         }
 
         String rate() {
@@ -269,9 +271,10 @@ public final class RaceLab {
     // ---------------------------------------------------------------- race (c): NBD served and consumed in one process
 
     /**
-     * ROW (c), NBD. The historic half is here; jvmm's cells land with jvmm's NBD back-end: fill in
-     * {@link #rowCJvmm} (default: completes; {@code x-nbd-listener=main-loop}: hangs, reported by
-     * the watchdog) and nothing else changes.
+     * Race (c): qemu-storage-daemon serving an NBD export and opening a qcow2 backed by it in the
+     * same process: Debian 12's 7.2 (host) and trixie-backports' 11.1 (from its qemu-utils package,
+     * run in the rig's root; path in the system property {@value #FIXED_QSD_PROPERTY}, set by
+     * scripts/race-lab); jvmm by default and with {@code x-nbd-listener=main-loop}.
      */
     private void rowC() throws Exception {
         Cell historic;
@@ -296,25 +299,80 @@ public final class RaceLab {
         } else {
             historic = Cell.none("not run: qemu-storage-daemon / qemu-img not installed");
         }
-        Cell[] jvmm = rowCJvmm();
-        table.add(new Row("(c) NBD served and consumed in one process", historic,
-                Cell.none("not measured (no qemu-storage-daemon in the rig's trixie-backports packages)"), jvmm[0], jvmm[1]));
+        table.add(new Row("(c) NBD served and consumed in one process", historic, rowCFixed(),
+                jvmmNbd(NbdServer.Listener.OWN_LOOP), jvmmNbd(NbdServer.Listener.MAIN_LOOP)));
     }
 
-    /** ROW (c), jvmm's cells: {default, x-nbd-listener=main-loop}. */
-    private Cell[] rowCJvmm() {
-        return new Cell[] {Cell.none("pending (NBD/9P not merged yet)"), Cell.none("pending (NBD/9P not merged yet)")};
+    /** System property naming trixie-backports' qemu-storage-daemon binary (scripts/race-lab extracts it). */
+    static final String FIXED_QSD_PROPERTY = "jvmm.racelab.fixedQsd";
+
+    private Cell rowCFixed() throws Exception {
+        String binary = System.getProperty(FIXED_QSD_PROPERTY);
+        if (binary == null || !Files.isExecutable(Path.of(binary))) {
+            return Cell.none("not run: no qemu-storage-daemon 11.1 (scripts/race-lab takes it from trixie-backports' qemu-utils)");
+        }
+        int hung = 0;
+        String version = null;
+        for (int i = 0; i < runs; i++) {
+            progress.printf("[race-lab] qemu-storage-daemon 11.1 (rig) self-served NBD export, run %d/%d%n", i + 1, runs);
+            Path d = dir("qsd11");
+            QsdNbdSelfDeadlock.Daemon daemon = QsdNbdSelfDeadlock.Daemon.inRig(Path.of(binary), d);
+            version = daemon.version();
+            QsdNbdSelfDeadlock.Outcome o = QsdNbdSelfDeadlock.selfServed(daemon, d, Duration.ofSeconds(10));
+            hung += o.completed() ? 0 : 1;
+            progress.printf("[race-lab]   %s (%d ms)%n", o.completed() ? "started" : "hung", o.millis());
+        }
+        return Cell.measured("qemu-storage-daemon " + shortVersion(version.replaceAll(".*version ", "")), hung, runs, runs,
+                "starts", Set.of());
+    }
+
+    /** Race (c), a jvmm cell: {@link #jvmmRuns} times 3 starts with the NBD listener where {@code placement} says. */
+    private Cell jvmmNbd(NbdServer.Listener placement) throws Exception {
+        int n = jvmmRuns * 3;
+        int hung = 0;
+        int named = 0;
+        for (int i = 0; i < n; i++) {
+            progress.printf("[race-lab] jvmm NBD served and consumed in one process, x-nbd-listener=%s, start %d/%d%n", placement.text(),
+                    i + 1, n);
+            JvmmNbdSelfServed.Outcome o = JvmmNbdSelfServed.start(dir("jvmm-c"), placement, Duration.ofSeconds(5));
+            hung += o.completed() ? 0 : 1;
+            named += o.watchdogNamedListener() ? 1 : 0;
+            progress.printf("[race-lab]   %s (%d ms)%s%n", o.completed() ? "opened" : "hung: " + o.error(), o.millis(),
+                    o.watchdogNamedListener() ? ", the watchdog named the listener" : "");
+        }
+        if (placement == NbdServer.Listener.MAIN_LOOP) {
+            notes.add("(c) jvmm x-nbd-listener=main-loop: the open gave up at its 5 s timeout in " + hung + " of " + n
+                    + " starts; the watchdog reported the stalled wait naming the NBD listener in " + named + " of them.");
+        }
+        return Cell.measured(placement == NbdServer.Listener.OWN_LOOP ? null : "x-nbd-listener=main-loop", hung, n, n, "starts",
+                Set.of());
     }
 
     // ---------------------------------------------------------------- race (d): 9P multiple Tflush, ivshmem set-up
 
-    /**
-     * ROW (d), 9P: jvmm with and without {@code x-flush=historic}; filled in with jvmm's 9P
-     * server (there is no historic or upstream 9P server of ours to run).
-     */
-    private void rowD9p() {
-        table.add(new Row("(d) 9P multiple Tflush", Cell.none("n/a"), Cell.none("n/a"), Cell.none("pending (NBD/9P not merged yet)"),
-                Cell.none("pending (NBD/9P not merged yet)")));
+    /** ROW (d), 9P: jvmm's virtio-9p-pci by default and with {@code x-flush=historic} (two Tflush per victim, no delay added). */
+    private void rowD9p() throws Exception {
+        table.add(new Row("(d) 9P multiple Tflush (two per request, at once)", Cell.none("n/a (QEMU before 2.9 is not packaged)"),
+                Cell.none("not run"), jvmmP9(false), jvmmP9(true)));
+    }
+
+    private Cell jvmmP9(boolean historic) throws Exception {
+        long done = 0;
+        long lost = 0;
+        long leaked = 0;
+        for (int i = 0; i < jvmmRuns; i++) {
+            progress.printf("[race-lab] jvmm virtio-9p-pci%s, run %d/%d: %d double flushes%n", historic ? " x-flush=historic" : "", i + 1,
+                    jvmmRuns, jvmmRounds);
+            JvmmP9DoubleFlush.Rounds r = JvmmP9DoubleFlush.run(dir("jvmm-9p"), historic, jvmmRounds, maxLosses);
+            done += r.rounds();
+            lost += r.lost();
+            leaked += r.leakedSlots();
+            progress.printf("[race-lab]   %d lost of %d, %d ring slots leaked (%d ms)%n", r.lost(), r.rounds(), r.leakedSlots(), r.millis());
+        }
+        if (historic) {
+            notes.add("(d) 9P x-flush=historic: " + leaked + " ring slot(s) never returned (one per dropped Tflush).");
+        }
+        return Cell.measured(historic ? "x-flush=historic" : null, lost, done, jvmmRuns, "double flushes", Set.of());
     }
 
     /** ROW (d), ivshmem: jvmm by default and with {@code x-async-setup=on}, against jvmm's ivshmem server. */
@@ -337,7 +395,7 @@ public final class RaceLab {
                 + jvmmRounds + " rounds each); a run stops after " + maxLosses + " losses. Loss: nothing within "
                 + (RaceGuestScripts.SUSPECT_MS + RaceGuestScripts.GRACE_MS) + " ms. No window widened.");
         out.println();
-        out.println("| race | historic software | fixed upstream | jvmm default | jvmm with the switch | runs | rate (lost per 1,000) |");
+        out.println("| race | historic software | fixed upstream | jvmm default | jvmm with the switch | runs | rate (lost or hung per 1,000) |");
         out.println("| --- | --- | --- | --- | --- | --- | --- |");
         for (Row r : table) {
             Cell[] cells = {r.historic(), r.fixed(), r.jvmm(), r.jvmmSwitch()};

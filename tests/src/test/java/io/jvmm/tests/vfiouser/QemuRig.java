@@ -124,7 +124,7 @@ public final class QemuRig {
     /** As above, with more executables in the initramfs (name, e.g. "bin/jvmm-load", to content). */
     public GuestRun boot(Path share, String script, Map<String, byte[]> executables, List<String> qemuArgs, long timeoutSeconds)
             throws IOException, InterruptedException {
-        return run(inRoot(share), linuxGuest(share, script, executables, "/run/jvmm", qemuArgs), timeoutSeconds);
+        return run(inRoot(share, "qemu-system-x86_64"), linuxGuest(share, script, executables, "/run/jvmm", qemuArgs), timeoutSeconds);
     }
 
     /** Debian 12's own QEMU (7.2, package qemu-system-x86), which {@link #bootHostQemu} runs. */
@@ -160,11 +160,11 @@ public final class QemuRig {
         return qemu;
     }
 
-    /** The rig's QEMU in its root, with {@code share} at /run/jvmm. */
-    private List<String> inRoot(Path share) {
+    /** The command line that runs {@code program} in the rig's root, with {@code share} at /run/jvmm (arguments follow). */
+    public List<String> inRoot(Path share, String program) {
         return List.of("unshare", "--mount", "--propagation", "private", "--",
                 repo.resolve("scripts/vfio-user-rig/in-root").toString(), root.toString(), "--share", share + ":/run/jvmm", "--",
-                "qemu-system-x86_64");
+                program);
     }
 
     /**
@@ -179,7 +179,7 @@ public final class QemuRig {
                 "-object", "memory-backend-memfd,id=mem,size=256M,share=on", "-machine", "q35,memory-backend=mem",
                 "-kernel", "/run/jvmm/guest.elf", "-append", append));
         qemu.addAll(qemuArgs);
-        return run(inRoot(share), qemu, timeoutSeconds);
+        return run(inRoot(share, "qemu-system-x86_64"), qemu, timeoutSeconds);
     }
 
     /** Runs QEMU ({@code qemu}: its command) under TCG with no display, no reboot and isa-debug-exit at 0x501. */
