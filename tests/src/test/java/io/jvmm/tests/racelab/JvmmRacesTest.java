@@ -17,7 +17,8 @@ import org.slf4j.LoggerFactory;
  * on QEMU, both windows widened the same way, on the no-CPU machine. By default nothing is lost,
  * with REPLY_ACK (NEED_REPLY on every ring message) and without it (a GET_FEATURES round trip
  * after each); with {@code x-sync-vring=off}, now QEMU 7.2's order (send, then drain, no wait),
- * interrupts and first requests are lost as on QEMU 7.2.
+ * interrupts and first requests are lost as on QEMU 7.2. Race (d)'s 9P cells: two Tflush per
+ * request are both answered by default; {@code x-flush=historic} drops the second.
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 class JvmmRacesTest {
@@ -78,5 +79,17 @@ class JvmmRacesTest {
         log.info("{}", r);
         assertEquals(1, r.lost(), () -> "x-sync-vring=off lost no first request in " + r);
         assertTrue(BackendStatsLine.number(r.backendStats(), "kicks-dropped") >= 1, r::toString);
+    }
+
+    @Test
+    void raceD_everyTflushIsAnsweredAndTheHistoricModeDropsTheSecond() throws Exception {
+        JvmmP9DoubleFlush.Rounds exact = JvmmP9DoubleFlush.run(java.nio.file.Files.createDirectory(dir.resolve("exact")), false, 20, 0);
+        log.info("9P exact: {}", exact);
+        assertEquals(0, exact.lost(), exact::toString);
+        assertEquals(0, exact.leakedSlots(), exact::toString);
+        JvmmP9DoubleFlush.Rounds historic = JvmmP9DoubleFlush.run(java.nio.file.Files.createDirectory(dir.resolve("historic")), true, 200, 1);
+        log.info("9P x-flush=historic: {}", historic);
+        assertEquals(1, historic.lost(), () -> "x-flush=historic dropped no second Tflush in " + historic);
+        assertEquals(1, historic.leakedSlots(), () -> "the dropped Tflush's ring slot is never returned: " + historic);
     }
 }
