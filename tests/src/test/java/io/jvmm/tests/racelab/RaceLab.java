@@ -209,6 +209,11 @@ public final class RaceLab {
             progress.printf("[race-lab]   %s: (b) %s lost of %s rounds, (a) %s lost of %s flips%s (%d s)%n", r.qemuVersion(),
                     g.roundsLost(), g.rounds(), g.flipsLost(), g.flips(), g.stuck() ? ", stuck" : "", r.millis() / 1000);
         }
+        if (flipsDone > 0 && protoA.call < flipsDone) {
+            notes.add(qemu.label + " (back-end " + a.format() + "): only " + protoA.call + " SET_VRING_CALL in " + flipsDone
+                    + " flips: it did not switch the call fd on mask and unmask, so race (a)'s window never opened in this"
+                    + " configuration (TCG, no irqfd); its 0 says nothing about the fix.");
+        }
         if (stuck > 0) {
             notes.add(qemu.label + ": in " + stuck + " run(s) the reader of race (a) could not be revived after a loss; the run ended there.");
         }
