@@ -234,43 +234,48 @@ public final class RaceLab {
         return v.substring(0, cut);
     }
 
+    /** One jvmm run of race (a) or (b): trials done, lost, the back-end's statistics, and a line for the progress. */
+    private record JvmmRun(long done, long lost, String backendStats, String describe) {
+    }
+
+    private interface JvmmRunner {
+        JvmmRun run(Path dir) throws Exception;
+    }
+
     private Cell jvmmFlips(BackendFaults a, boolean sync) throws Exception {
-        if (!rows.contains("a")) {
-            return Cell.none("-");
-        }
-        long done = 0;
-        long lost = 0;
-        Sessions proto = new Sessions();
-        for (int i = 0; i < jvmmRuns; i++) {
-            progress.printf("[race-lab] jvmm (no-CPU machine, x-sync-vring=%s) race (a) run %d/%d: %d flips, back-end %s%n",
-                    sync ? "on" : "off", i + 1, jvmmRuns, jvmmFlips, a.format());
-            JvmmRaces.Flips r = JvmmRaces.affinityFlips(dir("jvmm-a"), a, sync, jvmmFlips, maxLosses);
-            done += r.flips();
-            lost += r.lost();
-            proto.add(r.backendStats());
-            progress.printf("[race-lab]   %d lost of %d flips (%d completions, %d ms)%s%n", r.lost(), r.flips(), r.completions(),
-                    r.millis(), r.stuck() ? ", stuck" : "");
-        }
-        return Cell.measured(sync ? null : "x-sync-vring=off", lost, done, jvmmRuns, "flips", proto.describe());
+        return jvmmCell("a", jvmmFlips, "flips", a, sync, d -> {
+            JvmmRaces.Flips r = JvmmRaces.affinityFlips(d, a, sync, jvmmFlips, maxLosses);
+            return new JvmmRun(r.flips(), r.lost(), r.backendStats(), String.format(Locale.ROOT, "%d lost of %d flips (%d completions, %d ms)%s",
+                    r.lost(), r.flips(), r.completions(), r.millis(), r.stuck() ? ", stuck" : ""));
+        });
     }
 
     private Cell jvmmRounds(BackendFaults b, boolean sync) throws Exception {
-        if (!rows.contains("b")) {
+        return jvmmCell("b", jvmmRounds, "rounds", b, sync, d -> {
+            JvmmRaces.Rounds r = JvmmRaces.firstKickRounds(d, b, sync, jvmmRounds, maxLosses);
+            return new JvmmRun(r.rounds(), r.lost(), r.backendStats(),
+                    String.format(Locale.ROOT, "%d lost of %d rounds (%d ms)", r.lost(), r.rounds(), r.millis()));
+        });
+    }
+
+    /** {@link #jvmmRuns} no-CPU machines of race {@code race}, summed into a cell. */
+    private Cell jvmmCell(String race, int size, String unit, BackendFaults faults, boolean sync, JvmmRunner runner) throws Exception {
+        if (!rows.contains(race)) {
             return Cell.none("-");
         }
         long done = 0;
         long lost = 0;
         Sessions proto = new Sessions();
         for (int i = 0; i < jvmmRuns; i++) {
-            progress.printf("[race-lab] jvmm (no-CPU machine, x-sync-vring=%s) race (b) run %d/%d: %d rounds, back-end %s%n",
-                    sync ? "on" : "off", i + 1, jvmmRuns, jvmmRounds, b.format());
-            JvmmRaces.Rounds r = JvmmRaces.firstKickRounds(dir("jvmm-b"), b, sync, jvmmRounds, maxLosses);
-            done += r.rounds();
+            progress.printf("[race-lab] jvmm (no-CPU machine, x-sync-vring=%s) race (%s) run %d/%d: %d %s, back-end %s%n",
+                    sync ? "on" : "off", race, i + 1, jvmmRuns, size, unit, faults.format());
+            JvmmRun r = runner.run(dir("jvmm-" + race));
+            done += r.done();
             lost += r.lost();
             proto.add(r.backendStats());
-            progress.printf("[race-lab]   %d lost of %d rounds (%d ms)%n", r.lost(), r.rounds(), r.millis());
+            progress.printf("[race-lab]   %s%n", r.describe());
         }
-        return Cell.measured(sync ? null : "x-sync-vring=off", lost, done, jvmmRuns, "rounds", proto.describe());
+        return Cell.measured(sync ? null : "x-sync-vring=off", lost, done, jvmmRuns, unit, proto.describe());
     }
 
     // ---------------------------------------------------------------- race (c): NBD served and consumed in one process
