@@ -8,6 +8,8 @@ import io.jvmm.platform.registry.DeviceCategory;
 import io.jvmm.platform.registry.DeclaredDeviceType;
 import io.jvmm.platform.registry.Property;
 import io.jvmm.platform.registry.PropertyValues;
+import io.jvmm.virtio.pci.VirtioPciDevice;
+import io.jvmm.virtio.vhost.frontend.VhostUserDevice;
 import io.jvmm.virtio.vhost.frontend.VhostUserDeviceOptions;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -29,11 +31,21 @@ public final class VhostUserFsDeviceType extends DeclaredDeviceType<VhostUserFsO
             .withDefault(VhostUserDeviceOptions.DEFAULT_REPLY_TIMEOUT.toMillis());
     static final Property<Boolean> SYNC_VRING = Property.bool(VhostUserDeviceOptions.SYNC_VRING_PROPERTY,
             "rule 1: wait for the back-end to acknowledge SET_VRING_* (off restores the historic race, for experiments)")
-            .withDefault(true);
+            .withDefault(true)
+            .settableAtRunTime((device, on) -> vhostUser(device).setSyncVring(on));
 
     public VhostUserFsDeviceType() {
         super(DRIVER, DeviceCategory.STORAGE, "PCI", "virtio file system served by a vhost-user back-end such as virtiofsd",
                 List.of(CHARDEV, TAG, REQUEST_QUEUES, QUEUE_SIZE, SYNC_VRING, REPLY_TIMEOUT));
+    }
+
+    /** The vhost-user front-end inside a device this type built. */
+    static VhostUserDevice vhostUser(BuiltDevice device) {
+        if (device instanceof BuiltDevice.Pci pci && pci.device() instanceof VirtioPciDevice virtio
+                && virtio.device() instanceof VhostUserDevice vhost) {
+            return vhost;
+        }
+        throw new IllegalArgumentException(device.id() + " is not a " + DRIVER + " device");
     }
 
     @Override

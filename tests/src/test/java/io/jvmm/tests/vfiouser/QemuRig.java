@@ -118,13 +118,26 @@ public final class QemuRig {
      * disk images go there), and the given extra QEMU arguments.
      */
     public GuestRun boot(Path share, String script, List<String> qemuArgs, long timeoutSeconds) throws IOException, InterruptedException {
-        return boot(share, script, Map.of(), qemuArgs, timeoutSeconds);
+        return boot(share, script, Map.of(), qemuArgs, timeoutSeconds, new ByteArrayOutputStream());
+    }
+
+    /** As {@link #boot(Path, String, List, long)}, with the console written to {@code console} as it comes (to watch it live). */
+    GuestRun boot(Path share, String script, List<String> qemuArgs, long timeoutSeconds, ByteArrayOutputStream console)
+            throws IOException, InterruptedException {
+        return boot(share, script, Map.of(), qemuArgs, timeoutSeconds, console);
     }
 
     /** As above, with more executables in the initramfs (name, e.g. "bin/jvmm-load", to content). */
     public GuestRun boot(Path share, String script, Map<String, byte[]> executables, List<String> qemuArgs, long timeoutSeconds)
             throws IOException, InterruptedException {
-        return run(inRoot(share, "qemu-system-x86_64"), linuxGuest(share, script, executables, "/run/jvmm", qemuArgs), timeoutSeconds);
+        return boot(share, script, executables, qemuArgs, timeoutSeconds, new ByteArrayOutputStream());
+    }
+
+    private GuestRun boot(Path share, String script, Map<String, byte[]> executables, List<String> qemuArgs, long timeoutSeconds,
+                          ByteArrayOutputStream console)
+            throws IOException, InterruptedException {
+        return run(inRoot(share, "qemu-system-x86_64"), linuxGuest(share, script, executables, "/run/jvmm", qemuArgs), timeoutSeconds,
+                console);
     }
 
     /** Debian 12's own QEMU (7.2, package qemu-system-x86), which {@link #bootHostQemu} runs. */
@@ -138,7 +151,8 @@ public final class QemuRig {
      */
     public GuestRun bootHostQemu(Path share, String script, List<String> qemuArgs, long timeoutSeconds)
             throws IOException, InterruptedException {
-        return run(List.of(HOST_QEMU.toString()), linuxGuest(share, script, Map.of(), share.toString(), qemuArgs), timeoutSeconds);
+        return run(List.of(HOST_QEMU.toString()), linuxGuest(share, script, Map.of(), share.toString(), qemuArgs), timeoutSeconds,
+                new ByteArrayOutputStream());
     }
 
     /** The kernel and the initramfs with {@code script} put in the share, and the machine that boots them (seen at {@code shareInQemu}). */
@@ -179,17 +193,17 @@ public final class QemuRig {
                 "-object", "memory-backend-memfd,id=mem,size=256M,share=on", "-machine", "q35,memory-backend=mem",
                 "-kernel", "/run/jvmm/guest.elf", "-append", append));
         qemu.addAll(qemuArgs);
-        return run(inRoot(share, "qemu-system-x86_64"), qemu, timeoutSeconds);
+        return run(inRoot(share, "qemu-system-x86_64"), qemu, timeoutSeconds, new ByteArrayOutputStream());
     }
 
     /** Runs QEMU ({@code qemu}: its command) under TCG with no display, no reboot and isa-debug-exit at 0x501. */
-    private GuestRun run(List<String> qemu, List<String> qemuArgs, long timeoutSeconds) throws IOException, InterruptedException {
+    private GuestRun run(List<String> qemu, List<String> qemuArgs, long timeoutSeconds, ByteArrayOutputStream console)
+            throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(qemu);
         cmd.addAll(List.of("-accel", "tcg", "-nographic", "-no-reboot", "-device", "isa-debug-exit,iobase=0x501,iosize=2"));
         cmd.addAll(qemuArgs);
         long start = System.nanoTime();
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        ByteArrayOutputStream console = new ByteArrayOutputStream();
         Thread pump = new Thread(() -> copy(p.getInputStream(), console), "qemu-console");
         pump.start();
         if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
@@ -241,17 +255,24 @@ public final class QemuRig {
     }
 
     /**
+     * The start of every guest script that checks things: {@code ok NAME} and {@code bad NAME WHY}
+     * print {@code CHECK NAME ok|FAILED: WHY} lines, counting failures in {@code $fails}.
+     */
+    public static final String CHECKS = """
+            #!/bin/sh
+            fails=0
+            ok() { echo "CHECK $1 ok"; }
+            bad() { echo "CHECK $1 FAILED: $2"; fails=$((fails + 1)); }
+            """;
+
+    /**
      * The start of a guest script that checks things: {@code ok NAME} and {@code bad NAME WHY} print
      * {@code CHECK NAME ok|FAILED: WHY} lines (counting failures in {@code $fails}), then the PCI
      * function {@code vendor:device} (e.g. "0x1af4", "0x1110") is found in sysfs as {@code $dev}
      * and enabled, or the script fails check "found".
      */
     public static String checkingScript(String vendor, String device) {
-        return """
-                #!/bin/sh
-                fails=0
-                ok() { echo "CHECK $1 ok"; }
-                bad() { echo "CHECK $1 FAILED: $2"; fails=$((fails + 1)); }
+        return CHECKS + """
                 dev=""
                 for d in /sys/bus/pci/devices/*; do
                     [ "$(cat "$d/vendor")" = "%1$s" ] && [ "$(cat "$d/device")" = "%2$s" ] && dev=$d
