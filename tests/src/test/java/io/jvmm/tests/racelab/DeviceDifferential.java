@@ -240,6 +240,7 @@ public final class DeviceDifferential {
         byte[] cfg = null;
         long[] offered = new long[4];
         boolean blk = false;
+        String negotiated = null;
         for (String line : console.lines().toList()) {
             String[] f = line.trim().split("\\s+");
             if (f.length < 2 || !f[1].equals(addr)) {
@@ -257,7 +258,10 @@ public final class DeviceDifferential {
                                 end - start + 1, (flags & 0x100000) != 0 ? ", 64-bit" : "") + ((flags & 0x2000) != 0 ? ", prefetchable" : ""));
                     }
                 }
-                case "FEAT" -> items.put("features negotiated by Linux's driver", featureList(bits(f[2]), false));
+                case "FEAT" -> {
+                    negotiated = f[2];
+                    items.put("features negotiated by Linux's driver", "");   // named below, once the device type is known
+                }
                 case "MSIIRQS" -> items.put("MSI-X vectors Linux's driver used", f[2]);
                 case "REG" -> {
                     items.put("register " + f[2], f.length > 3 ? f[3] : "(no value)");
@@ -275,6 +279,16 @@ public final class DeviceDifferential {
         if (cfg != null) {
             blk = u16(cfg, 2) == 0x1042 || u16(cfg, 2) == 0x1001;
             header(cfg, items);
+        }
+        if (negotiated != null) {
+            items.put("features negotiated by Linux's driver", featureList(bits(negotiated), blk));
+        }
+        // sixteen words of device configuration that all read the same are one item
+        List<String> words = items.keySet().stream().filter(k -> k.startsWith("register devcfg+")).toList();
+        if (words.size() > 1 && words.stream().map(items::get).distinct().count() == 1) {
+            String v = items.get(words.get(0));
+            words.forEach(items::remove);
+            items.put("register devcfg+0..+60 (every word)", v);
         }
         long low = offered[0] & 0xffffffffL;
         long high = offered[1] & 0xffffffffL;
