@@ -53,6 +53,9 @@ public final class DeviceDifferential {
         Path dir = Files.createTempDirectory("jvmm-differential");
         try {
             Result r = run(dir);
+            // every probe, on stderr, for whoever wants the values that agree too
+            r.console().lines().filter(l -> l.startsWith("REG ") || l.startsWith("FEAT ") || l.startsWith("RES "))
+                    .forEach(System.err::println);
             print(r, System.out);
         } finally {
             try (var walk = Files.walk(dir)) {
