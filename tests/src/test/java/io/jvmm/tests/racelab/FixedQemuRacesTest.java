@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.jvmm.tests.vfiouser.QemuRig;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -29,8 +28,7 @@ class FixedQemuRacesTest {
     void qemu111LosesNothing() throws Exception {
         QemuRaces.Run run = QemuRaces.run(QemuRaces.Qemu.FIXED, dir, RaceLabFaults.WIDENED_CALL,
                 RaceLabFaults.WIDENED_ENABLE_DROPPING_KICKS, new RaceGuestScripts.Plan(4, 0, 40, 0));
-        String why = run.qemuVersion() + ", back-end a " + run.backendStatsA() + ", back-end b " + run.backendStatsB() + "\n"
-                + QemuRig.tail(run.console());
+        String why = run.why();
         GuestRaceReport r = run.report();
         assertEquals(1, run.exitStatus(), () -> "the guest script finished (status 0): " + why);
         assertEquals(4, r.rounds(), () -> "race (b) ran its rounds: " + why);

@@ -36,8 +36,7 @@ class HistoricQemuRacesTest {
         assumeTrue(Files.isExecutable(QemuRig.HOST_QEMU), "Debian's qemu-system-x86 is not installed (scripts/test installs it)");
         QemuRaces.Run run = QemuRaces.run(QemuRaces.Qemu.HISTORIC, dir, RaceLabFaults.WIDENED_CALL,
                 RaceLabFaults.WIDENED_ENABLE_DROPPING_KICKS, new RaceGuestScripts.Plan(4, 1, 40, 1));
-        String why = run.qemuVersion() + ", back-end a " + run.backendStatsA() + ", back-end b " + run.backendStatsB() + "\n"
-                + QemuRig.tail(run.console());
+        String why = run.why();
         GuestRaceReport r = run.report();
         assertEquals(1, run.exitStatus(), () -> "the guest script finished (status 0): " + why);
         assertNotNull(r.rounds(), () -> "race (b) ran: " + why);

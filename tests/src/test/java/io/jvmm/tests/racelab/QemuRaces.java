@@ -45,6 +45,11 @@ public final class QemuRaces {
         public String protocolFeaturesB() {
             return BackendStatsLine.value(backendStatsB, "protocol");
         }
+
+        /** For an assertion's message: the version, both back-ends' statistics, then the console's tail. */
+        public String why() {
+            return qemuVersion + ", back-end a " + backendStatsA + ", back-end b " + backendStatsB + "\n" + QemuRig.tail(console);
+        }
     }
 
     private QemuRaces() {
