@@ -3,16 +3,14 @@ package io.jvmm.devices.fs;
 import io.jvmm.platform.BuiltDevice;
 import io.jvmm.platform.MachineServices;
 import io.jvmm.platform.backends.ChardevOptions;
-import io.jvmm.platform.options.UserError;
 import io.jvmm.platform.registry.BackendKind;
 import io.jvmm.platform.registry.DeviceCategory;
 import io.jvmm.platform.registry.DeclaredDeviceType;
 import io.jvmm.platform.registry.Property;
 import io.jvmm.platform.registry.PropertyValues;
+import io.jvmm.virtio.pci.VirtioPciDevice;
 import io.jvmm.virtio.vhost.frontend.VhostUserDevice;
 import io.jvmm.virtio.vhost.frontend.VhostUserDeviceOptions;
-import io.jvmm.virtio.vhost.frontend.VhostUserMetrics;
-import io.jvmm.virtio.pci.VirtioPciDevice;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 
@@ -59,24 +57,7 @@ public final class VhostUserFsDeviceType extends DeclaredDeviceType<VhostUserFsO
 
     @Override
     public BuiltDevice build(VhostUserFsOptions options, MachineServices services) {
-        if (options.replyTimeout().compareTo(services.writeBound()) >= 0) {
-            throw new UserError("-device " + DRIVER + ",id=" + options.id() + ": x-reply-timeout=" + options.replyTimeout().toMillis()
-                    + " must be below the " + services.kind() + " machine's bound on a guest write (" + services.writeBound().toMillis()
-                    + " ms), or a vCPU would be released before the back-end is declared dead");
-        }
-        VhostUserDevice device;
-        try {
-            device = VhostUserFsDevice.realize(options, new VhostUserMetrics(services.meters(), options.id()));
-        } catch (RuntimeException e) {
-            throw new UserError("-device " + DRIVER + ",id=" + options.id() + ": the back-end on chardev '" + options.chardev().id()
-                    + "' (" + options.chardev().path() + ") could not be set up: " + e.getMessage()
-                    + " -- is virtiofsd running on that socket?", e);
-        }
-        try {
-            return new BuiltDevice.Pci(new VirtioPciDevice(device, services));
-        } catch (RuntimeException e) {
-            device.close();
-            throw e;
-        }
+        return VhostUserPciBuild.build(DRIVER, options.id(), options.chardev(), options.replyTimeout(), "virtiofsd", services,
+                metrics -> VhostUserFsDevice.realize(options, metrics));
     }
 }

@@ -1,5 +1,6 @@
 package io.jvmm.virtio.vhost.backend;
 
+import io.jvmm.chardev.EventContext;
 import io.jvmm.chardev.UnixServerSocket;
 import io.jvmm.chardev.UnixSocketChannel;
 import io.jvmm.virtio.vhost.VhostUserRequest;
@@ -30,6 +31,7 @@ public final class VhostUserBackend implements AutoCloseable {
     private final BackendDevice device;
     private final BackendDataPlane dataPlane;
     private final BackendSession session;
+    private final BackendStats stats = new BackendStats();
     private volatile UnixServerSocket listener;
     private volatile Thread thread;
 
@@ -37,8 +39,8 @@ public final class VhostUserBackend implements AutoCloseable {
         this.name = Objects.requireNonNull(name, "name");
         this.device = Objects.requireNonNull(device, "device");
         Objects.requireNonNull(faults, "faults");
-        this.dataPlane = new BackendDataPlane(name, device, faults);
-        this.session = new BackendSession(name, device, faults, dataPlane);
+        this.dataPlane = new BackendDataPlane(name, device, faults, stats);
+        this.session = new BackendSession(name, device, faults, dataPlane, stats);
     }
 
     /** The message types served (for coverage reports and tests); anything else is refused. */
@@ -117,6 +119,15 @@ public final class VhostUserBackend implements AutoCloseable {
         session.serve(socket);
     }
 
+    /**
+     * Serves one connection with one callback per request on {@code context} instead of a thread
+     * (the control-plane explorer runs the whole back-end this way, under its controller); the
+     * session ends as {@link #serve} does. Returns at once.
+     */
+    public void serveOn(EventContext context, UnixSocketChannel socket) {
+        session.serveOn(context, socket);
+    }
+
     /** Waits for the served connection to end; false on timeout. */
     public boolean awaitEnd(Duration timeout) throws InterruptedException {
         return session.awaitEnd(timeout);
@@ -150,6 +161,20 @@ public final class VhostUserBackend implements AutoCloseable {
     /** Kicks on a disabled ring thrown away (only with rule 3 switched off). */
     public long kicksDropped() {
         return dataPlane.kicksDropped();
+    }
+
+    /** What the session saw so far: requests by type, NEED_REPLY flags, call switches and signals. */
+    public BackendStats stats() {
+        return stats;
+    }
+
+    /**
+     * {@link #stats()} as one line of {@code key=value} words, with the negotiated protocol
+     * features, rule 3's kicks and what the device served (when it counts that).
+     */
+    public String statsLine() {
+        long served = device instanceof FillingDevice f ? f.served() : -1;
+        return stats.line(protocolFeatures(), kicksRemembered(), kicksDropped(), served);
     }
 
     public boolean isOwned() {

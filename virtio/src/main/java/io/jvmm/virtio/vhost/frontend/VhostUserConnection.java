@@ -48,7 +48,16 @@ public final class VhostUserConnection implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(VhostUserConnection.class);
     private static final Duration READER_DRAIN = Duration.ofSeconds(1);
 
-    private record Outgoing(VhostUserMessage message, PendingReply reply, String what) {
+    /** A queued request; {@code sent} (may be null) completes once its bytes are written, or fails with the connection. */
+    private record Outgoing(VhostUserMessage message, PendingReply reply, String what, CompletableFuture<Void> sent) {
+        void failed(VhostUserException e) {
+            if (reply != null) {
+                reply.future.completeExceptionally(e);
+            }
+            if (sent != null) {
+                sent.completeExceptionally(e);
+            }
+        }
     }
 
     private final String peer;
@@ -66,6 +75,8 @@ public final class VhostUserConnection implements AutoCloseable {
     private volatile int peerPid;
     private volatile boolean closing;
     private volatile Thread reader;
+    /** In controlled mode (the explorer) the replies are read by callbacks on this context instead of a thread. */
+    private volatile EventContext readerContext;
     private volatile Registration deadlineTimer;
     private final CompletableFuture<Void> connectedOnce = new CompletableFuture<>();
 
@@ -184,6 +195,23 @@ public final class VhostUserConnection implements AutoCloseable {
         socket.setSendTimeout(replyTimeout);
         peerPid = socket.peerPid();
         channel = new VhostUserChannel(socket, peer);
+        if (context.controller() != null) {
+            // Controlled (the explorer): one reply per callback of a context of the same controller.
+            EventContext rx = context.startSibling("vhost-rx-" + context.name());
+            readerContext = rx;
+            Registration[] watch = new Registration[1];
+            watch[0] = rx.addReadable(socket.fd(), "replies of " + peer, () -> {
+                ReadFailure f = failure != null || closing ? new ReadFailure("", false) : readReply(channel);
+                if (f != null) {
+                    watch[0].cancel();   // before the socket is closed
+                    if (!f.why().isEmpty()) {
+                        fail(f.why(), null, f.gone());
+                    }
+                }
+            });
+            log.debug("{}: connected (controlled)", peer);
+            return;
+        }
         Thread t = new Thread(this::readReplies, "vhost-rx-" + context.name());
         t.setDaemon(true);
         reader = t;
@@ -244,21 +272,30 @@ public final class VhostUserConnection implements AutoCloseable {
     public CompletableFuture<VhostUserMessage> call(VhostUserMessage request, PayloadKind replyPayload, String what) {
         VhostUserRequest type = Objects.requireNonNull(request.type(), "request type");
         PendingReply p = new PendingReply(type, replyPayload, what);
-        enqueue(new Outgoing(request, p, what));
+        enqueue(new Outgoing(request, p, what, null));
         return p.future;
     }
 
     /** Queues a request that gets no reply; a send failure fails the connection. */
     public void post(VhostUserMessage request, String what) {
-        enqueue(new Outgoing(request, null, what));
+        enqueue(new Outgoing(request, null, what, null));
+    }
+
+    /**
+     * As {@link #post}, and tells when the request left: the future completes once its bytes are
+     * written to the socket (on the thread that sent it, see {@link #deferSending()}), and fails
+     * if it is never sent. Nothing says the back-end has read it, let alone applied it.
+     */
+    public CompletableFuture<Void> postAndTrack(VhostUserMessage request, String what) {
+        CompletableFuture<Void> sent = new CompletableFuture<>();
+        enqueue(new Outgoing(request, null, what, sent));
+        return sent;
     }
 
     private void enqueue(Outgoing o) {
         VhostUserException f = failure;
         if (f != null || closing) {
-            if (o.reply != null) {
-                o.reply.future.completeExceptionally(f != null ? f : closedError(o.what));
-            }
+            o.failed(f != null ? f : closedError(o.what));
             return;
         }
         outbox.add(o);
@@ -306,9 +343,7 @@ public final class VhostUserConnection implements AutoCloseable {
     private void sendOne(Outgoing o) {
         VhostUserException f = failure;
         if (f != null || closing) {
-            if (o.reply != null) {
-                o.reply.future.completeExceptionally(f != null ? f : closedError(o.what));
-            }
+            o.failed(f != null ? f : closedError(o.what));
             return;
         }
         if (o.reply != null) {
@@ -322,6 +357,13 @@ public final class VhostUserConnection implements AutoCloseable {
             channel.send(o.message);
         } catch (RuntimeException e) {
             fail("sending " + o.what + " failed: " + e.getMessage(), null, isGone(e));
+            if (o.sent != null) {
+                o.sent.completeExceptionally(failure != null ? failure : closedError(o.what));
+            }
+            return;
+        }
+        if (o.sent != null) {
+            o.sent.complete(null);
         }
         if (log.isTraceEnabled()) {
             log.trace("{}: sent {}", peer, o.what);
@@ -337,26 +379,48 @@ public final class VhostUserConnection implements AutoCloseable {
     private void readReplies() {
         VhostUserChannel ch = channel;
         while (failure == null && !closing) {
-            VhostUserMessage m;
-            try {
-                m = ch.receive();
-            } catch (EndOfStreamException e) {
-                fail((e.received() == 0 ? "back-end closed the connection" : "back-end closed the connection in the middle of a message ("
-                        + e.received() + " of " + e.expected() + " bytes)") + awaited(), null, true);
-                return;
-            } catch (VhostUserProtocolException e) {
-                String detail = e.getMessage().startsWith(peer + ": ") ? e.getMessage().substring(peer.length() + 2) : e.getMessage();
-                fail("malformed message: " + detail + awaited());
-                return;
-            } catch (NativeException e) {
-                boolean reset = "ECONNRESET".equals(e.errnoName());
-                fail((reset ? "back-end closed the connection (reset)" : "receive failed: " + e.getMessage()) + awaited(), null, reset);
-                return;
-            } catch (RuntimeException e) {
-                fail("receive failed: " + e.getMessage() + awaited());
+            ReadFailure f = readReply(ch);
+            if (f != null) {
+                fail(f.why(), null, f.gone());
                 return;
             }
-            deliver(m);
+        }
+    }
+
+    /** Why the connection must fail after a receive, and whether the back-end is gone (end of stream, reset). */
+    private record ReadFailure(String why, boolean gone) {
+    }
+
+    /** Receives and delivers one reply; returns why the connection must fail, or null. */
+    private ReadFailure readReply(VhostUserChannel ch) {
+        VhostUserMessage m;
+        try {
+            m = ch.receive();
+        } catch (EndOfStreamException e) {
+            return new ReadFailure((e.received() == 0 ? "back-end closed the connection"
+                    : "back-end closed the connection in the middle of a message (" + e.received() + " of " + e.expected() + " bytes)")
+                    + awaited(), true);
+        } catch (VhostUserProtocolException e) {
+            String detail = e.getMessage().startsWith(peer + ": ") ? e.getMessage().substring(peer.length() + 2) : e.getMessage();
+            return new ReadFailure("malformed message: " + detail + awaited(), false);
+        } catch (NativeException e) {
+            boolean reset = "ECONNRESET".equals(e.errnoName());
+            return new ReadFailure((reset ? "back-end closed the connection (reset)" : "receive failed: " + e.getMessage()) + awaited(), reset);
+        } catch (RuntimeException e) {
+            return new ReadFailure("receive failed: " + e.getMessage() + awaited(), false);
+        }
+        deliver(m);
+        return null;
+    }
+
+    /**
+     * Controlled mode (the explorer): a blocking wait for {@code f} would stall the one thread
+     * that runs everything, so the controller runs the other work until {@code f} is done.
+     * With threads of its own the connection does nothing here.
+     */
+    void letControllerComplete(java.util.concurrent.Future<?> f, Duration timeout, String what) {
+        if (context.controller() != null) {
+            context.waitUntil(f::isDone, timeout, what);
         }
     }
 
@@ -521,6 +585,10 @@ public final class VhostUserConnection implements AutoCloseable {
             c.close();   // closes the socket too, which ends the reader
         } else if (channel != null) {
             channel.close();
+        }
+        EventContext rx = readerContext;
+        if (rx != null) {
+            rx.close();
         }
         context.close();
         log.debug("{}: closed", peer);
