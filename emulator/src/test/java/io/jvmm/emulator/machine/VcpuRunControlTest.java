@@ -84,7 +84,8 @@ class VcpuRunControlTest {
         monitor.events().addListener(e -> seen.add(e instanceof MachineEvent.Stop ? "STOP with " + control.parkedVcpus() + " parked" : e.name()));
         startVcpus(2);
         assertEquals(RunState.RUNNING, monitor.state());
-        Await.until(() -> executed() > 1000, "the vCPUs run");
+        // Each one (not their sum): a vCPU thread not yet in its loop is not counted by stop().
+        Await.until(() -> vcpus.stream().allMatch(v -> v.executed.get() > 1000), "both vCPUs run");
         control.stop();
         assertEquals(List.of("STOP with 2 parked"), seen);
         assertEquals(RunState.PAUSED, monitor.state());
