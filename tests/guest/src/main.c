@@ -17,6 +17,7 @@
 #include "virtio.h"
 #include "virtio_blk.h"
 #include "virtio_fs.h"
+#include "virtio_9p.h"
 #include "virtio_rng.h"
 #include "wait.h"
 
@@ -35,6 +36,8 @@ static struct virtio_device virtio_devices[MAX_DRIVEN_DEVICES];
 static int reassign_virtio_bars;
 static struct virtio_device *first_blk;    /* the device bench=N reads from */
 static struct fs_options fs_options;
+static struct p9_options p9_options;
+static int p9_checked;
 static u8 *fs_buffer;                      /* RAM for the fs check, found in the memory map */
 static int fs_checked;
 static int ivshmem_mode;                   /* ivshmem: ring another guest through ivshmem-doorbell */
@@ -116,7 +119,8 @@ static u8 drive_virtio(int npci, u8 bsp_apic, u32 *checked, int ntypes)
         if (type < 0)
             continue;
         int fs = type == VIRTIO_TYPE_FS && fs_options.enabled;
-        if (type != VIRTIO_TYPE_BLOCK && type != VIRTIO_TYPE_RNG && !fs) {
+        int p9 = type == VIRTIO_TYPE_9P && p9_options.enabled && !p9_checked;
+        if (type != VIRTIO_TYPE_BLOCK && type != VIRTIO_TYPE_RNG && !fs && !p9) {
             kprintf("virtio 00:%02x.%u %s: no check for this type yet\n", d->slot, d->func, virtio_type_name(type));
             continue;
         }
@@ -141,7 +145,9 @@ static u8 drive_virtio(int npci, u8 bsp_apic, u32 *checked, int ntypes)
             if (err)
                 guest_fail("%s: %s", v->tag, err);
             kprintf("virtio %s: queue 0 size %u, msix vector 0x%x\n", v->tag, v->q[0].size, vector);
-            err = type == VIRTIO_TYPE_BLOCK ? virtio_blk_test(v) : virtio_rng_test(v);
+            err = type == VIRTIO_TYPE_BLOCK ? virtio_blk_test(v) : p9 ? virtio_9p_test(v, &p9_options) : virtio_rng_test(v);
+            if (p9 && !err)
+                p9_checked = 1;
             if (err)
                 guest_fail("%s: %s", v->tag, err);
             if (type == VIRTIO_TYPE_BLOCK && !first_blk)
@@ -150,6 +156,8 @@ static u8 drive_virtio(int npci, u8 bsp_apic, u32 *checked, int ntypes)
         if (type < ntypes)
             checked[type]++;
     }
+    if (p9_options.enabled && !p9_checked)
+        guest_fail("p9=%s needs a virtio-9p device, and none was found", p9_options.file);
     if (fs_options.enabled && !fs_checked)
         guest_fail("fs=%s needs a virtio-fs device, and none was found", fs_options.file);
     return next_vector;
@@ -159,7 +167,10 @@ static u8 drive_virtio(int npci, u8 bsp_apic, u32 *checked, int ntypes)
  * access can be granted with 2 MiB pages without exposing anything else). */
 static void fs_prepare(void)
 {
-    const char *err = virtio_fs_options(&boot, &fs_options);
+    const char *err = virtio_9p_options(&boot, &p9_options);
+    if (err)
+        guest_fail("%s", err);
+    err = virtio_fs_options(&boot, &fs_options);
     if (err)
         guest_fail("%s", err);
     if (!fs_options.enabled)

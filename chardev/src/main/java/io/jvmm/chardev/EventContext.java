@@ -4,7 +4,6 @@ import static io.jvmm.chardev.nativ.LinuxConstants.EPOLLIN;
 import static io.jvmm.chardev.nativ.LinuxConstants.EPOLLRDHUP;
 
 import io.jvmm.chardev.nativ.Epoll;
-import io.jvmm.chardev.nativ.Native;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -43,7 +42,7 @@ import org.slf4j.LoggerFactory;
  * <p>{@link #close()} stops the thread and closes the epoll fd and wakeup eventfd it created;
  * registered fds belong to whoever registered them and are left open.
  */
-public final class EventContext implements Executor, AutoCloseable {
+public final class EventContext implements Executor, AutoCloseable, WatchedContext {
     private static final Logger log = LoggerFactory.getLogger(EventContext.class);
     private static final long WAKEUP_KEY = 0;
     private static final int MAX_EVENTS = 64;
@@ -93,6 +92,7 @@ public final class EventContext implements Executor, AutoCloseable {
         return c;
     }
 
+    @Override
     public String name() {
         return name;
     }
@@ -458,16 +458,19 @@ public final class EventContext implements Executor, AutoCloseable {
     // ---------------------------------------------------------------- watchdog view
 
     /** Number of callbacks, tasks and timers dispatched so far ("progress" for the watchdog). */
-    long progress() {
+    @Override
+    public long progress() {
         return progress.get();
     }
 
-    Thread thread() {
+    @Override
+    public Thread thread() {
         return thread;
     }
 
     /** What the context thread is dispatching now, for reports. */
-    String running() {
+    @Override
+    public String running() {
         return running;
     }
 

@@ -62,8 +62,12 @@ public final class Watchdog {
         return () -> subscribers.remove(listener);
     }
 
-    /** Starts watching a wait; close the returned watch when the wait ends. */
-    Watch watch(EventContext context, String what, Thread waiter) {
+    /**
+     * Starts watching a wait that depends on {@code context} (an {@link EventContext} does this
+     * itself in {@code waitUntil}; a blocking wait for another kind of loop calls it directly); close
+     * the returned watch when the wait ends.
+     */
+    public Watch watch(WatchedContext context, String what, Thread waiter) {
         Watch w = new Watch(context, what, waiter);
         watches.add(w);
         ensureRunning();
@@ -128,8 +132,8 @@ public final class Watchdog {
     }
 
     /** One active synchronous wait. Fields other than the finals are touched by the watchdog thread only. */
-    final class Watch implements AutoCloseable {
-        private final EventContext context;
+    public final class Watch implements AutoCloseable {
+        private final WatchedContext context;
         private final String what;
         private final Thread waiter;
         private final long startNanos = System.nanoTime();
@@ -137,7 +141,7 @@ public final class Watchdog {
         private long lastProgressNanos;
         private boolean reported;
 
-        private Watch(EventContext context, String what, Thread waiter) {
+        private Watch(WatchedContext context, String what, Thread waiter) {
             this.context = context;
             this.what = what;
             this.waiter = waiter;

@@ -24,6 +24,16 @@ public final class Main {
     private Main() {
     }
 
+    /** The NBD server of -nbd-server, closed after the machine (try-with-resources closes in reverse order). */
+    private record AutoCloseableNbd(io.jvmm.devices.nbd.NbdExports exports) implements AutoCloseable {
+        @Override
+        public void close() {
+            if (exports != null) {
+                exports.close();
+            }
+        }
+    }
+
     public static void main(String[] args) {
         System.exit(run(args, new FileOutputStream(FileDescriptor.out), System.err));
     }
@@ -67,7 +77,11 @@ public final class Main {
             command.metrics();   // a mistake in -metrics is reported before anything else is checked
             MachineConfig config = command.toConfig();
             metrics = startMetrics(command, err);
-            try (KvmMachine machine = KvmMachine.create(config, console, metrics == null ? null : metrics.registry())) {
+            try (AutoCloseableNbd nbd = new AutoCloseableNbd(command.startNbdExports(config));
+                 KvmMachine machine = KvmMachine.create(config, console, metrics == null ? null : metrics.registry())) {
+                if (metrics != null && nbd.exports() != null) {
+                    nbd.exports().server().metrics().bindTo(metrics.registry());
+                }
                 machine.attachConsoleInput(System.in);
                 KvmMachine.MachineExit exit = machine.run();
                 if (exit.status() != 0) {

@@ -31,6 +31,10 @@ public interface LibC {
     @Variadic(fixedCount = 2)
     int fcntl(int fd, int cmd, int arg);
 
+    /** fcntl with a struct argument (F_OFD_SETLK / F_OFD_GETLK with a struct flock). */
+    @Variadic(fixedCount = 2)
+    int fcntl(int fd, int cmd, Pointer arg);
+
     @ssize_t long read(int fd, long bufAddress, @size_t long count);
 
     @ssize_t long write(int fd, long bufAddress, @size_t long count);

@@ -13,14 +13,19 @@ import java.util.List;
 /** {@code -device virtio-blk-pci}: declared once for the command line, help, QMP and the test kit. */
 public final class BlkDeviceType extends DeclaredDeviceType<BlkOptions> {
     public static final String DRIVER = "virtio-blk-pci";
-    static final Property<DriveOptions> DRIVE = Property.backend("drive", BackendKind.DRIVE, DriveOptions.class,
-            "the -drive holding the disk image").required();
+    static final Property<BlockSource> DRIVE = Property.backend("drive", BackendKind.DRIVE, BlockSource.class,
+            "the -drive (or -blockdev node-name) holding the disk image").required();
     static final Property<String> SERIAL = Property.string("serial", "disk serial number reported by GET_ID")
             .allowing(s -> s.length() <= 20, "at most 20 characters");
     static final Property<Integer> QUEUE_SIZE = Property.powerOfTwo("queue-size", "uint16", 4, 1024, "size of the request queue")
             .withDefault(BlkOptions.DEFAULT_QUEUE_SIZE);
     /** I/O threads of a raw image: several requests in flight without blocking the device's context. */
     static final int IO_THREADS = 2;
+
+    /** I/O threads a raw image gets (its own pool). */
+    public static int ioThreads() {
+        return IO_THREADS;
+    }
 
     public BlkDeviceType() {
         super(DRIVER, DeviceCategory.STORAGE, "PCI", "virtio block device",
@@ -34,7 +39,7 @@ public final class BlkDeviceType extends DeclaredDeviceType<BlkOptions> {
 
     @Override
     public BuiltDevice build(BlkOptions options, MachineServices services) {
-        BlockBackend backend = options.drive().open(options.id(), IO_THREADS);
+        BlockBackend backend = options.drive().open(options.id());
         try {
             BlkDevice device = new BlkDevice(options, backend, new BlkMetrics(services.meters(), options.id()));
             return new BuiltDevice.Pci(new VirtioPciDevice(device, services));

@@ -10,7 +10,7 @@ import java.util.Objects;
  * @param serial    up to 20 characters reported by GET_ID, or null
  * @param queueSize the request queue's size
  */
-public record BlkOptions(String id, DriveOptions drive, String serial, int queueSize) implements DeviceOptions {
+public record BlkOptions(String id, BlockSource drive, String serial, int queueSize) implements DeviceOptions {
     public static final int DEFAULT_QUEUE_SIZE = 256;
 
     public BlkOptions {

@@ -1,36 +1,43 @@
 package io.jvmm.devices.blk;
 
-import io.jvmm.platform.options.UserError;
+import io.jvmm.devices.blk.nbd.NbdClientSettings;
 import io.jvmm.platform.registry.BackendOptions;
 import java.nio.file.Path;
 import java.util.Objects;
 
 /**
- * A validated {@code -drive file=FILE,format=raw,if=none,id=ID[,readonly=on]}: a disk image a
- * block device opens as its {@link BlockBackend}.
+ * A validated {@code -drive file=FILE,format=raw|qcow2,if=none,id=ID[,readonly=on]}: a disk
+ * image, or an NBD export named by a URI ({@code nbd+unix:///EXPORT?socket=PATH},
+ * {@code nbd://HOST:PORT/EXPORT}), that a block device opens as its {@link BlockBackend}.
+ *
+ * @param nbd how NBD connections (the file's, or a qcow2's backing file's) behave on failure
  */
-public record DriveOptions(String id, Path file, String format, boolean readOnly) implements BackendOptions {
+public record DriveOptions(String id, String file, String format, boolean readOnly, NbdClientSettings nbd)
+        implements BackendOptions, BlockSource {
     public DriveOptions {
         Objects.requireNonNull(id, "id");
         Objects.requireNonNull(file, () -> "drive '" + id + "': file");
         DriveType.FORMAT.check("drive '" + id + "'", format);
+        nbd = nbd == null ? NbdClientSettings.DEFAULT : nbd;
     }
 
     /** A raw image (tests). */
     public static DriveOptions raw(String id, Path file, boolean readOnly) {
-        return new DriveOptions(id, file, "raw", readOnly);
+        return new DriveOptions(id, file.toString(), "raw", readOnly, NbdClientSettings.DEFAULT);
+    }
+
+    @Override
+    public String where() {
+        return "-drive " + id;
     }
 
     /**
      * Opens the image for device {@code deviceId}.
      *
-     * @throws UserError naming the drive and the file when it cannot be opened as asked
+     * @throws io.jvmm.platform.options.UserError naming the drive and the file when it cannot be opened as asked
      */
-    public BlockBackend open(String deviceId, int ioThreads) {
-        try {
-            return new RawFileBackend(deviceId, file, readOnly, ioThreads);
-        } catch (IllegalArgumentException e) {
-            throw new UserError("-drive " + id + ": " + e.getMessage(), e);
-        }
+    @Override
+    public BlockBackend open(String deviceId) {
+        return BlockOpener.open(new BlockOpener.Spec(where() + " (" + deviceId + ")", file, format, readOnly, nbd));
     }
 }

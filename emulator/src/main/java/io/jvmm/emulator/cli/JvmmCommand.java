@@ -62,6 +62,14 @@ public final class JvmmCommand {
     @Option(names = "-blockdev", paramLabel = "driver=DRIVER,node-name=ID,...", description = "a block node")
     List<String> blockdevs = new ArrayList<>();
 
+    @Option(names = "-nbd-server", paramLabel = "addr.type=unix,addr.path=PATH|addr.type=inet,addr.host=H,addr.port=P",
+            description = "serve -export(s) over NBD (as qemu-storage-daemon's --nbd-server; x-nbd-listener=main-loop is an experiment switch)")
+    String nbdServer;
+
+    @Option(names = "-export", paramLabel = "type=nbd,id=ID,node-name=NODE[,name=NAME][,writable=on]",
+            description = "an NBD export of a -blockdev node (as qemu-storage-daemon's --export type=nbd)")
+    List<String> exports = new ArrayList<>();
+
     @Option(names = "-fsdev", paramLabel = "local,id=ID,path=DIR,...", description = "a directory to share")
     List<String> fsdevs = new ArrayList<>();
 
@@ -73,6 +81,20 @@ public final class JvmmCommand {
             description = "serve the PCI -device(s) over vfio-user on this Unix socket instead of booting a guest; "
                     + "repeat it for one socket per device, or give one PATH and the others get PATH-<device id>")
     List<Path> vfioUserSockets = new ArrayList<>();
+
+    /**
+     * Starts the {@code -nbd-server} and its {@code -export}s (before the devices, so a device may
+     * use an export of this very process); null when none is given. Close it after the machine.
+     */
+    public io.jvmm.devices.nbd.NbdExports startNbdExports(MachineConfig config) {
+        if (nbdServer == null) {
+            if (!exports.isEmpty()) {
+                throw new UserError("-export needs -nbd-server");
+            }
+            return null;
+        }
+        return io.jvmm.devices.nbd.NbdExports.start(nbdServer, exports, config.backends());
+    }
 
     @Option(names = "-metrics", paramLabel = "prometheus[,host=ADDRESS][,port=PORT]",
             description = "serve the meters (devices, MSI-X, vCPU exits, JVM) in Prometheus's text format at "

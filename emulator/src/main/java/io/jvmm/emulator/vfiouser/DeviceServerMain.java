@@ -32,6 +32,7 @@ public final class DeviceServerMain {
 
     public static int run(JvmmCommand command, PrintStream err) {
         DeviceServer server = null;
+        io.jvmm.devices.nbd.NbdExports nbd = null;
         JvmmMetrics metrics = null;
         try {
             command.metrics();   // a mistake in -metrics is reported before anything else is checked
@@ -39,9 +40,16 @@ public final class DeviceServerMain {
             if (config.devices().isEmpty()) {
                 throw new UserError("--vfio-user-socket: no PCI -device to serve (e.g. -device virtio-rng-pci)");
             }
+            nbd = command.startNbdExports(config);
+            if (nbd != null) {
+                err.println("jvmm: NBD server listening on " + nbd.server().address());
+            }
             List<String> ids = config.devices().stream().map(DeviceConfig::id).toList();
             Map<String, Path> sockets = socketsFor(command.vfioUserSockets(), ids);
             metrics = Main.startMetrics(command, err);
+            if (metrics != null && nbd != null) {
+                nbd.server().metrics().bindTo(metrics.registry());
+            }
             server = new DeviceServer(sockets, metrics == null ? null : metrics.registry());
             MachineAssembly.assemble(config.devices(), server);
             for (int i = 0; i < config.devices().size(); i++) {
@@ -50,19 +58,23 @@ public final class DeviceServerMain {
             }
         } catch (UserError e) {
             stop(server, metrics);
+            stopNbd(nbd);
             err.println("jvmm: " + e.getMessage());
             return ExitStatus.USER_ERROR;
         } catch (RuntimeException e) {
             stop(server, metrics);
+            stopNbd(nbd);
             err.println("jvmm: cannot serve the devices: " + e.getMessage());
             return ExitStatus.HOST_ERROR;
         }
         DeviceServer running = server;
         JvmmMetrics runningMetrics = metrics;
+        io.jvmm.devices.nbd.NbdExports exports = nbd;
         CountDownLatch stopped = new CountDownLatch(1);
         Thread hook = new Thread(() -> {
             log.info("stopping the vfio-user servers");
             stop(running, runningMetrics);
+            stopNbd(exports);
             stopped.countDown();
         }, "vfio-user-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
@@ -73,6 +85,7 @@ public final class DeviceServerMain {
             // the interrupt cleared, so the servers' and devices' joins really wait, then restore it.
             Runtime.getRuntime().removeShutdownHook(hook);
             stop(running, runningMetrics);
+            stopNbd(exports);
             Thread.currentThread().interrupt();
         }
         return ExitStatus.OK;
@@ -99,6 +112,12 @@ public final class DeviceServerMain {
         }
         throw new UserError("--vfio-user-socket is given " + given.size() + " times for " + deviceIds.size()
                 + " devices: give one socket per device, or a single one");
+    }
+
+    private static void stopNbd(io.jvmm.devices.nbd.NbdExports nbd) {
+        if (nbd != null) {
+            nbd.close();
+        }
     }
 
     private static void stop(DeviceServer server, JvmmMetrics metrics) {

@@ -82,8 +82,8 @@ class CommandLineConfigTest {
                 error(null, List.of(), List.of(), List.of("virtio-blk-pci,drive=nope")));
         assertEquals("-drive d0 is not used by any device; add -device virtio-blk-pci,drive=d0",
                 error(null, List.of(), List.of(d0), List.of()));
-        assertEquals("drive 'd0': format=qcow2 is not allowed (raw)",
-                error(null, List.of(), List.of(d0 + ",format=qcow2"), List.of()));
+        assertEquals("drive 'd0': format=vmdk is not allowed (raw or qcow2)",
+                error(null, List.of(), List.of(d0 + ",format=vmdk"), List.of()));
         assertEquals("-m 8: at least 16 MiB of RAM is needed", error("8", List.of(), List.of(), List.of()));
         assertEquals("-m: 'lots' is not a size (e.g. 512M, 2G)", error("lots", List.of(), List.of(), List.of()));
         assertTrue(error("256", List.of("memory-backend-memfd,id=m,size=512M,share=on"), List.of(), List.of())
@@ -102,6 +102,33 @@ class CommandLineConfigTest {
                 error(null, List.of(), List.of(), List.of("virtio-rng-pci,id")));
         assertEquals("virtio-blk-pci 'blk0': serial=" + "s".repeat(21) + " is not allowed (at most 20 characters)",
                 error(null, List.of(), List.of(d0), List.of("virtio-blk-pci,drive=d0,serial=" + "s".repeat(21))));
+    }
+
+    @Test
+    void blockdevNodesAndNbdOptions() throws Exception {
+        Path disk = file("disk.img");
+        Map<BackendKind, List<String>> b = backends(List.of(), List.of(), List.of());
+        b.put(BackendKind.BLOCKDEV, List.of("driver=file,node-name=n0,filename=" + disk,
+                "driver=nbd,node-name=n1,server.type=unix,server.path=/run/x.sock,export=e,reconnect-delay=5",
+                "driver=qcow2,node-name=n2,file.filename=" + disk));
+        MachineConfig c = ConfigParser.parse(Registry.load(), new ConfigParser.RawOptions(null, null, file("kernel"), null, "",
+                false, b, List.of("virtio-blk-pci,drive=n0", "virtio-blk-pci,drive=n1")));
+        assertEquals(disk.toString(), ((io.jvmm.devices.blk.BlockdevOptions) ((BlkOptions) c.devices().get(0).options()).drive()).file());
+        io.jvmm.devices.blk.BlockdevOptions n1 = (io.jvmm.devices.blk.BlockdevOptions) ((BlkOptions) c.devices().get(1).options()).drive();
+        assertEquals("nbd+unix:///e?socket=/run/x.sock", n1.file());
+        assertEquals(5, n1.nbd().reconnectDelay().toSeconds());
+        b.put(BackendKind.BLOCKDEV, List.of("driver=nbd,node-name=n1,server.type=unix,server.host=h"));
+        UserError e = assertThrows(UserError.class, () -> ConfigParser.parse(Registry.load(), new ConfigParser.RawOptions(null, null,
+                file("kernel"), null, "", false, b, List.of())));
+        assertTrue(e.getMessage().contains("server.type=unix takes server.path"), e.getMessage());
+        assertEquals("-nbd-server: x-nbd-listener=elsewhere is not allowed (own-loop or main-loop)",
+                assertThrows(UserError.class, () -> io.jvmm.devices.nbd.NbdExports.parseServer(
+                        "addr.type=unix,addr.path=/x,x-nbd-listener=elsewhere")).getMessage());
+        assertEquals("-export type=vhost-user-blk is not supported (type=nbd)",
+                assertThrows(UserError.class, () -> io.jvmm.devices.nbd.NbdExports.parseExport("type=vhost-user-blk,id=e,node-name=n"))
+                        .getMessage());
+        assertEquals(io.jvmm.devices.nbd.NbdServer.Listener.MAIN_LOOP,
+                io.jvmm.devices.nbd.NbdExports.parseServer("addr.type=unix,addr.path=/x,x-nbd-listener=main-loop").listener());
     }
 
     @Test

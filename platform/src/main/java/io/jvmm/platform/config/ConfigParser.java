@@ -187,9 +187,17 @@ public final class ConfigParser implements ParseContext {
     }
 
     private <O extends BackendOptions> BackendConfig<O> parseBackend(BackendType<O> type, OptionList o) {
-        String id = o.required("id");
-        O options = type.options(Values.parse(o, id, type.name() + " '" + id + "'", type.properties(), ParseContext.NONE,
-                type.kind().typeKey() == null ? Set.of() : Set.of(type.kind().typeKey())));
+        // -blockdev names its node with node-name (QEMU's spelling); id is accepted too
+        boolean node = type.kind() == BackendKind.BLOCKDEV && !o.all().containsKey("id");
+        String id = node ? o.required("node-name") : o.required("id");
+        Set<String> also = new HashSet<>();
+        if (type.kind().typeKey() != null) {
+            also.add(type.kind().typeKey());
+        }
+        if (node) {
+            also.add("node-name");
+        }
+        O options = type.options(Values.parse(o, id, type.name() + " '" + id + "'", type.properties(), ParseContext.NONE, also));
         return new BackendConfig<>(type, options);
     }
 
@@ -217,6 +225,11 @@ public final class ConfigParser implements ParseContext {
     @Override
     public <B> B claimBackend(String where, String property, BackendKind kind, String id, Class<B> wanted) {
         BackendConfig<?> b = backends.get(kind).get(id);
+        if (b == null && kind == BackendKind.DRIVE) {
+            // as in QEMU, a device's drive= names a -drive or a -blockdev node
+            b = backends.get(BackendKind.BLOCKDEV).get(id);
+            kind = b == null ? kind : BackendKind.BLOCKDEV;
+        }
         if (b == null) {
             throw new UserError(where + ": " + property + " '" + id + "' is not defined by any " + kind.optionName() + " id=" + id);
         }

@@ -20,7 +20,13 @@ public final class KvmConfig {
         backends.put(BackendKind.OBJECT, objects);
         backends.put(BackendKind.CHARDEV, chardevs);
         backends.put(BackendKind.DRIVE, drives);
+        return parse(memory, smp, kernel, initrd, append, noReboot, backends, devices);
+    }
+
+    /** As above, with every kind of back-end option (-fsdev, -blockdev ...) given by kind. */
+    public static MachineConfig parse(String memory, String smp, Path kernel, Path initrd, String append, boolean noReboot,
+                                      Map<BackendKind, List<String>> backends, List<String> devices) {
         return ConfigParser.parse(Registry.load(), new ConfigParser.RawOptions(memory, smp, kernel, initrd, append, noReboot,
-                backends, devices));
+                new EnumMap<>(backends), devices));
     }
 }

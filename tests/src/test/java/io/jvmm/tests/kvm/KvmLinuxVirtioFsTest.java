@@ -11,16 +11,10 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.DigestOutputStream;
-import java.security.MessageDigest;
-import java.util.HexFormat;
 import java.util.List;
-import java.util.SplittableRandom;
-import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -87,18 +81,7 @@ class KvmLinuxVirtioFsTest {
 
     @Test
     void theGuestReadsA256MiBHostFileWithTheHostsSha256() throws Exception {
-        MessageDigest sha = MessageDigest.getInstance("SHA-256");
-        SplittableRandom random = new SplittableRandom(256);
-        byte[] block = new byte[1 << 20];
-        try (OutputStream out = new DigestOutputStream(Files.newOutputStream(share.resolve("big.bin")), sha)) {
-            for (long written = 0; written < BIG_FILE; written += block.length) {
-                for (int i = 0; i < block.length; i++) {
-                    block[i] = (byte) random.nextInt();
-                }
-                out.write(block);
-            }
-        }
-        String hostSum = HexFormat.of().formatHex(sha.digest());
+        String hostSum = GuestFileScripts.writeRandomFile(share.resolve("big.bin"), BIG_FILE, 256);
 
         Run run = boot(MOUNT + " && grep virtiofs /proc/mounts && sha256sum /mnt/big.bin && umount /mnt");
         assertEquals(INIT_PASS, run.status(), () -> explain(run));
@@ -107,47 +90,14 @@ class KvmLinuxVirtioFsTest {
                 () -> "the guest's sha256 of big.bin equals the host's " + hostSum + ": " + explain(run));
     }
 
-    /**
-     * The guest's script (busybox sh, from the share itself: jvmm.cmd cannot hold it): creates the
-     * files through virtiofs, then stats each and counts those of the size it wrote.
-     */
-    private static String createAndStatScript() {
-        return String.join("\n",
-                "#!/bin/sh",
-                "set -e",
-                "mkdir /mnt/many",
-                "i=0",
-                "while [ \"$i\" -lt " + FILES + " ]; do",
-                "    echo \"jvmm guest file $i\" > \"/mnt/many/f$i\"",
-                "    i=$((i + 1))",
-                "done",
-                "sync",
-                "ok=0",
-                "i=0",
-                "while [ \"$i\" -lt " + FILES + " ]; do",
-                "    line=\"jvmm guest file $i\"",
-                "    [ \"$(stat -c %s \"/mnt/many/f$i\")\" -eq $(( ${#line} + 1 )) ] && ok=$((ok + 1))",
-                "    i=$((i + 1))",
-                "done",
-                "echo \"JVMM-FS: created " + FILES + ", stat ok $ok\"",
-                "[ \"$ok\" -eq " + FILES + " ]",
-                "");
-    }
-
     @Test
     void twoThousandFilesCreatedAndStatedInTheGuestAreSeenOnTheHost() throws Exception {
-        Files.writeString(share.resolve("create-stat.sh"), createAndStatScript());
+        Files.writeString(share.resolve("create-stat.sh"), GuestFileScripts.createAndStat(FILES));
         Run run = boot(MOUNT + " && sh /mnt/create-stat.sh && umount /mnt");
         assertEquals(INIT_PASS, run.status(), () -> explain(run));
         assertTrue(run.console().contains("JVMM-FS: created " + FILES + ", stat ok " + FILES),
                 () -> "every file the guest created has the size it wrote, by stat in the guest: " + explain(run));
 
-        Path many = share.resolve("many");
-        try (Stream<Path> files = Files.list(many)) {
-            assertEquals(FILES, files.count(), "files the host sees in many/");
-        }
-        for (int i = 0; i < FILES; i++) {
-            assertEquals("jvmm guest file " + i + "\n", Files.readString(many.resolve("f" + i)), "many/f" + i + " on the host");
-        }
+        GuestFileScripts.assertHostSeesTheFiles(share, FILES);
     }
 }

@@ -62,7 +62,8 @@ class RegistryTest {
             Map.entry("virtio-blk-pci", new Sample("virtio-blk-pci,id=dev0,drive=d0,serial=reg", false, true)),
             Map.entry("virtio-rng-pci", new Sample("virtio-rng-pci,id=dev0", false, true)),
             Map.entry("vhost-user-fs-pci", new Sample("vhost-user-fs-pci,id=dev0,chardev=c0,tag=reg", true, true)),
-            Map.entry("isa-debug-exit", new Sample("isa-debug-exit,id=dev0,iobase=0x501,iosize=2", false, false)));
+            Map.entry("isa-debug-exit", new Sample("isa-debug-exit,id=dev0,iobase=0x501,iosize=2", false, false)),
+            Map.entry("virtio-9p-pci", new Sample("virtio-9p-pci,id=dev0,fsdev=fs0,mount_tag=reg", false, true)));
 
     static Stream<String> drivers() {
         return Registry.load().devices().stream().map(DeviceType::driver);
@@ -139,7 +140,10 @@ class RegistryTest {
         KvmAvailable.assume();
         withBackend(driver, () -> {
             String device = SAMPLES.get(driver).device();
-            MachineConfig config = KvmConfig.parse("64", "1", TestGuest.elf(), null, "", true, objectOptions(device),
+            MachineConfig config = device.contains("fsdev=")
+                    ? KvmConfig.parse("64", "1", TestGuest.elf(), null, "", true, Map.of(BackendKind.FSDEV, fsdevOptions(device)),
+                            List.of(device))
+                    : KvmConfig.parse("64", "1", TestGuest.elf(), null, "", true, objectOptions(device),
                     backendOptions(BackendKind.CHARDEV), device.contains("drive=") ? backendOptions(BackendKind.DRIVE) : List.of(),
                     List.of(device));
             try (KvmMachine machine = KvmMachine.create(config, new ByteArrayOutputStream())) {
@@ -197,6 +201,12 @@ class RegistryTest {
         backends.put(BackendKind.CHARDEV, backendOptions(BackendKind.CHARDEV));
         backends.put(BackendKind.DRIVE, device.contains("drive=") ? backendOptions(BackendKind.DRIVE) : new ArrayList<>());
         backends.put(BackendKind.OBJECT, objectOptions(device));
+        backends.put(BackendKind.FSDEV, fsdevOptions(device));
         return ConfigParser.parseDevicesOnly(Registry.load(), ConfigParser.RawOptions.devicesOnly(backends, List.of(device)));
+    }
+
+    /** The -fsdev a virtio-9p sample refers to (the test's directory), or none. */
+    private List<String> fsdevOptions(String device) {
+        return device.contains("fsdev=") ? List.of("local,id=fs0,path=" + dir + ",security_model=none") : new ArrayList<>();
     }
 }

@@ -12,9 +12,17 @@ final class Cpio {
     }
 
     static byte[] withExecutable(String name, byte[] content) {
+        return withExecutables(java.util.Map.of(name, content));
+    }
+
+    /** Several executables (name, e.g. "bin/tool", to content) in one archive. */
+    static byte[] withExecutables(java.util.Map<String, byte[]> files) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        entry(out, name, 0100755, content, 1);
-        entry(out, "TRAILER!!!", 0, new byte[0], 2);
+        int inode = 1;
+        for (java.util.Map.Entry<String, byte[]> f : new java.util.TreeMap<>(files).entrySet()) {
+            entry(out, f.getKey(), 0100755, f.getValue(), inode++);
+        }
+        entry(out, "TRAILER!!!", 0, new byte[0], inode);
         return out.toByteArray();
     }
 

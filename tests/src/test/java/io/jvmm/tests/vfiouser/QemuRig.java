@@ -113,8 +113,14 @@ public final class QemuRig {
      * disk images go there), and the given extra QEMU arguments.
      */
     public GuestRun boot(Path share, String script, List<String> qemuArgs, long timeoutSeconds) throws IOException, InterruptedException {
+        return boot(share, script, Map.of(), qemuArgs, timeoutSeconds);
+    }
+
+    /** As above, with more executables in the initramfs (name, e.g. "bin/jvmm-load", to content). */
+    public GuestRun boot(Path share, String script, Map<String, byte[]> executables, List<String> qemuArgs, long timeoutSeconds)
+            throws IOException, InterruptedException {
         Files.copy(kernel, share.resolve("vmlinuz"), StandardCopyOption.REPLACE_EXISTING);
-        initrdWith(script, share.resolve("initrd"));
+        initrdWith(script, executables, share.resolve("initrd"));
 
         // no_timer_check: under TCG on a loaded host the guest kernel's check that the PIT timer
         // reaches the IO-APIC (a few ticks within a calibrated delay) can fail, and it panics at boot
@@ -172,8 +178,15 @@ public final class QemuRig {
      * (appended as a second cpio archive), for any QEMU that boots the image.
      */
     public Path initrdWith(String script, Path target) throws IOException {
+        return initrdWith(script, Map.of(), target);
+    }
+
+    /** As above, with more executables (name, e.g. "bin/jvmm-load", to content) beside /jvmm-run. */
+    public Path initrdWith(String script, Map<String, byte[]> executables, Path target) throws IOException {
         byte[] base = Files.readAllBytes(initrd);
-        byte[] extra = Cpio.withExecutable("jvmm-run", script.getBytes(StandardCharsets.UTF_8));
+        Map<String, byte[]> files = new HashMap<>(executables);
+        files.put("jvmm-run", script.getBytes(StandardCharsets.UTF_8));
+        byte[] extra = Cpio.withExecutables(files);
         int at = (base.length + 3) & ~3;   // the kernel finds a following archive only at a 4-byte boundary (zeros between are skipped)
         byte[] both = new byte[at + extra.length];
         System.arraycopy(base, 0, both, 0, base.length);

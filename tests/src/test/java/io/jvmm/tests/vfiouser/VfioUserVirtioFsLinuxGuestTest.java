@@ -104,7 +104,7 @@ class VfioUserVirtioFsLinuxGuestTest {
     }
 
     /** Writes {@code bytes} of seeded random data in chunks and returns its sha256 (computed while writing). */
-    private static String writeRandomFile(Path file, int bytes, long seed) throws Exception {
+    static String writeRandomFile(Path file, int bytes, long seed) throws Exception {
         MessageDigest d = MessageDigest.getInstance("SHA-256");
         Random random = new Random(seed);
         byte[] chunk = new byte[1 << 20];

@@ -7,7 +7,6 @@ import io.jvmm.chardev.EventFd;
 import io.jvmm.chardev.SharedMemory;
 import io.jvmm.chardev.SocketChardevSpec;
 import io.jvmm.chardev.UnixSocketChannel;
-import io.jvmm.devices.ivshmem.IvshmemProtocol;
 import io.jvmm.devices.ivshmem.IvshmemProtocol.Message;
 import io.jvmm.devices.ivshmem.IvshmemServerConnection;
 import java.nio.ByteBuffer;
