@@ -192,39 +192,30 @@ public final class RawFileBackend implements BlockBackend {
 
     @Override
     public boolean tryReadNow(IoVector dst, long position) {
-        if (!readNowait || !fdUsers.enter()) {
-            return false;
-        }
-        try {
-            long n = LIBC.preadv2(fd, dst.address(), dst.count(), position, LinuxConstants.RWF_NOWAIT);
-            if (n == dst.bytes()) {
-                return true;
-            }
-            if (n < 0) {
-                nowaitFailed(Native.errno(), "read");
-            }
-            return false;   // short (end of file, partly cached) or refused: the I/O threads do it all
-        } finally {
-            if (fdUsers.exit()) {
-                Fds.closeQuietly(fd);
-            }
-        }
+        return readNowait && nowait(true, dst, position);
     }
 
     @Override
     public boolean tryWriteNow(IoVector src, long position) {
-        if (readOnly || !writeNowait || !fdUsers.enter()) {
+        return !readOnly && writeNowait && nowait(false, src, position);
+    }
+
+    /** preadv2/pwritev2 with RWF_NOWAIT on the second descriptor: true only if all of the vector was transferred. */
+    private boolean nowait(boolean read, IoVector buffers, long position) {
+        if (!fdUsers.enter()) {
             return false;
         }
         try {
-            long n = LIBC.pwritev2(fd, src.address(), src.count(), position, LinuxConstants.RWF_NOWAIT);
-            if (n == src.bytes()) {
+            long n = read
+                    ? LIBC.preadv2(fd, buffers.address(), buffers.count(), position, LinuxConstants.RWF_NOWAIT)
+                    : LIBC.pwritev2(fd, buffers.address(), buffers.count(), position, LinuxConstants.RWF_NOWAIT);
+            if (n == buffers.bytes()) {
                 return true;
             }
             if (n < 0) {
-                nowaitFailed(Native.errno(), "write");
+                nowaitFailed(Native.errno(), read ? "read" : "write");
             }
-            return false;
+            return false;   // short (end of file, partly cached) or refused: the I/O threads do it all
         } finally {
             if (fdUsers.exit()) {
                 Fds.closeQuietly(fd);

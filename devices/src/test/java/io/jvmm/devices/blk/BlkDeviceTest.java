@@ -197,20 +197,18 @@ class BlkDeviceTest {
 
         @Override
         public boolean tryReadNow(IoVector dst, long position) {
-            seen();
-            offered.incrementAndGet();
-            boolean done = inner.tryReadNow(dst, position);
-            if (done) {
-                servedNow.incrementAndGet();
-            }
-            return done;
+            return offered(() -> inner.tryReadNow(dst, position));
         }
 
         @Override
         public boolean tryWriteNow(IoVector src, long position) {
+            return offered(() -> inner.tryWriteNow(src, position));
+        }
+
+        private boolean offered(java.util.function.BooleanSupplier fastPath) {
             seen();
             offered.incrementAndGet();
-            boolean done = inner.tryWriteNow(src, position);
+            boolean done = fastPath.getAsBoolean();
             if (done) {
                 servedNow.incrementAndGet();
             }
