@@ -31,7 +31,8 @@ ensure_packages() {
 JVMM_BUILD_PACKAGES=(openjdk-17-jdk-headless maven gcc make binutils)
 # What the integration tests talk to, beyond the build: virtiofsd (qemu-system-common), and the
 # tools the guest-image and vfio-user rig scripts use (they also check for themselves); qemu-utils,
-# nbdkit and libnbd-bin are the NBD and qcow2 peers (qemu-img, qemu-io, qemu-nbd, nbdkit, nbdinfo, nbdcopy); diod is a 9P2000.L peer (diod, diodls, diodcat).
+# nbdkit and libnbd-bin are the NBD and qcow2 peers (qemu-img, qemu-io, qemu-nbd, nbdkit, nbdinfo, nbdcopy); diod is a 9P2000.L peer (diod, diodls, diodcat);
+# qemu-system-x86 is QEMU 7.2, the reference the ivshmem and QMP compatibility tests compare jvmm with.
 JVMM_TEST_PACKAGES=(qemu-system-common debootstrap kmod cpio gzip prometheus qemu-system-x86 qemu-utils nbdkit libnbd-bin diod)
 
 # build_jvmm: compiles and packages jvmm (no tests) so scripts/jvmm can run it.

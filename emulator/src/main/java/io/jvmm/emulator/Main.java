@@ -9,12 +9,15 @@ import io.jvmm.platform.options.UserError;
 import io.jvmm.emulator.kvm.KvmUnavailableException;
 import io.jvmm.emulator.machine.ExitStatus;
 import io.jvmm.emulator.machine.KvmMachine;
+import io.jvmm.monitor.qmp.QmpEndpoint;
+import io.jvmm.monitor.qmp.QmpServers;
 import picocli.CommandLine;
 
 import java.io.FileOutputStream;
 import java.io.FileDescriptor;
 import java.io.OutputStream;
 import java.io.PrintStream;
+import java.util.List;
 
 /**
  * jvmm's entry point. User mistakes and host limits are one line on stderr and a non-zero status,
@@ -22,16 +25,6 @@ import java.io.PrintStream;
  */
 public final class Main {
     private Main() {
-    }
-
-    /** The NBD server of -nbd-server, closed after the machine (try-with-resources closes in reverse order). */
-    private record AutoCloseableNbd(io.jvmm.devices.nbd.NbdExports exports) implements AutoCloseable {
-        @Override
-        public void close() {
-            if (exports != null) {
-                exports.close();
-            }
-        }
     }
 
     public static void main(String[] args) {
@@ -76,11 +69,15 @@ public final class Main {
         try {
             command.metrics();   // a mistake in -metrics is reported before anything else is checked
             MachineConfig config = command.toConfig();
+            List<QmpEndpoint> qmp = command.qmpEndpoints();
             metrics = startMetrics(command, err);
-            try (AutoCloseableNbd nbd = new AutoCloseableNbd(command.startNbdExports(config));
-                 KvmMachine machine = KvmMachine.create(config, console, metrics == null ? null : metrics.registry())) {
-                if (metrics != null && nbd.exports() != null) {
-                    nbd.exports().server().metrics().bindTo(metrics.registry());
+            // The NBD server of -nbd-server (or QMP's nbd-server-start) is closed after the machine
+            // (try-with-resources closes in reverse order).
+            try (io.jvmm.devices.nbd.NbdExports nbd = command.startNbdExports(config);
+                 KvmMachine machine = KvmMachine.create(config, console, metrics == null ? null : metrics.registry());
+                 QmpServers monitors = QmpServers.start(qmp, withExports(machine, nbd))) {
+                if (metrics != null) {
+                    nbd.bindMetrics(metrics.registry());
                 }
                 machine.attachConsoleInput(System.in);
                 KvmMachine.MachineExit exit = machine.run();
@@ -104,6 +101,12 @@ public final class Main {
                 metrics.close();
             }
         }
+    }
+
+    /** {@code machine}, whose monitors drive {@code nbd} (nbd-server-start, block-export-add, ...). */
+    private static KvmMachine withExports(KvmMachine machine, io.jvmm.devices.nbd.NbdExports nbd) {
+        machine.monitorSupport().useBlockExports(nbd);
+        return machine;
     }
 
     /**

@@ -74,6 +74,23 @@ public final class PciBus {
         log.info("{}: attached at 00:{}.0", device.id(), String.format("%02x", slot));
     }
 
+    /**
+     * Removes {@code device} from its slot (hot-unplug): its BARs are unmapped and its I/O events
+     * unbound, so neither the guest nor the machine reaches it any more; the caller closes it.
+     *
+     * @throws IllegalArgumentException if it is not attached to this bus
+     */
+    public synchronized void detach(PciDevice device) {
+        Objects.requireNonNull(device, "device");
+        int slot = device.slot();
+        if (slot < 1 || slot >= SLOTS || slots.get(slot) != device) {
+            throw new IllegalArgumentException(device.id() + " is not attached to this bus");
+        }
+        slots.set(slot, null);
+        device.detached();
+        log.info("{}: detached from 00:{}.0", device.id(), String.format("%02x", slot));
+    }
+
     /** The lowest free slot. @throws IllegalStateException if the bus is full */
     public synchronized int nextFreeSlot() {
         for (int slot = 1; slot < SLOTS; slot++) {

@@ -518,6 +518,27 @@ public abstract class PciDevice {
         }
     }
 
+    /** Called by the bus when the device is unplugged: every BAR unmapped, every I/O event unbound. */
+    final void detached() {
+        synchronized (lock) {
+            for (int i = 0; i < BAR_COUNT; i++) {
+                IoRegion current = mapped[i];
+                if (current == null) {
+                    continue;
+                }
+                for (IoEvent e : ioEvents[i]) {
+                    unbindEvent(e);
+                }
+                (bars[i].kind() == BarKind.IO ? pio : mmio).unregister(current);
+                mapped[i] = null;
+                barUnmapped(i, current);
+            }
+            this.mmio = null;
+            this.pio = null;
+            this.slot = -1;
+        }
+    }
+
     private void updateBars() {
         for (int i = 0; i < BAR_COUNT; i++) {
             if (bars[i] != null) {

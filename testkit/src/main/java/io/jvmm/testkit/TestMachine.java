@@ -10,11 +10,23 @@ import io.jvmm.pci.mem.GuestMemory;
 import io.jvmm.pci.msix.GuestNotifiers;
 import io.jvmm.pci.msix.Msix;
 import io.jvmm.pci.msix.RecordingInterruptSink;
+import io.jvmm.monitor.HotPlug;
+import io.jvmm.monitor.MachineEvent;
+import io.jvmm.monitor.MonitorSupport;
+import io.jvmm.monitor.MonitoredDevice;
+import io.jvmm.monitor.SupportedMachine;
+import io.jvmm.monitor.PciSlot;
+import io.jvmm.monitor.RunState;
+import io.jvmm.monitor.qmp.QmpServer;
 import io.jvmm.platform.BuiltDevice;
 import io.jvmm.platform.InProcessServices;
 import io.jvmm.platform.Machine;
 import io.jvmm.platform.OneGuestMachine;
 import io.jvmm.platform.MachineServices;
+import io.jvmm.platform.assembly.MachineAssembly;
+import io.jvmm.platform.config.DeviceConfig;
+import io.jvmm.platform.config.MachineConfig;
+import io.jvmm.platform.options.UserError;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.jvmm.virtio.VirtioDevice;
@@ -22,8 +34,10 @@ import io.jvmm.virtio.pci.VirtioPciDevice;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -41,8 +55,15 @@ import org.slf4j.LoggerFactory;
  * <p>Its services: I/O events are matched on the trapped write (there are no ioeventfds), RAM BARs
  * are reached through their handler (a direct access to the shared memory), guest notifiers are
  * eventfds watched on a context of the machine's.
+ *
+ * <p>It can be monitored over QMP ({@link #startQmp}, or {@code -qmp} given to the builder): {@code
+ * stop} pauses its "CPU" (the test's port, MMIO and memory-free accesses then fail until {@code
+ * cont}), {@code system_reset} resets every PCI function, {@code quit} closes it, and
+ * {@code device_add}/{@code device_del} plug a device into the next free slot (where a guest
+ * driver enumerating the bus finds it) or unplug one at once (a surprise removal: the test makes
+ * sure its own driver no longer uses it), followed by DEVICE_DELETED.
  */
-public final class TestMachine implements OneGuestMachine, AutoCloseable {
+public final class TestMachine implements OneGuestMachine, SupportedMachine, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(TestMachine.class);
     public static final long MMIO_SPACE = IoSpace.MMIO_SIZE;
 
@@ -56,8 +77,13 @@ public final class TestMachine implements OneGuestMachine, AutoCloseable {
     private final List<BuiltDevice> devices = new CopyOnWriteArrayList<>();
     private final List<ExitRequest> exits = new CopyOnWriteArrayList<>();
     private volatile Duration writeTimeout = DEFAULT_WRITE_BOUND;
+    private final MonitorSupport monitor = new MonitorSupport(RunState.RUNNING);
+    private final List<QmpServer> qmpServers = new CopyOnWriteArrayList<>();
+    /** QMP's NBD server and exports, where the devices module is on the class path (null otherwise). */
+    private final io.jvmm.monitor.BlockExports blockExports = io.jvmm.monitor.BlockExports.createIfAvailable();
+    private final AtomicBoolean closed = new AtomicBoolean();
 
-    /** A request to end the machine (isa-debug-exit), recorded for the test to look at. */
+    /** A request to end the machine (isa-debug-exit, QMP quit), recorded for the test to look at. */
     public record ExitRequest(int status, String reason) {
     }
 
@@ -76,6 +102,7 @@ public final class TestMachine implements OneGuestMachine, AutoCloseable {
         this.services = new InProcessServices("no-cpu", memory, interrupts, this.meters,
                 (status, reason) -> exits.add(new ExitRequest(status, reason)));
         bus.installConfigMechanism1();
+        monitor.useBlockExports(blockExports);
     }
 
     /** A builder that assembles devices from QEMU-style options. */
@@ -180,17 +207,130 @@ public final class TestMachine implements OneGuestMachine, AutoCloseable {
         devices.add(new BuiltDevice.Pci(device));
     }
 
+    // ---- monitoring (QMP) ------------------------------------------------------------------
+
+    /** Records the options the machine was built from (the builder does), for the monitor to report. */
+    void configured(MachineConfig config) {
+        monitor.configure(config);
+    }
+
+    /**
+     * Serves this machine over QMP on {@code spec} (QEMU's {@code -qmp} syntax:
+     * {@code unix:PATH,server=on,wait=off} or {@code tcp:127.0.0.1:PORT,server=on,wait=off});
+     * the server is closed with the machine.
+     */
+    public QmpServer startQmp(String spec) {
+        QmpServer server = QmpServer.start(spec, this);
+        qmpServers.add(server);
+        return server;
+    }
+
+    /** The QMP servers started for this machine. */
+    public List<QmpServer> qmpServers() {
+        return List.copyOf(qmpServers);
+    }
+
+
+    @Override
+    public MonitorSupport monitorSupport() {
+        return monitor;
+    }
+
+    @Override
+    public void stop() {
+        monitor.pause();
+    }
+
+    @Override
+    public void cont() {
+        monitor.resume("the no-CPU machine");
+    }
+
+    /** Resets every PCI function as a reset button would (the run state stays as it is). */
+    @Override
+    public void systemReset() {
+        bus.reset();
+        monitor.resetByMonitor();
+    }
+
+    /** Ends the machine: SHUTDOWN, an exit request with status 0 recorded, then the machine closes. */
+    @Override
+    public void quit() {
+        exits.add(new ExitRequest(0, "quit (QMP)"));
+        monitor.quitByMonitor();
+        close();
+    }
+
+    @Override
+    public List<PciSlot> pciSlots() {
+        return PciSlot.onBus(bus);
+    }
+
+    @Override
+    public Optional<HotPlug> hotPlug() {
+        return Optional.of(new HotPlug() {
+            @Override
+            public MonitoredDevice add(DeviceConfig<?> config) {
+                requireOpen();
+                BuiltDevice device = MachineAssembly.plug(config, TestMachine.this);
+                monitor.hotplugged(config);
+                return new MonitoredDevice(config, device, true);
+            }
+
+            @Override
+            public void remove(String id) {
+                unplug(id);
+            }
+        });
+    }
+
+    /** Unplugs PCI device {@code id} at once, closes it, and reports DEVICE_DELETED. */
+    public void unplug(String id) {
+        BuiltDevice device = devices.stream().filter(d -> d.id().equals(id)).findFirst()
+                .orElseThrow(() -> new UserError("no device '" + id + "' in the no-CPU machine"));
+        if (!(device instanceof BuiltDevice.Pci pci)) {
+            throw new UserError("device '" + id + "' is not a PCI device: only PCI devices can be unplugged");
+        }
+        bus.detach(pci.device());
+        devices.remove(device);
+        try {
+            device.close();
+        } finally {
+            monitor.removed(id);
+            monitor.events().emit(new MachineEvent.DeviceDeleted(id, MonitoredDevice.PERIPHERAL + "/" + id));
+        }
+    }
+
+
+    private void requireOpen() {
+        if (closed.get()) {
+            throw new UserError("the no-CPU machine is closed");
+        }
+    }
+
+    /** The "CPU" runs only while the machine runs (QMP stop pauses it). */
+    private void requireRunning(String access) {
+        RunState state = monitor.state();
+        if (state != RunState.RUNNING) {
+            throw new IllegalStateException("the no-CPU machine is " + state.qapiName() + ": its CPU cannot do the " + access
+                    + (state == RunState.PAUSED ? " until cont (QMP) resumes it" : ""));
+        }
+    }
+
     // ---- the "CPU" ------------------------------------------------------------------------
 
     public int inb(int port) {
+        requireRunning("port read");
         return (int) pio.read(port, 1);
     }
 
     public int inw(int port) {
+        requireRunning("port read");
         return (int) pio.read(port, 2);
     }
 
     public int inl(int port) {
+        requireRunning("port read");
         return (int) pio.read(port, 4);
     }
 
@@ -207,6 +347,7 @@ public final class TestMachine implements OneGuestMachine, AutoCloseable {
     }
 
     private void portWrite(int port, int size, int value) {
+        requireRunning("port write");
         CompletableFuture<Void> done = pio.write(port, size, Integer.toUnsignedLong(value));
         if (done != IoCompletion.DONE) {   // the common case formats no message and allocates nothing
             IoCompletion.await(done, writeTimeout, String.format("port write of %d bytes at 0x%x", size, port));
@@ -214,19 +355,30 @@ public final class TestMachine implements OneGuestMachine, AutoCloseable {
     }
 
     public long readMmio(long address, int size) {
+        requireRunning("MMIO read");
         return mmio.read(address, size);
     }
 
     public void writeMmio(long address, int size, long value) {
+        requireRunning("MMIO write");
         CompletableFuture<Void> done = mmio.write(address, size, value);
         if (done != IoCompletion.DONE) {   // the common case (a doorbell) formats no message and allocates nothing
             IoCompletion.await(done, writeTimeout, String.format("MMIO write of %d bytes at 0x%x", size, address));
         }
     }
 
-    /** Closes the devices (last plugged first), then the notifiers and the memory. */
+    /** Closes the QMP servers, the devices (last plugged first), then the notifiers and the memory; only once. */
     @Override
     public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        for (QmpServer q : qmpServers) {
+            q.close();
+        }
+        if (blockExports != null) {
+            blockExports.close();
+        }
         List<BuiltDevice> all = new ArrayList<>(devices);
         for (int i = all.size() - 1; i >= 0; i--) {
             try {

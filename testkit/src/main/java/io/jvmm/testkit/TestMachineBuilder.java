@@ -27,6 +27,7 @@ public final class TestMachineBuilder {
     private String memory;
     private final Map<BackendKind, List<String>> backends = new EnumMap<>(BackendKind.class);
     private final List<String> devices = new ArrayList<>();
+    private final List<String> qmp = new ArrayList<>();
     private Registry registry = Registry.load();
     private MeterRegistry meters;
 
@@ -39,8 +40,15 @@ public final class TestMachineBuilder {
         return this;
     }
 
-    /** One option: {@code -device}, {@code -drive}, {@code -chardev}, {@code -object}, {@code -fsdev} or {@code -blockdev}. */
+    /**
+     * One option: {@code -device}, {@code -drive}, {@code -chardev}, {@code -object}, {@code -fsdev},
+     * {@code -blockdev}, or {@code -qmp} (a QMP server for the machine: {@code unix:PATH,server=on,wait=off}).
+     */
     public TestMachineBuilder option(String name, String value) {
+        if (name.equals("-qmp")) {
+            qmp.add(value);
+            return this;
+        }
         if (name.equals("-device")) {
             devices.add(value);
             return this;
@@ -54,7 +62,7 @@ public final class TestMachineBuilder {
                 return this;
             }
         }
-        throw new UserError(name + ": not an option the no-CPU machine takes (-m, -device, -drive, -blockdev, -chardev, -object, -fsdev)");
+        throw new UserError(name + ": not an option the no-CPU machine takes (-m, -device, -drive, -blockdev, -chardev, -object, -fsdev, -qmp)");
     }
 
     /** Options as a command line would give them: {@code "-device", "virtio-rng-pci", "-drive", "..."}. */
@@ -95,7 +103,11 @@ public final class TestMachineBuilder {
                 new ConfigParser.RawOptions(memory, null, null, null, null, false, backends, devices));
         TestMachine machine = new TestMachine(config.ramBytes(), meters);
         try {
+            machine.configured(config);
             MachineAssembly.assemble(config.devices(), machine);
+            for (String spec : qmp) {
+                machine.startQmp(spec);
+            }
             return machine;
         } catch (RuntimeException e) {
             machine.close();

@@ -3,16 +3,14 @@ package io.jvmm.devices.fs;
 import io.jvmm.platform.BuiltDevice;
 import io.jvmm.platform.MachineServices;
 import io.jvmm.platform.backends.ChardevOptions;
-import io.jvmm.platform.options.UserError;
 import io.jvmm.platform.registry.BackendKind;
 import io.jvmm.platform.registry.DeviceCategory;
 import io.jvmm.platform.registry.DeclaredDeviceType;
 import io.jvmm.platform.registry.Property;
 import io.jvmm.platform.registry.PropertyValues;
+import io.jvmm.virtio.pci.VirtioPciDevice;
 import io.jvmm.virtio.vhost.frontend.VhostUserDevice;
 import io.jvmm.virtio.vhost.frontend.VhostUserDeviceOptions;
-import io.jvmm.virtio.vhost.frontend.VhostUserMetrics;
-import io.jvmm.virtio.pci.VirtioPciDevice;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 
@@ -33,11 +31,21 @@ public final class VhostUserFsDeviceType extends DeclaredDeviceType<VhostUserFsO
             .withDefault(VhostUserDeviceOptions.DEFAULT_REPLY_TIMEOUT.toMillis());
     static final Property<Boolean> SYNC_VRING = Property.bool(VhostUserDeviceOptions.SYNC_VRING_PROPERTY,
             "rule 1: wait for the back-end to acknowledge SET_VRING_* (off restores the historic race, for experiments)")
-            .withDefault(true);
+            .withDefault(true)
+            .settableAtRunTime((device, on) -> vhostUser(device).setSyncVring(on));
 
     public VhostUserFsDeviceType() {
         super(DRIVER, DeviceCategory.STORAGE, "PCI", "virtio file system served by a vhost-user back-end such as virtiofsd",
                 List.of(CHARDEV, TAG, REQUEST_QUEUES, QUEUE_SIZE, SYNC_VRING, REPLY_TIMEOUT));
+    }
+
+    /** The vhost-user front-end inside a device this type built. */
+    static VhostUserDevice vhostUser(BuiltDevice device) {
+        if (device instanceof BuiltDevice.Pci pci && pci.device() instanceof VirtioPciDevice virtio
+                && virtio.device() instanceof VhostUserDevice vhost) {
+            return vhost;
+        }
+        throw new IllegalArgumentException(device.id() + " is not a " + DRIVER + " device");
     }
 
     @Override
@@ -49,24 +57,7 @@ public final class VhostUserFsDeviceType extends DeclaredDeviceType<VhostUserFsO
 
     @Override
     public BuiltDevice build(VhostUserFsOptions options, MachineServices services) {
-        if (options.replyTimeout().compareTo(services.writeBound()) >= 0) {
-            throw new UserError("-device " + DRIVER + ",id=" + options.id() + ": x-reply-timeout=" + options.replyTimeout().toMillis()
-                    + " must be below the " + services.kind() + " machine's bound on a guest write (" + services.writeBound().toMillis()
-                    + " ms), or a vCPU would be released before the back-end is declared dead");
-        }
-        VhostUserDevice device;
-        try {
-            device = VhostUserFsDevice.realize(options, new VhostUserMetrics(services.meters(), options.id()));
-        } catch (RuntimeException e) {
-            throw new UserError("-device " + DRIVER + ",id=" + options.id() + ": the back-end on chardev '" + options.chardev().id()
-                    + "' (" + options.chardev().path() + ") could not be set up: " + e.getMessage()
-                    + " -- is virtiofsd running on that socket?", e);
-        }
-        try {
-            return new BuiltDevice.Pci(new VirtioPciDevice(device, services));
-        } catch (RuntimeException e) {
-            device.close();
-            throw e;
-        }
+        return VhostUserPciBuild.build(DRIVER, options.id(), options.chardev(), options.replyTimeout(), "virtiofsd", services,
+                metrics -> VhostUserFsDevice.realize(options, metrics));
     }
 }

@@ -71,6 +71,8 @@ public final class NbdServer implements AutoCloseable {
     private final int maxConnections;
     private final Map<String, NbdExport> exports = new ConcurrentHashMap<>();
     private final Set<Channel> connections = ConcurrentHashMap.newKeySet();
+    /** Connections in transmission, by export name (the lock also orders removals with attaches). */
+    private final Map<String, Set<Channel>> users = new java.util.HashMap<>();
     private final AtomicInteger accepted = new AtomicInteger();
     private final NbdServerMetrics metrics;
     private final Channel listener;
@@ -168,15 +170,78 @@ public final class NbdServer implements AutoCloseable {
     }
 
     public void addExport(NbdExport export) {
-        if (exports.putIfAbsent(export.name(), export) != null) {
+        NbdExport before;
+        synchronized (users) {
+            before = exports.putIfAbsent(export.name(), export);
+        }
+        if (before != null) {
             throw new IllegalArgumentException("NBD server '" + id + "' already has an export named '" + export.name() + "'");
         }
         log.info("NBD server '{}': exporting {} as '{}'{}", id, export.backend().describe(), export.name(),
                 export.writable() ? "" : " (read-only)");
     }
 
+    /** Removes export {@code name}, disconnecting its clients; null if there is none. */
     public NbdExport removeExport(String name) {
-        return exports.remove(name);
+        return removeExport(name, true);
+    }
+
+    /**
+     * Removes export {@code name}; null if there is none. With {@code disconnect} its clients
+     * (connections in transmission on it) are closed, and this returns once they are; without,
+     * an export with clients is left in place.
+     *
+     * @throws IllegalStateException if it has clients and {@code disconnect} is false
+     */
+    public NbdExport removeExport(String name, boolean disconnect) {
+        NbdExport e;
+        List<Channel> clients;
+        synchronized (users) {
+            e = exports.get(name);
+            if (e == null) {
+                return null;
+            }
+            clients = List.copyOf(users.getOrDefault(name, Set.of()));
+            if (!clients.isEmpty() && !disconnect) {
+                throw new IllegalStateException("export '" + name + "' has " + clients.size() + " client(s)");
+            }
+            exports.remove(name);
+            users.remove(name);
+        }
+        for (Channel c : clients) {
+            c.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
+        }
+        log.info("NBD server '{}': export '{}' removed{}", id, name, clients.isEmpty() ? "" : " (" + clients.size() + " client(s) disconnected)");
+        return e;
+    }
+
+    /** Connections in transmission on export {@code name}. */
+    public int clientsOf(String name) {
+        synchronized (users) {
+            return users.getOrDefault(name, Set.of()).size();
+        }
+    }
+
+    /**
+     * A session entering transmission on {@code e}: counted as its client, unless {@code e} was
+     * removed meanwhile (false: the session answers as for an unknown export).
+     */
+    boolean attach(NbdExport e, Channel c) {
+        synchronized (users) {
+            if (exports.get(e.name()) != e) {
+                return false;
+            }
+            users.computeIfAbsent(e.name(), k -> new java.util.HashSet<>()).add(c);
+        }
+        c.closeFuture().addListener(f -> {
+            synchronized (users) {
+                Set<Channel> set = users.get(e.name());
+                if (set != null) {
+                    set.remove(c);
+                }
+            }
+        });
+        return true;
     }
 
     NbdExport export(String name) {

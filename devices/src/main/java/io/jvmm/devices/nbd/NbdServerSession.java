@@ -283,7 +283,7 @@ final class NbdServerSession extends ChannelInboundHandlerAdapter {
     private void optExportName(int opt, ByteBuf data) {
         String exportName = string(data, data.readableBytes());
         NbdExport e = exportName == null ? null : server.export(exportName);
-        if (e == null) {
+        if (e == null || !server.attach(e, ctx.channel())) {
             abort("NBD_OPT_EXPORT_NAME '" + exportName + "': no such export");
             return;
         }
@@ -349,7 +349,7 @@ final class NbdServerSession extends ChannelInboundHandlerAdapter {
             return;
         }
         NbdExport e = server.export(exportName);
-        if (e == null) {
+        if (e == null || (opt == OPT_GO && !server.attach(e, ctx.channel()))) {
             optionReply(opt, REP_ERR_UNKNOWN, "no export named '" + exportName + "'");
             return;
         }

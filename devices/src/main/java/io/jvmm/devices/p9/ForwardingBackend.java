@@ -191,6 +191,7 @@ final class ForwardingBackend implements P9Backend {
         int failed;
         synchronized (lock) {
             if (channel != ch) {
+                log.debug("virtio-9p {}: an earlier connection to {} closed", deviceId, spec.path());
                 return;
             }
             channel = null;

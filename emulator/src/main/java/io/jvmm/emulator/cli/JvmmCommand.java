@@ -1,5 +1,7 @@
 package io.jvmm.emulator.cli;
 
+import io.jvmm.monitor.qmp.QmpEndpoint;
+import io.jvmm.monitor.qmp.QmpServers;
 import io.jvmm.emulator.metrics.MetricsOptions;
 import io.jvmm.platform.config.ConfigParser;
 import io.jvmm.platform.config.MachineConfig;
@@ -82,17 +84,21 @@ public final class JvmmCommand {
                     + "repeat it for one socket per device, or give one PATH and the others get PATH-<device id>")
     List<Path> vfioUserSockets = new ArrayList<>();
 
+    @Option(names = "-qmp", paramLabel = "unix:PATH,server=on,wait=off",
+            description = "a QMP monitor (QEMU's protocol) on a Unix socket, or tcp:127.0.0.1:PORT,server=on,wait=off; may be repeated")
+    List<String> qmp = new ArrayList<>();
+
+    /** Where to serve QMP, validated ({@code -qmp}). */
+    public List<QmpEndpoint> qmpEndpoints() {
+        return QmpServers.parse(qmp);
+    }
+
     /**
      * Starts the {@code -nbd-server} and its {@code -export}s (before the devices, so a device may
-     * use an export of this very process); null when none is given. Close it after the machine.
+     * use an export of this very process); without {@code -nbd-server}, no server yet (QMP's
+     * nbd-server-start may start one). Close it after the machine.
      */
     public io.jvmm.devices.nbd.NbdExports startNbdExports(MachineConfig config) {
-        if (nbdServer == null) {
-            if (!exports.isEmpty()) {
-                throw new UserError("-export needs -nbd-server");
-            }
-            return null;
-        }
         return io.jvmm.devices.nbd.NbdExports.start(nbdServer, exports, config.backends());
     }
 

@@ -16,6 +16,14 @@ import io.jvmm.pci.dispatch.IoSpace;
 import io.jvmm.pci.mem.GuestMemory;
 import io.jvmm.pci.msix.GuestNotifiers;
 import io.jvmm.pci.msix.Msix;
+import io.jvmm.monitor.HotPlug;
+import io.jvmm.monitor.MachineEvent;
+import io.jvmm.monitor.MonitorSupport;
+import io.jvmm.monitor.MonitoredDevice;
+import io.jvmm.monitor.MonitoredMachine;
+import io.jvmm.monitor.SupportedMachine;
+import io.jvmm.monitor.PciSlot;
+import io.jvmm.monitor.RunState;
 import java.util.function.ObjLongConsumer;
 import io.jvmm.pci.msix.SignalResult;
 import io.jvmm.chardev.Registration;
@@ -27,6 +35,7 @@ import io.jvmm.platform.MachineServices;
 import io.jvmm.platform.MsixMetrics;
 import io.jvmm.platform.assembly.MachineAssembly;
 import io.jvmm.platform.config.MachineConfig;
+import io.jvmm.platform.options.UserError;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.slf4j.Logger;
@@ -37,6 +46,7 @@ import java.io.OutputStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicReference;
@@ -48,8 +58,13 @@ import java.util.concurrent.atomic.AtomicReference;
  * the one assembly path ({@link MachineAssembly}) with this machine's services: MSI-X vectors as
  * irqfd GSI routes ({@link KvmMsixRoutes}, rule 2), I/O events as ioeventfds
  * ({@link KvmIoEventBinder}), RAM BARs as memory slots ({@link KvmRamBars}).
+ *
+ * <p>A monitor (QMP) sees it as a {@link MonitoredMachine}: {@code stop} parks every vCPU between
+ * two KVM_RUNs and {@code cont} lets them go on ({@link VcpuRunControl}); {@code quit} ends it as
+ * the guest's own exit does; {@code system_reset} is refused (see {@link #systemReset}); devices
+ * cannot be hot-plugged.
  */
-public final class KvmMachine implements OneGuestMachine, AutoCloseable {
+public final class KvmMachine implements OneGuestMachine, SupportedMachine, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Machine.class);
     /** Which KVM device node to open (default /dev/kvm); tests point it elsewhere to provoke host errors. */
     public static final String KVM_DEVICE_PROPERTY = "jvmm.kvm.device";
@@ -73,6 +88,8 @@ public final class KvmMachine implements OneGuestMachine, AutoCloseable {
     private final List<KvmVcpu> vcpus = new ArrayList<>();
     private final AtomicReference<MachineExit> exit = new AtomicReference<>();
     private final CountDownLatch exited = new CountDownLatch(1);
+    private final MonitorSupport monitor = new MonitorSupport(RunState.PRELAUNCH);
+    private final VcpuRunControl control = new VcpuRunControl(monitor, this::kickVcpus, VcpuLoop.WRITE_TIMEOUT.plusSeconds(5));
     private BootPlan bootPlan;
 
     /** How the machine ended: the process status and why. */
@@ -122,6 +139,7 @@ public final class KvmMachine implements OneGuestMachine, AutoCloseable {
     }
 
     private void assemble() {
+        monitor.configure(config);
         vm.setTssAddress(MemoryLayout.KVM_TSS_ADDR);
         vm.setIdentityMapAddress(MemoryLayout.KVM_IDENTITY_MAP_ADDR);
         vm.createIrqchip();
@@ -198,17 +216,82 @@ public final class KvmMachine implements OneGuestMachine, AutoCloseable {
         return vcpus;
     }
 
-    /** Ends the machine with {@code status}; the first request wins. Safe from any thread. */
+    /** Ends the machine with {@code status} at the guest's request; the first request wins. Safe from any thread. */
     @Override
     public void requestExit(int status, String reason) {
+        end(status, reason, true);
+    }
+
+    private void end(int status, String reason, boolean byGuest) {
         if (exit.compareAndSet(null, new MachineExit(status, reason))) {
             log.debug("machine exit requested: status {} ({})", status, reason);
+            RunState last = switch (status) {
+                case ExitStatus.GUEST_CRASHED -> RunState.GUEST_PANICKED;
+                case ExitStatus.EMULATION_FAILED -> RunState.INTERNAL_ERROR;
+                default -> RunState.SHUTDOWN;
+            };
+            control.end(last);
+            monitor.events().emit(new MachineEvent.Shutdown(byGuest, !byGuest ? "host-qmp-quit"
+                    : last == RunState.GUEST_PANICKED ? "guest-panic" : "guest-shutdown"));
             exited.countDown();
-            for (KvmVcpu v : vcpus) {
-                v.stop();
-            }
+            kickVcpus();
         }
     }
+
+    private void kickVcpus() {
+        for (KvmVcpu v : vcpus) {
+            v.stop();
+        }
+    }
+
+    // ---- MonitoredMachine ---------------------------------------------------------------------
+
+
+    /** Parks every vCPU between two KVM_RUNs (their current exit completed first); STOP. */
+    @Override
+    public MonitorSupport monitorSupport() {
+        return monitor;
+    }
+
+    @Override
+    public void stop() {
+        control.stop();
+    }
+
+    @Override
+    public void cont() {
+        control.cont();
+    }
+
+    /**
+     * Refused: a correct reset re-enters the boot state on every vCPU, and KVM has no reset
+     * ioctl, so the VMM would have to reset each vCPU's local APIC, MSRs, FPU/XSAVE state and
+     * pending events, and the in-kernel PIC, IOAPIC and PIT, which jvmm does not do yet (a guest
+     * reset ends jvmm, as with -no-reboot).
+     */
+    @Override
+    public void systemReset() {
+        throw new UserError("system_reset is not supported by jvmm's KVM machine yet: resetting its vCPUs needs their local APIC, "
+                + "MSR, FPU and pending-event state and the in-kernel interrupt controllers reset too; quit and start again");
+    }
+
+    /** Ends the machine with status 0 (SHUTDOWN, reason host-qmp-quit). */
+    @Override
+    public void quit() {
+        end(ExitStatus.OK, "quit (QMP)", false);
+    }
+
+    @Override
+    public List<PciSlot> pciSlots() {
+        return PciSlot.onBus(bus);
+    }
+
+    /** None: the KVM machine has no hot-plug controller for its guest to see devices come and go. */
+    @Override
+    public Optional<HotPlug> hotPlug() {
+        return Optional.empty();
+    }
+
 
     /** Feeds the host's standard input to the guest's serial port until it ends. */
     public void attachConsoleInput(InputStream in) {
@@ -231,10 +314,11 @@ public final class KvmMachine implements OneGuestMachine, AutoCloseable {
     public MachineExit run() throws InterruptedException {
         List<Thread> threads = new ArrayList<>();
         for (KvmVcpu vcpu : vcpus) {
-            Thread t = new Thread(new VcpuLoop(vcpu, mmio, pio, this), "vcpu" + vcpu.id());
+            Thread t = new Thread(new VcpuLoop(vcpu, mmio, pio, this, control), "vcpu" + vcpu.id());
             t.setDaemon(true);
             threads.add(t);
         }
+        control.starting();
         threads.forEach(Thread::start);
         exited.await();
         for (Thread t : threads) {

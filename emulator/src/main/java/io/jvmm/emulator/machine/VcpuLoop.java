@@ -12,7 +12,8 @@ import org.slf4j.LoggerFactory;
 import java.time.Duration;
 
 /**
- * One vCPU's thread: KVM_RUN, with port and MMIO exits dispatched to the machine's I/O spaces.
+ * One vCPU's thread: KVM_RUN, with port and MMIO exits dispatched to the machine's I/O spaces;
+ * parked between runs while the machine is paused (QMP stop, {@link VcpuRunControl}).
  * A write that hands back a completion (rule 1) holds this vCPU until it completes, bounded so a
  * dead back-end cannot hang the guest for ever.
  */
@@ -24,9 +25,11 @@ final class VcpuLoop implements Runnable, ExitHandler {
     private final IoSpace mmio;
     private final IoSpace pio;
     private final KvmMachine machine;
+    private final VcpuRunControl control;
 
-    VcpuLoop(KvmVcpu vcpu, IoSpace mmio, IoSpace pio, KvmMachine machine) {
+    VcpuLoop(KvmVcpu vcpu, IoSpace mmio, IoSpace pio, KvmMachine machine, VcpuRunControl control) {
         this.vcpu = vcpu;
+        this.control = control;
         this.mmio = mmio;
         this.pio = pio;
         this.machine = machine;
@@ -34,12 +37,17 @@ final class VcpuLoop implements Runnable, ExitHandler {
 
     @Override
     public void run() {
+        control.vcpuEntered();
         try {
-            ExitReason reason = vcpu.run(this);
+            ExitReason reason;
+            do {
+                if (!control.parkWhilePaused()) {
+                    return;   // the machine ends
+                }
+                reason = vcpu.run(this);
+            } while (reason == ExitReason.STOPPED);   // paused (or a stale stop): park, then run again
             VcpuExit exit = vcpu.lastExit();
             switch (reason) {
-                case STOPPED:
-                    break;
                 case SHUTDOWN:
                     machine.requestExit(ExitStatus.GUEST_CRASHED, "the guest triple-faulted (KVM_EXIT_SHUTDOWN): " + exit.describe());
                     break;
@@ -52,6 +60,8 @@ final class VcpuLoop implements Runnable, ExitHandler {
         } catch (RuntimeException e) {
             log.error("vCPU {} failed", vcpu.id(), e);
             machine.requestExit(ExitStatus.EMULATION_FAILED, "vCPU " + vcpu.id() + " failed: " + e);
+        } finally {
+            control.vcpuLeft();
         }
     }
 

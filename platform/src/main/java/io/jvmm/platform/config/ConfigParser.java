@@ -10,11 +10,13 @@ import io.jvmm.platform.registry.BackendType;
 import io.jvmm.platform.registry.DeviceOptions;
 import io.jvmm.platform.registry.DeviceType;
 import io.jvmm.platform.registry.ParseContext;
+import io.jvmm.platform.registry.PropertyValues;
 import io.jvmm.platform.registry.Registry;
 import io.jvmm.platform.registry.Values;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.EnumMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -68,6 +70,36 @@ public final class ConfigParser implements ParseContext {
     /** Devices only (no guest is booted: -kernel is not required, and the kernel in the result is null). */
     public static MachineConfig parseDevicesOnly(Registry registry, RawOptions raw) {
         return new ConfigParser(registry, false).build(raw);
+    }
+
+    /**
+     * One more device for a machine that is running (a monitor's {@code device_add}), from
+     * {@code -device} text: the back-ends it names must be among {@code backends} and not used by
+     * any of {@code present}; its id (generated if not given) must be new.
+     *
+     * @throws UserError naming the device or property at fault
+     */
+    public static DeviceConfig<?> parseHotplug(Registry registry, Map<BackendKind, Map<String, BackendConfig<?>>> backends,
+                                               Collection<DeviceConfig<?>> present, String text) {
+        ConfigParser parser = new ConfigParser(registry, false);
+        backends.forEach((kind, byId) -> parser.backends.get(kind).putAll(byId));
+        for (DeviceConfig<?> device : present) {
+            parser.deviceIds.add(device.id());
+            if (device.values() == null) {
+                continue;
+            }
+            for (var p : device.type().properties()) {
+                Object value = device.values().get(p);
+                if (value instanceof BackendOptions used) {
+                    parser.backends.forEach((kind, byId) -> {
+                        if (byId.get(used.id()) != null && byId.get(used.id()).options() == used) {
+                            parser.usedBackends.add(key(kind, used.id()));
+                        }
+                    });
+                }
+            }
+        }
+        return parser.parseDevice(text);
     }
 
     private MachineConfig build(RawOptions raw) {
@@ -197,8 +229,8 @@ public final class ConfigParser implements ParseContext {
         if (node) {
             also.add("node-name");
         }
-        O options = type.options(Values.parse(o, id, type.name() + " '" + id + "'", type.properties(), ParseContext.NONE, also));
-        return new BackendConfig<>(type, options);
+        PropertyValues values = Values.parse(o, id, type.name() + " '" + id + "'", type.properties(), ParseContext.NONE, also);
+        return new BackendConfig<>(type, type.options(values), values);
     }
 
     private DeviceConfig<?> parseDevice(String text) {
@@ -218,8 +250,8 @@ public final class ConfigParser implements ParseContext {
         if (!deviceIds.add(id)) {
             throw new UserError(o.where() + ": id '" + id + "' is already used");
         }
-        O options = type.options(Values.parse(o, id, type.describe(id), type.properties(), this, Set.of()));
-        return new DeviceConfig<>(type, options);
+        PropertyValues values = Values.parse(o, id, type.describe(id), type.properties(), this, Set.of());
+        return new DeviceConfig<>(type, type.options(values), values);
     }
 
     @Override

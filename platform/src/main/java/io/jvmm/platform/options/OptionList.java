@@ -63,7 +63,8 @@ public final class OptionList {
         return new OptionList(option, head, props);
     }
 
-    private static List<String> split(String text) {
+    /** QEMU's option syntax: the elements of {@code text}, separated by commas (a doubled comma is a comma). */
+    public static List<String> split(String text) {
         List<String> parts = new ArrayList<>();
         StringBuilder current = new StringBuilder();
         for (int i = 0; i < text.length(); i++) {

@@ -1,5 +1,6 @@
 package io.jvmm.platform.registry;
 
+import io.jvmm.platform.BuiltDevice;
 import io.jvmm.platform.options.Sizes;
 import io.jvmm.platform.options.UserError;
 import java.util.Objects;
@@ -28,9 +29,24 @@ public final class Property<T> {
     private final String help;
     private final Predicate<T> allowed;
     private final String allowedText;
+    private final RuntimeSetter<T> runtimeSetter;
+
+    /**
+     * Applies a new value to a device that is running (a monitor's {@code qom-set}): for switches
+     * that act at run time, declared with {@link #settableAtRunTime}.
+     */
+    @FunctionalInterface
+    public interface RuntimeSetter<T> {
+        void set(BuiltDevice device, T value);
+    }
 
     private Property(String name, String typeName, Parser<T> parser, T defaultValue, boolean required, String help,
                      Predicate<T> allowed, String allowedText) {
+        this(name, typeName, parser, defaultValue, required, help, allowed, allowedText, null);
+    }
+
+    private Property(String name, String typeName, Parser<T> parser, T defaultValue, boolean required, String help,
+                     Predicate<T> allowed, String allowedText, RuntimeSetter<T> runtimeSetter) {
         this.name = Objects.requireNonNull(name, "name");
         this.typeName = typeName;
         this.parser = parser;
@@ -39,6 +55,7 @@ public final class Property<T> {
         this.help = help == null ? "" : help;
         this.allowed = allowed;
         this.allowedText = allowedText;
+        this.runtimeSetter = runtimeSetter;
     }
 
     // ---- the types ----------------------------------------------------------------------
@@ -88,16 +105,27 @@ public final class Property<T> {
     // ---- modifiers ----------------------------------------------------------------------
 
     public Property<T> withDefault(T value) {
-        return new Property<>(name, typeName, parser, Objects.requireNonNull(value, "default"), false, help, allowed, allowedText);
+        return new Property<>(name, typeName, parser, Objects.requireNonNull(value, "default"), false, help, allowed, allowedText,
+                runtimeSetter);
     }
 
     public Property<T> required() {
-        return new Property<>(name, typeName, parser, null, true, help, allowed, allowedText);
+        return new Property<>(name, typeName, parser, null, true, help, allowed, allowedText, runtimeSetter);
     }
 
     /** Only values {@code test} accepts; {@code text} says which (for errors and help). */
     public Property<T> allowing(Predicate<T> test, String text) {
-        return new Property<>(name, typeName, parser, defaultValue, required, help, test, text);
+        return new Property<>(name, typeName, parser, defaultValue, required, help, test, text, runtimeSetter);
+    }
+
+    /**
+     * A switch that acts at run time: a monitor may change it on a running device ({@code qom-set}),
+     * and {@code setter} applies the new value. Properties without one act when the device is
+     * built (realized) and are refused on a running device, as QEMU refuses them.
+     */
+    public Property<T> settableAtRunTime(RuntimeSetter<T> setter) {
+        return new Property<>(name, typeName, parser, defaultValue, required, help, allowed, allowedText,
+                Objects.requireNonNull(setter, "setter"));
     }
 
     // ---- use ----------------------------------------------------------------------------
@@ -144,6 +172,37 @@ public final class Property<T> {
             throw new UserError(owner + ": " + name + "=" + value + " is not allowed (" + allowedText + ")");
         }
         return value;
+    }
+
+    /** Whether the value names a back-end defined by another option ({@link #backend}). */
+    public boolean isBackendReference() {
+        return typeName.endsWith(" id");
+    }
+
+    public boolean isSettableAtRunTime() {
+        return runtimeSetter != null;
+    }
+
+    /**
+     * Checks {@code value} and applies it to the running {@code device} ({@code owner} names it in
+     * errors).
+     *
+     * @throws UserError if the value is not allowed
+     * @throws IllegalStateException if the property is not {@link #settableAtRunTime settable at run time}
+     */
+    public void setAtRunTime(String owner, BuiltDevice device, T value) {
+        if (runtimeSetter == null) {
+            throw new IllegalStateException(owner + ": property '" + name + "' acts when the device is built, not at run time");
+        }
+        runtimeSetter.set(device, check(owner, Objects.requireNonNull(value, "value")));
+    }
+
+    /**
+     * Converts option text ({@code on}, {@code 0x10}, {@code 4K}) to a value of this property,
+     * without consulting back-ends; {@code where} names the option in errors.
+     */
+    public T parseText(String where, String text) {
+        return parse(where, text, ParseContext.NONE);
     }
 
     T parse(String where, String text, ParseContext context) {

@@ -140,6 +140,9 @@ public final class Registry {
             if (p.allowedText() != null) {
                 right.append(right.length() == 0 ? "" : "; ").append(p.allowedText());
             }
+            if (p.isSettableAtRunTime()) {
+                right.append("; can be changed while running (qom-set)");
+            }
             if (p.isRequired()) {
                 right.append(" (required)");
             } else if (p.defaultValue() != null) {

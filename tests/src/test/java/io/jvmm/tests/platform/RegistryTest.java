@@ -62,6 +62,7 @@ class RegistryTest {
             Map.entry("virtio-blk-pci", new Sample("virtio-blk-pci,id=dev0,drive=d0,serial=reg", false, true)),
             Map.entry("virtio-rng-pci", new Sample("virtio-rng-pci,id=dev0", false, true)),
             Map.entry("vhost-user-fs-pci", new Sample("vhost-user-fs-pci,id=dev0,chardev=c0,tag=reg", true, true)),
+            Map.entry("vhost-user-rng-pci", new Sample("vhost-user-rng-pci,id=dev0,chardev=c0", true, true)),
             Map.entry("isa-debug-exit", new Sample("isa-debug-exit,id=dev0,iobase=0x501,iosize=2", false, false)),
             Map.entry("virtio-9p-pci", new Sample("virtio-9p-pci,id=dev0,fsdev=fs0,mount_tag=reg", false, true)));
 

@@ -99,6 +99,11 @@ public final class QemuRig {
         return dir;
     }
 
+    /** The rig's QEMU version (trixie-backports' qemu-system-x86, e.g. "1:11.1.3+ds-2~bpo13+1"). */
+    public String qemuVersion() {
+        return qemuVersion;
+    }
+
     /** What a boot produced. */
     public record GuestRun(int exitStatus, String console, long millis) {
         /** isa-debug-exit turns the guest's status byte s into QEMU's exit status (s << 1) | 1. */
@@ -113,12 +118,46 @@ public final class QemuRig {
      * disk images go there), and the given extra QEMU arguments.
      */
     public GuestRun boot(Path share, String script, List<String> qemuArgs, long timeoutSeconds) throws IOException, InterruptedException {
-        return boot(share, script, Map.of(), qemuArgs, timeoutSeconds);
+        return boot(share, script, Map.of(), qemuArgs, timeoutSeconds, new ByteArrayOutputStream());
+    }
+
+    /** As {@link #boot(Path, String, List, long)}, with the console written to {@code console} as it comes (to watch it live). */
+    GuestRun boot(Path share, String script, List<String> qemuArgs, long timeoutSeconds, ByteArrayOutputStream console)
+            throws IOException, InterruptedException {
+        return boot(share, script, Map.of(), qemuArgs, timeoutSeconds, console);
     }
 
     /** As above, with more executables in the initramfs (name, e.g. "bin/jvmm-load", to content). */
     public GuestRun boot(Path share, String script, Map<String, byte[]> executables, List<String> qemuArgs, long timeoutSeconds)
             throws IOException, InterruptedException {
+        return boot(share, script, executables, qemuArgs, timeoutSeconds, new ByteArrayOutputStream());
+    }
+
+    private GuestRun boot(Path share, String script, Map<String, byte[]> executables, List<String> qemuArgs, long timeoutSeconds,
+                          ByteArrayOutputStream console)
+            throws IOException, InterruptedException {
+        return run(inRoot(share, "qemu-system-x86_64"), linuxGuest(share, script, executables, "/run/jvmm", qemuArgs), timeoutSeconds,
+                console);
+    }
+
+    /** Debian 12's own QEMU (7.2, package qemu-system-x86), which {@link #bootHostQemu} runs. */
+    public static final Path HOST_QEMU = Path.of("/usr/bin/qemu-system-x86_64");
+
+    /**
+     * As {@link #boot}, but under the host's QEMU ({@link #HOST_QEMU}, Debian 12's 7.2) instead of
+     * the rig's 11.1: the same guest, kernel, RAM (512 MiB of shared memfd, as vhost-user needs),
+     * two vCPUs under TCG and debug-exit port, so the two QEMUs can be compared. Paths in
+     * {@code qemuArgs} are the host's (the share is not moved anywhere).
+     */
+    public GuestRun bootHostQemu(Path share, String script, List<String> qemuArgs, long timeoutSeconds)
+            throws IOException, InterruptedException {
+        return run(List.of(HOST_QEMU.toString()), linuxGuest(share, script, Map.of(), share.toString(), qemuArgs), timeoutSeconds,
+                new ByteArrayOutputStream());
+    }
+
+    /** The kernel and the initramfs with {@code script} put in the share, and the machine that boots them (seen at {@code shareInQemu}). */
+    private List<String> linuxGuest(Path share, String script, Map<String, byte[]> executables, String shareInQemu, List<String> qemuArgs)
+            throws IOException {
         Files.copy(kernel, share.resolve("vmlinuz"), StandardCopyOption.REPLACE_EXISTING);
         initrdWith(script, executables, share.resolve("initrd"));
 
@@ -129,9 +168,17 @@ public final class QemuRig {
         // instead of hanging until the timeout.
         List<String> qemu = new ArrayList<>(List.of("-m", "512", "-smp", "2",
                 "-object", "memory-backend-memfd,id=mem,size=512M,share=on", "-machine", "q35,memory-backend=mem",
-                "-kernel", "/run/jvmm/vmlinuz", "-initrd", "/run/jvmm/initrd", "-append", "console=ttyS0 quiet no_timer_check panic=-1"));
+                "-kernel", shareInQemu + "/vmlinuz", "-initrd", shareInQemu + "/initrd",
+                "-append", "console=ttyS0 quiet no_timer_check panic=-1"));
         qemu.addAll(qemuArgs);
-        return run(share, qemu, timeoutSeconds);
+        return qemu;
+    }
+
+    /** The command line that runs {@code program} in the rig's root, with {@code share} at /run/jvmm (arguments follow). */
+    public List<String> inRoot(Path share, String program) {
+        return List.of("unshare", "--mount", "--propagation", "private", "--",
+                repo.resolve("scripts/vfio-user-rig/in-root").toString(), root.toString(), "--share", share + ":/run/jvmm", "--",
+                program);
     }
 
     /**
@@ -146,19 +193,17 @@ public final class QemuRig {
                 "-object", "memory-backend-memfd,id=mem,size=256M,share=on", "-machine", "q35,memory-backend=mem",
                 "-kernel", "/run/jvmm/guest.elf", "-append", append));
         qemu.addAll(qemuArgs);
-        return run(share, qemu, timeoutSeconds);
+        return run(inRoot(share, "qemu-system-x86_64"), qemu, timeoutSeconds, new ByteArrayOutputStream());
     }
 
-    /** Runs QEMU (TCG, no display, no reboot, isa-debug-exit at 0x501) in the root with {@code share} at /run/jvmm. */
-    private GuestRun run(Path share, List<String> qemuArgs, long timeoutSeconds) throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>(List.of("unshare", "--mount", "--propagation", "private", "--",
-                repo.resolve("scripts/vfio-user-rig/in-root").toString(), root.toString(), "--share", share + ":/run/jvmm", "--",
-                "qemu-system-x86_64", "-accel", "tcg", "-nographic", "-no-reboot",
-                "-device", "isa-debug-exit,iobase=0x501,iosize=2"));
+    /** Runs QEMU ({@code qemu}: its command) under TCG with no display, no reboot and isa-debug-exit at 0x501. */
+    private GuestRun run(List<String> qemu, List<String> qemuArgs, long timeoutSeconds, ByteArrayOutputStream console)
+            throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(qemu);
+        cmd.addAll(List.of("-accel", "tcg", "-nographic", "-no-reboot", "-device", "isa-debug-exit,iobase=0x501,iosize=2"));
         cmd.addAll(qemuArgs);
         long start = System.nanoTime();
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        ByteArrayOutputStream console = new ByteArrayOutputStream();
         Thread pump = new Thread(() -> copy(p.getInputStream(), console), "qemu-console");
         pump.start();
         if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
@@ -183,7 +228,16 @@ public final class QemuRig {
 
     /** As above, with more executables (name, e.g. "bin/jvmm-load", to content) beside /jvmm-run. */
     public Path initrdWith(String script, Map<String, byte[]> executables, Path target) throws IOException {
-        byte[] base = Files.readAllBytes(initrd);
+        return initrdWith(initrd, script, executables, target);
+    }
+
+    /** As {@link #initrdWith(String, Path)}, on the initramfs {@code baseInitrd} (another build of the guest image). */
+    public static Path initrdWith(Path baseInitrd, String script, Path target) throws IOException {
+        return initrdWith(baseInitrd, script, Map.of(), target);
+    }
+
+    private static Path initrdWith(Path baseInitrd, String script, Map<String, byte[]> executables, Path target) throws IOException {
+        byte[] base = Files.readAllBytes(baseInitrd);
         Map<String, byte[]> files = new HashMap<>(executables);
         files.put("jvmm-run", script.getBytes(StandardCharsets.UTF_8));
         byte[] extra = Cpio.withExecutables(files);
@@ -201,17 +255,24 @@ public final class QemuRig {
     }
 
     /**
+     * The start of every guest script that checks things: {@code ok NAME} and {@code bad NAME WHY}
+     * print {@code CHECK NAME ok|FAILED: WHY} lines, counting failures in {@code $fails}.
+     */
+    public static final String CHECKS = """
+            #!/bin/sh
+            fails=0
+            ok() { echo "CHECK $1 ok"; }
+            bad() { echo "CHECK $1 FAILED: $2"; fails=$((fails + 1)); }
+            """;
+
+    /**
      * The start of a guest script that checks things: {@code ok NAME} and {@code bad NAME WHY} print
      * {@code CHECK NAME ok|FAILED: WHY} lines (counting failures in {@code $fails}), then the PCI
      * function {@code vendor:device} (e.g. "0x1af4", "0x1110") is found in sysfs as {@code $dev}
      * and enabled, or the script fails check "found".
      */
     public static String checkingScript(String vendor, String device) {
-        return """
-                #!/bin/sh
-                fails=0
-                ok() { echo "CHECK $1 ok"; }
-                bad() { echo "CHECK $1 FAILED: $2"; fails=$((fails + 1)); }
+        return CHECKS + """
                 dev=""
                 for d in /sys/bus/pci/devices/*; do
                     [ "$(cat "$d/vendor")" = "%1$s" ] && [ "$(cat "$d/device")" = "%2$s" ] && dev=$d

@@ -16,7 +16,7 @@ import java.util.concurrent.TimeUnit;
  * JVM's classpath, listening on a socket as virtiofsd would (or connecting to one). Its output
  * goes to a file for failure messages.
  */
-final class BackendProcess implements AutoCloseable {
+public final class BackendProcess implements AutoCloseable {
     private final Process process;
     private final Path log;
 
@@ -28,7 +28,7 @@ final class BackendProcess implements AutoCloseable {
     /**
      * @param client connect to a front-end listening on socket (retrying), instead of listening
      */
-    static BackendProcess start(Path socket, String name, int queues, BackendFaults faults, boolean client) {
+    public static BackendProcess start(Path socket, String name, int queues, BackendFaults faults, boolean client) {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.add("-Xmx96m");
@@ -58,16 +58,16 @@ final class BackendProcess implements AutoCloseable {
         }
     }
 
-    long pid() {
+    public long pid() {
         return process.pid();
     }
 
-    boolean isAlive() {
+    public boolean isAlive() {
         return process.isAlive();
     }
 
     /** SIGKILL, as a crashing back-end: no goodbye on the socket beyond what the kernel does. */
-    void kill() throws InterruptedException {
+    public void kill() throws InterruptedException {
         process.destroyForcibly();
         if (!process.waitFor(10, TimeUnit.SECONDS)) {
             throw new AssertionError("back-end " + pid() + " did not die");
@@ -75,16 +75,32 @@ final class BackendProcess implements AutoCloseable {
     }
 
     /** Waits for the process to end by itself (it does once its connection ends). */
-    boolean awaitExit(Duration timeout) throws InterruptedException {
+    public boolean awaitExit(Duration timeout) throws InterruptedException {
         return process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
     }
 
-    String output() {
+    public String output() {
         try {
             return Files.readString(log);
         } catch (IOException e) {
             return "(cannot read back-end output: " + e + ")";
         }
+    }
+
+    /**
+     * The session statistics the back-end logs when its connection ends
+     * ({@link io.jvmm.virtio.vhost.backend.VhostUserBackend#statsLine()}), or null before that.
+     */
+    public String sessionStats() {
+        String marker = "session stats: ";
+        String last = null;
+        for (String line : output().split("\n")) {
+            int at = line.indexOf(marker);
+            if (at >= 0) {
+                last = line.substring(at + marker.length()).trim();
+            }
+        }
+        return last;
     }
 
     @Override

@@ -23,6 +23,10 @@ import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A {@link P9Server} behind a socket: a Unix domain socket (owner-only, 0600) or TCP, on Netty's
@@ -36,6 +40,8 @@ public final class P9SocketServer implements AutoCloseable {
     private final EventLoopGroup group;
     private final Channel listener;
     private final Path socketPath;
+    private final Set<Channel> connections = ConcurrentHashMap.newKeySet();
+    private volatile boolean closed;
 
     private P9SocketServer(P9Server server, SocketAddress address, Path socketPath) throws InterruptedException {
         this.server = server;
@@ -91,6 +97,12 @@ public final class P9SocketServer implements AutoCloseable {
         @Override
         public void channelActive(ChannelHandlerContext ctx) {
             channel = ctx.channel();
+            if (closed) {
+                ctx.close();      // accepted while the server closes: never served, never left open
+                return;
+            }
+            connections.add(channel);
+            channel.closeFuture().addListener(f -> connections.remove(channel));
             SocketAddress remote = channel.remoteAddress();
             peer = remote == null || socketPath != null ? "unix:" + socketPath : "tcp:" + remote;
             session = server.open(this);
@@ -141,10 +153,21 @@ public final class P9SocketServer implements AutoCloseable {
         }
     }
 
+    /**
+     * Stops listening, closes every client's connection (so clients see the end at once), then the
+     * loop. The connections are closed here, not left to the loop's shutdown: a loop that shuts down
+     * was seen (Netty 4.2.18) to leave an accepted socket open, its client waiting for ever.
+     */
     @Override
     public void close() {
+        closed = true;
         listener.close().awaitUninterruptibly();
-        group.shutdownGracefully(0, 2, java.util.concurrent.TimeUnit.SECONDS).awaitUninterruptibly();
+        for (Channel c : List.copyOf(connections)) {
+            if (!c.close().awaitUninterruptibly(5, TimeUnit.SECONDS)) {
+                log.warn("9P {}: the connection of a client did not close within 5 s", server.name());
+            }
+        }
+        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
         if (socketPath != null) {
             try {
                 Files.deleteIfExists(socketPath);

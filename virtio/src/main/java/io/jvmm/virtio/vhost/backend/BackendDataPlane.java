@@ -37,13 +37,13 @@ final class BackendDataPlane implements AutoCloseable {
     private final AtomicLong kicksDropped = new AtomicLong();
     private BackendMemory memory;   // on the data plane only
 
-    BackendDataPlane(String name, BackendDevice device, BackendFaults faults) {
+    BackendDataPlane(String name, BackendDevice device, BackendFaults faults, BackendStats stats) {
         this.name = name;
         this.device = device;
         this.dropKicksWhileDisabled = faults.dropKicksWhileDisabled();
         this.vrings = new BackendVring[device.queueCount()];
         for (int i = 0; i < vrings.length; i++) {
-            vrings[i] = new BackendVring(i);
+            vrings[i] = new BackendVring(i, stats);
         }
         this.context = EventContext.start("vhost-backend-" + name);
     }

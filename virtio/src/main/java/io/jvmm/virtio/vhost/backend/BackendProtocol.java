@@ -44,6 +44,7 @@ final class BackendProtocol {
     private final BackendDevice device;
     private final BackendFaults faults;
     private final BackendDataPlane dataPlane;
+    private final BackendStats stats;
     private final Map<VhostUserRequest, RequestHandler> handlers;
 
     // On the control thread; the rest read them once set.
@@ -54,11 +55,13 @@ final class BackendProtocol {
     /**
      * @param setOwner what SET_OWNER does to the session
      */
-    BackendProtocol(String name, BackendDevice device, BackendFaults faults, BackendDataPlane dataPlane, Runnable setOwner) {
+    BackendProtocol(String name, BackendDevice device, BackendFaults faults, BackendDataPlane dataPlane, BackendStats stats,
+                    Runnable setOwner) {
         this.name = name;
         this.device = device;
         this.faults = faults;
         this.dataPlane = dataPlane;
+        this.stats = stats;
         this.handlers = Collections.unmodifiableMap(handlers(setOwner));
     }
 
@@ -224,8 +227,10 @@ final class BackendProtocol {
         VringFd f = decodeVringFd(m);
         BackendVring v = vring(f.index(), m);
         EventFd call = f.noFd() ? null : EventFd.adopt(m.fds()[0]);
+        v.callSwitchStarting();
         BackendFaults.pause(faults.callSwitchDelay());   // the data plane keeps signalling the old fd meanwhile
         v.switchCall(call);   // no hop to the data plane: see BackendVring
+        stats.callSwitches.incrementAndGet();
         return null;
     }
 

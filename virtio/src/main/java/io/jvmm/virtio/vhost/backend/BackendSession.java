@@ -25,17 +25,19 @@ final class BackendSession {
     private final BackendFaults faults;
     private final BackendDataPlane dataPlane;
     private final BackendProtocol protocol;
+    private final BackendStats stats;
     private final CountDownLatch ended = new CountDownLatch(1);
     private volatile FaultInjectingChannel channel;
     private volatile boolean closing;
     private volatile boolean owned;
     private volatile String endReason;
 
-    BackendSession(String name, BackendDevice device, BackendFaults faults, BackendDataPlane dataPlane) {
+    BackendSession(String name, BackendDevice device, BackendFaults faults, BackendDataPlane dataPlane, BackendStats stats) {
         this.name = name;
         this.faults = faults;
         this.dataPlane = dataPlane;
-        this.protocol = new BackendProtocol(name, device, faults, dataPlane, () -> owned = true);
+        this.stats = stats;
+        this.protocol = new BackendProtocol(name, device, faults, dataPlane, stats, () -> owned = true);
     }
 
     BackendProtocol protocol() {
@@ -71,6 +73,10 @@ final class BackendSession {
     }
 
     private void handle(FaultInjectingChannel ch, VhostUserMessage m) {
+        stats.received(m);
+        if (log.isDebugEnabled()) {
+            log.debug("{}: received {}{}", name, m.name(), m.needsReply() ? " (NEED_REPLY)" : "");
+        }
         byte[] reply = null;
         boolean ok;
         try {

@@ -13,6 +13,7 @@ import io.jvmm.virtio.vhost.VringAddress;
  */
 final class BackendVring {
     final int index;
+    private final BackendStats stats;
     private final Object callLock = new Object();
     int num;
     int base;
@@ -20,6 +21,8 @@ final class BackendVring {
     EventFd kick;
     Registration kickWatch;
     private EventFd call;   // guarded by callLock
+    /** A SET_VRING_CALL arrived and is not applied yet (the switch window); guarded by callLock. */
+    private boolean switching;
     EventFd err;
     /** Between SET_VRING_KICK and GET_VRING_BASE (or a reset). */
     boolean started;
@@ -30,15 +33,27 @@ final class BackendVring {
     boolean faulted;
     SplitVirtqueue queue;
 
-    BackendVring(int index) {
+    BackendVring(int index, BackendStats stats) {
         this.index = index;
+        this.stats = stats;
     }
 
     void signalCall() {
         synchronized (callLock) {
             if (call != null) {
                 call.signal();
+                stats.signals.incrementAndGet();
+                if (switching) {
+                    stats.signalsDuringSwitch.incrementAndGet();
+                }
             }
+        }
+    }
+
+    /** A SET_VRING_CALL for this ring arrived: signals until {@link #switchCall} still go to the old fd. */
+    void callSwitchStarting() {
+        synchronized (callLock) {
+            switching = true;
         }
     }
 
@@ -48,6 +63,7 @@ final class BackendVring {
         synchronized (callLock) {
             old = call;
             call = next;
+            switching = false;
         }
         if (old != null) {
             old.close();

@@ -30,6 +30,7 @@ public final class VhostUserBackend implements AutoCloseable {
     private final BackendDevice device;
     private final BackendDataPlane dataPlane;
     private final BackendSession session;
+    private final BackendStats stats = new BackendStats();
     private volatile UnixServerSocket listener;
     private volatile Thread thread;
 
@@ -37,8 +38,8 @@ public final class VhostUserBackend implements AutoCloseable {
         this.name = Objects.requireNonNull(name, "name");
         this.device = Objects.requireNonNull(device, "device");
         Objects.requireNonNull(faults, "faults");
-        this.dataPlane = new BackendDataPlane(name, device, faults);
-        this.session = new BackendSession(name, device, faults, dataPlane);
+        this.dataPlane = new BackendDataPlane(name, device, faults, stats);
+        this.session = new BackendSession(name, device, faults, dataPlane, stats);
     }
 
     /** The message types served (for coverage reports and tests); anything else is refused. */
@@ -150,6 +151,20 @@ public final class VhostUserBackend implements AutoCloseable {
     /** Kicks on a disabled ring thrown away (only with rule 3 switched off). */
     public long kicksDropped() {
         return dataPlane.kicksDropped();
+    }
+
+    /** What the session saw so far: requests by type, NEED_REPLY flags, call switches and signals. */
+    public BackendStats stats() {
+        return stats;
+    }
+
+    /**
+     * {@link #stats()} as one line of {@code key=value} words, with the negotiated protocol
+     * features, rule 3's kicks and what the device served (when it counts that).
+     */
+    public String statsLine() {
+        long served = device instanceof FillingDevice f ? f.served() : -1;
+        return stats.line(protocolFeatures(), kicksRemembered(), kicksDropped(), served);
     }
 
     public boolean isOwned() {

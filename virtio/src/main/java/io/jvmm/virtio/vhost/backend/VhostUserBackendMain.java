@@ -71,6 +71,7 @@ public final class VhostUserBackendMain {
             }
             backend.serve(connection);
             log.info("{}: done: {}", name, backend.endReason());
+            log.info("{}: session stats: {}", name, backend.statsLine());
         } catch (RuntimeException e) {
             log.error("{}: {}", name, e.toString(), e);
             System.exit(1);

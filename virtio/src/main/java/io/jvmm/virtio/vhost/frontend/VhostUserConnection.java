@@ -46,7 +46,16 @@ public final class VhostUserConnection implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(VhostUserConnection.class);
     private static final Duration READER_DRAIN = Duration.ofSeconds(1);
 
-    private record Outgoing(VhostUserMessage message, PendingReply reply, String what) {
+    /** A queued request; {@code sent} (may be null) completes once its bytes are written, or fails with the connection. */
+    private record Outgoing(VhostUserMessage message, PendingReply reply, String what, CompletableFuture<Void> sent) {
+        void failed(VhostUserException e) {
+            if (reply != null) {
+                reply.future.completeExceptionally(e);
+            }
+            if (sent != null) {
+                sent.completeExceptionally(e);
+            }
+        }
     }
 
     private final String peer;
@@ -184,21 +193,30 @@ public final class VhostUserConnection implements AutoCloseable {
     public CompletableFuture<VhostUserMessage> call(VhostUserMessage request, PayloadKind replyPayload, String what) {
         VhostUserRequest type = Objects.requireNonNull(request.type(), "request type");
         PendingReply p = new PendingReply(type, replyPayload, what);
-        enqueue(new Outgoing(request, p, what));
+        enqueue(new Outgoing(request, p, what, null));
         return p.future;
     }
 
     /** Queues a request that gets no reply; a send failure fails the connection. */
     public void post(VhostUserMessage request, String what) {
-        enqueue(new Outgoing(request, null, what));
+        enqueue(new Outgoing(request, null, what, null));
+    }
+
+    /**
+     * As {@link #post}, and tells when the request left: the future completes once its bytes are
+     * written to the socket (on the thread that sent it, see {@link #deferSending()}), and fails
+     * if it is never sent. Nothing says the back-end has read it, let alone applied it.
+     */
+    public CompletableFuture<Void> postAndTrack(VhostUserMessage request, String what) {
+        CompletableFuture<Void> sent = new CompletableFuture<>();
+        enqueue(new Outgoing(request, null, what, sent));
+        return sent;
     }
 
     private void enqueue(Outgoing o) {
         VhostUserException f = failure;
         if (f != null || closing) {
-            if (o.reply != null) {
-                o.reply.future.completeExceptionally(f != null ? f : closedError(o.what));
-            }
+            o.failed(f != null ? f : closedError(o.what));
             return;
         }
         outbox.add(o);
@@ -246,9 +264,7 @@ public final class VhostUserConnection implements AutoCloseable {
     private void sendOne(Outgoing o) {
         VhostUserException f = failure;
         if (f != null || closing) {
-            if (o.reply != null) {
-                o.reply.future.completeExceptionally(f != null ? f : closedError(o.what));
-            }
+            o.failed(f != null ? f : closedError(o.what));
             return;
         }
         if (o.reply != null) {
@@ -262,6 +278,13 @@ public final class VhostUserConnection implements AutoCloseable {
             channel.send(o.message);
         } catch (RuntimeException e) {
             fail("sending " + o.what + " failed: " + e.getMessage());
+            if (o.sent != null) {
+                o.sent.completeExceptionally(failure != null ? failure : closedError(o.what));
+            }
+            return;
+        }
+        if (o.sent != null) {
+            o.sent.complete(null);
         }
         if (log.isTraceEnabled()) {
             log.trace("{}: sent {}", peer, o.what);

@@ -69,6 +69,8 @@ public final class VhostUserDevice implements VirtioDevice {
     private final Object lock = new Object();
     private volatile Transport transport;
     private volatile boolean closed;
+    /** Rule 1's switch ({@code x-sync-vring}): read at every control message, so it can be flipped while the device runs. */
+    private volatile boolean syncVring;
     private boolean active;   // DRIVER_OK seen and not reset since; guarded by lock
 
     private VhostUserDevice(VhostUserDeviceOptions options, VhostUserDeviceModel model, VhostUserFrontend frontend, byte[] config,
@@ -79,6 +81,7 @@ public final class VhostUserDevice implements VirtioDevice {
         this.identity = new VirtioIdentity(options.id(), model.deviceType(), model.typeName(), model.pciClassCode());
         this.frontend = frontend;
         this.config = config;
+        this.syncVring = options.syncVring();
         this.queues = new VhostQueue[model.queueCount()];
         for (int i = 0; i < queues.length; i++) {
             queues[i] = new VhostQueue(i);
@@ -149,6 +152,23 @@ public final class VhostUserDevice implements VirtioDevice {
 
     public VhostUserFrontend frontend() {
         return frontend;
+    }
+
+    /** Whether SET_VRING_* messages are acknowledged before the guest's write completes (rule 1) now. */
+    public boolean syncVring() {
+        return syncVring;
+    }
+
+    /**
+     * Switches rule 1 on or off while the device runs ({@code qom-set ... x-sync-vring}): the
+     * next control message the guest causes is sent, and waited for, accordingly. Messages already
+     * sent keep the mode they were sent with.
+     */
+    public void setSyncVring(boolean on) {
+        if (syncVring != on) {
+            syncVring = on;
+            log.info("{}: {} is now {}", options.id(), VhostUserDeviceOptions.SYNC_VRING_PROPERTY, on ? "on" : "off");
+        }
     }
 
     /**
@@ -260,7 +280,7 @@ public final class VhostUserDevice implements VirtioDevice {
                 if (active && !q.started) {   // a late queue: set it up now, as DRIVER_OK would have
                     startQueue(q, waits);
                     if (frontend.protocolFeaturesNegotiated()) {
-                        waits.add(guard(frontend.setVringEnable(q.index, true, options.syncVring()), "SET_VRING_ENABLE"));
+                        waits.add(guard(frontend.setVringEnable(q.index, true, syncVring), "SET_VRING_ENABLE"));
                     }
                 }
             }
@@ -281,7 +301,7 @@ public final class VhostUserDevice implements VirtioDevice {
 
     @Override
     public CompletableFuture<Void> activate(VirtioActivation activation) {
-        boolean sync = options.syncVring();
+        boolean sync = syncVring;
         List<CompletableFuture<Void>> waits = new ArrayList<>();
         try (var sending = frontend.deferSending()) {
             synchronized (lock) {
@@ -315,7 +335,7 @@ public final class VhostUserDevice implements VirtioDevice {
      * an interrupt lost.
      */
     private void startQueue(VhostQueue q, List<CompletableFuture<Void>> waits) {
-        boolean sync = options.syncVring();
+        boolean sync = syncVring;
         var memory = transport.memory();
         long desc = memory.translate(q.desc).hostAddress();
         long avail = memory.translate(q.avail).hostAddress();
@@ -444,6 +464,12 @@ public final class VhostUserDevice implements VirtioDevice {
      * Points the back-end's call fd where it must go now (under the lock). Leaving the masked
      * notifier, the drain waits for the back-end's acknowledgement: before it, the back-end may
      * still signal the masked notifier, which therefore stays watched.
+     *
+     * <p>With {@code x-sync-vring=off} this is QEMU's order before its fix (7.2 and older, and
+     * later ones whenever the back-end lacks REPLY_ACK): SET_VRING_CALL is written to the socket,
+     * then the masked notifier is drained at once, without waiting for the back-end to apply the
+     * switch; a completion the back-end signals on the masked notifier in between is lost until
+     * the vector is masked again.
      */
     private CompletableFuture<Void> rewire(VhostQueue q) {
         EventFd target = callTarget(q);
@@ -458,7 +484,7 @@ public final class VhostUserDevice implements VirtioDevice {
         q.callFd = target;
         String note = target == null ? "no vector" : target == q.masked ? "masked notifier"
                 : "guest notifier of vector " + q.vector;
-        CompletableFuture<Void> switched = guard(frontend.setVringCall(q.index, target, options.syncVring(), note), "SET_VRING_CALL");
+        CompletableFuture<Void> switched = guard(frontend.setVringCall(q.index, target, syncVring, note), "SET_VRING_CALL");
         if (old == q.masked && target != q.masked) {
             return switched.thenRun(() -> drainMasked(q));
         }

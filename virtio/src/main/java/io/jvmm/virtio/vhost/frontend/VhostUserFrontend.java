@@ -2,7 +2,6 @@ package io.jvmm.virtio.vhost.frontend;
 
 import io.jvmm.chardev.EventFd;
 import io.jvmm.chardev.SocketChardevSpec;
-import io.jvmm.pci.dispatch.IoCompletion;
 import io.jvmm.pci.mem.GuestMemory;
 import io.jvmm.pci.mem.MemoryRegion;
 import io.jvmm.virtio.vhost.DeviceConfig;
@@ -35,8 +34,9 @@ import org.slf4j.LoggerFactory;
  * completes only once the back-end has processed the message: the message carries NEED_REPLY
  * when REPLY_ACK is negotiated (a non-zero reply fails the future), and is otherwise followed by
  * a GET_FEATURES round trip (the back-end handles messages in order, so that reply proves the
- * message before it was handled). With {@code ack = false} the message is fire-and-forget and
- * the future is already complete.
+ * message before it was handled). With {@code ack = false} the message is fire-and-forget, as
+ * QEMU sent these messages before its fixes: the future completes once the message is written to
+ * the socket, which says nothing of the back-end having read it.
  *
  * <p>Every method only queues and sends; none blocks (except {@link #negotiate}, which runs
  * before the device exists). Futures complete on the connection's reader thread.
@@ -281,8 +281,7 @@ public final class VhostUserFrontend implements AutoCloseable {
 
     private CompletableFuture<Void> acked(VhostUserRequest type, byte[] payload, int[] fds, boolean ack, String what) {
         if (!ack) {
-            connection.post(request(type, false, payload, fds), what);
-            return IoCompletion.DONE;
+            return connection.postAndTrack(request(type, false, payload, fds), what);
         }
         if (hasProtocolFeature(ProtocolFeatures.REPLY_ACK)) {
             return connection.call(request(type, true, payload, fds), PayloadKind.U64, what).thenApply(reply -> {
