@@ -41,6 +41,14 @@ import org.slf4j.LoggerFactory;
  *
  * <p>{@link #close()} stops the thread and closes the epoll fd and wakeup eventfd it created;
  * registered fds belong to whoever registered them and are left open.
+ *
+ * <p><b>Controlled mode</b> (a test seam, used by the control-plane interleaving explorer): a context
+ * started while a {@link Controller} is installed on the starting thread ({@link #controlledBy})
+ * gets no thread. Its sources, tasks and waits are the same, but a controller decides which of its
+ * ready callbacks runs next, on the controller's own thread ({@link #readySources},
+ * {@link #dispatchSource}, {@link #runTask}), and {@link #waitUntil} hands the wait to the
+ * controller. Timers never fire in this mode. A context with its own thread pays one null check per
+ * queued task for this.
  */
 public final class EventContext implements Executor, AutoCloseable, WatchedContext {
     private static final Logger log = LoggerFactory.getLogger(EventContext.class);
@@ -50,7 +58,15 @@ public final class EventContext implements Executor, AutoCloseable, WatchedConte
     private static final long RECHECK_MS = 5;
     private static final Duration CLOSE_JOIN = Duration.ofSeconds(5);
 
+    /** The innermost controlled context whose callback the controller is running on this thread. */
+    private static final ThreadLocal<EventContext> CONTROLLED_CURRENT = new ThreadLocal<>();
+    /** The controller that contexts started by this thread are given (see {@link #controlledBy}). */
+    private static final ThreadLocal<Controller> CONTROLLER = new ThreadLocal<>();
+
     private final String name;
+    /** Null for a context with its own thread (the production case). */
+    private final Controller controller;
+    /** Null in controlled mode. */
     private final Thread thread;
     private final int epfd;
     private final EventFd wakeup;
@@ -68,9 +84,14 @@ public final class EventContext implements Executor, AutoCloseable, WatchedConte
     private volatile String running = "nothing";
     private volatile boolean resourcesClosed;
     private int depth;
+    // Controlled mode only, on the controller's thread.
+    private int controlledDepth;
+    private Epoll.Events controlledEvents;
+    private final java.util.HashMap<Long, Integer> readyEvents = new java.util.HashMap<>();
 
-    private EventContext(String name) {
+    private EventContext(String name, Controller controller) {
         this.name = name;
+        this.controller = controller;
         this.epfd = Epoll.create();
         try {
             this.wakeup = EventFd.create();
@@ -79,16 +100,37 @@ public final class EventContext implements Executor, AutoCloseable, WatchedConte
             Fds.closeQuietly(epfd);
             throw e;
         }
-        this.thread = new Thread(this::loop, "ctx-" + name);
-        this.thread.setDaemon(true);
+        if (controller == null) {
+            this.thread = new Thread(this::loop, "ctx-" + name);
+            this.thread.setDaemon(true);
+        } else {
+            this.thread = null;
+        }
     }
 
-    /** Creates a context and starts its thread, named {@code ctx-<name>}. */
+    /**
+     * Creates a context and starts its thread, named {@code ctx-<name>}; or, while a
+     * {@link Controller} is installed on the calling thread ({@link #controlledBy}), a controlled
+     * context with no thread, handed to that controller.
+     */
     public static EventContext start(String name) {
+        return start(name, CONTROLLER.get());
+    }
+
+    /** A new context run the way this one is: on a thread of its own, or by this one's controller. */
+    public EventContext startSibling(String name) {
+        return start(name, controller);
+    }
+
+    private static EventContext start(String name, Controller controller) {
         Objects.requireNonNull(name, "name");
-        EventContext c = new EventContext(name);
-        c.thread.start();
-        log.debug("event context '{}' started", name);
+        EventContext c = new EventContext(name, controller);
+        if (controller == null) {
+            c.thread.start();
+        } else {
+            controller.adopted(c);
+        }
+        log.debug("event context '{}' started{}", name, controller == null ? "" : " (controlled)");
         return c;
     }
 
@@ -97,9 +139,9 @@ public final class EventContext implements Executor, AutoCloseable, WatchedConte
         return name;
     }
 
-    /** True when called on this context's thread. */
+    /** True when called on this context's thread (controlled: from one of its callbacks). */
     public boolean inContext() {
-        return Thread.currentThread() == thread;
+        return controller == null ? Thread.currentThread() == thread : CONTROLLED_CURRENT.get() == this;
     }
 
     // ---------------------------------------------------------------- sources
@@ -171,7 +213,7 @@ public final class EventContext implements Executor, AutoCloseable, WatchedConte
             timers.add(t);
             earliest = timers.peek() == t;
         }
-        if (earliest && !inContext()) {
+        if (earliest && controller == null && !inContext()) {
             wake();
         }
         return t;
@@ -208,7 +250,7 @@ public final class EventContext implements Executor, AutoCloseable, WatchedConte
             throw new RejectedExecutionException("event context '" + name + "' is closed; cannot run " + task.what);
         }
         tasks.add(task);
-        if (!inContext()) {
+        if (controller == null && !inContext()) {
             wake();
         }
     }
@@ -241,6 +283,10 @@ public final class EventContext implements Executor, AutoCloseable, WatchedConte
         Objects.requireNonNull(condition, "condition");
         Objects.requireNonNull(what, "what");
         if (condition.getAsBoolean()) {
+            return;
+        }
+        if (controller != null) {
+            controller.runUntil(this, condition, timeout, what);
             return;
         }
         long start = System.nanoTime();
@@ -474,6 +520,160 @@ public final class EventContext implements Executor, AutoCloseable, WatchedConte
         return running;
     }
 
+    // ---------------------------------------------------------------- controlled mode
+
+    /**
+     * The seam for a deterministic scheduler (the control-plane interleaving explorer): contexts
+     * started while a controller is installed have no thread; the controller runs their work, one
+     * callback at a time, on its own thread, and decides what runs next. Nothing in production
+     * installs one.
+     */
+    public interface Controller {
+        /** A context was started under this controller: from now on only the controller runs its work. */
+        void adopted(EventContext context);
+
+        /**
+         * A synchronous wait ({@link #waitUntil} on {@code context}, or a blocking wait for work of
+         * {@code context}) by the work running now: run other work until {@code condition} holds.
+         *
+         * @throws SyncWaitTimeoutException if it cannot come to hold
+         */
+        void runUntil(EventContext context, BooleanSupplier condition, Duration timeout, String what);
+
+        /** A deliberate delay of the work running now (fault injection): other work may run meanwhile. */
+        void pause(Duration delay, String what);
+
+        /** The context was closed. */
+        void closed(EventContext context);
+    }
+
+    /** Undoes {@link #controlledBy}. */
+    public interface ControlScope extends AutoCloseable {
+        @Override
+        void close();
+    }
+
+    /**
+     * Until the returned scope is closed, every context this thread starts is controlled by
+     * {@code controller} (contexts started elsewhere are not). For tests only.
+     */
+    public static ControlScope controlledBy(Controller controller) {
+        Objects.requireNonNull(controller, "controller");
+        Controller previous = CONTROLLER.get();
+        CONTROLLER.set(controller);
+        return () -> {
+            if (previous == null) {
+                CONTROLLER.remove();
+            } else {
+                CONTROLLER.set(previous);
+            }
+        };
+    }
+
+    /** This context's controller, or null for a context with its own thread. */
+    public Controller controller() {
+        return controller;
+    }
+
+    /** Controlled mode: whether a queued task waits. */
+    public boolean hasTask() {
+        requireControlled();
+        return !stopping.get() && !tasks.isEmpty();
+    }
+
+    /** Controlled mode: what the next task is, or null. */
+    public String nextTask() {
+        requireControlled();
+        Task t = tasks.peek();
+        return t == null ? null : t.what;
+    }
+
+    /** Controlled mode: runs the oldest queued task on the calling thread; false if there was none. */
+    public boolean runTask() {
+        requireControlled();
+        if (stopping.get()) {
+            return false;
+        }
+        Task t = tasks.poll();
+        if (t == null) {
+            return false;
+        }
+        controlledDispatch(() -> runGuarded(t.what, t.command));
+        return true;
+    }
+
+    /**
+     * Controlled mode: the keys of the fd sources that are ready now and not running, in
+     * registration order (an epoll_wait with no timeout; the order is fixed so a seed replays).
+     */
+    public long[] readySources() {
+        requireControlled();
+        readyEvents.clear();
+        if (stopping.get()) {
+            return new long[0];
+        }
+        if (controlledEvents == null) {
+            controlledEvents = new Epoll.Events(MAX_EVENTS);
+        }
+        int n = Epoll.await(epfd, controlledEvents, 0);
+        long[] keys = new long[n];
+        int k = 0;
+        for (int i = 0; i < n; i++) {
+            long key = controlledEvents.key(i);
+            if (key == WAKEUP_KEY) {
+                wakeup.consume();
+                wakePending.set(false);
+                continue;
+            }
+            FdSource s = sources.get(key);
+            if (s != null && !s.cancelled && !s.busy) {
+                keys[k++] = key;
+                readyEvents.put(key, controlledEvents.events(i));
+            }
+        }
+        keys = java.util.Arrays.copyOf(keys, k);
+        java.util.Arrays.sort(keys);
+        return keys;
+    }
+
+    /** Controlled mode: what the source with {@code key} is for, or null if it is gone. */
+    public String describeSource(long key) {
+        FdSource s = sources.get(key);
+        return s == null ? null : s.what;
+    }
+
+    /** Controlled mode: runs the callback of a source {@link #readySources} returned, on the calling thread. */
+    public void dispatchSource(long key) {
+        requireControlled();
+        FdSource s = sources.get(key);
+        if (s == null || s.cancelled || s.busy || stopping.get()) {
+            return;
+        }
+        int events = readyEvents.getOrDefault(key, EPOLLIN);
+        controlledDispatch(() -> dispatch(s, events));
+    }
+
+    private void controlledDispatch(Runnable work) {
+        EventContext outer = CONTROLLED_CURRENT.get();
+        CONTROLLED_CURRENT.set(this);
+        controlledDepth++;
+        try {
+            work.run();
+        } finally {
+            controlledDepth--;
+            CONTROLLED_CURRENT.set(outer);
+            if (controlledDepth == 0 && stopping.get() && !resourcesClosed) {
+                releaseResources();
+            }
+        }
+    }
+
+    private void requireControlled() {
+        if (controller == null) {
+            throw new IllegalStateException("event context '" + name + "' has its own thread; only a controlled context is stepped");
+        }
+    }
+
     // ---------------------------------------------------------------- closing
 
     public boolean isClosed() {
@@ -489,6 +689,16 @@ public final class EventContext implements Executor, AutoCloseable, WatchedConte
      */
     @Override
     public void close() {
+        if (controller != null) {
+            if (stopping.compareAndSet(false, true)) {
+                log.debug("closing controlled event context '{}'", name);
+                if (controlledDepth == 0) {
+                    releaseResources();
+                }   // else when the callback that closed it returns
+                controller.closed(this);
+            }
+            return;
+        }
         if (stopping.compareAndSet(false, true)) {
             log.debug("closing event context '{}'", name);
             wake();

@@ -16,7 +16,10 @@ public interface VirtioInterrupts {
     /** Whether {@code vector} is masked now (per vector or by the function mask). */
     boolean isMasked(int vector);
 
-    /** Raises {@code vector}; while it is masked this sets its pending bit, delivered on unmask (rule 2). */
+    /**
+     * Raises a queue vector; while it is masked this sets its pending bit, delivered on unmask (rule 2);
+     * while MSI-X is disabled it sets the queue bit of the ISR (virtio 1.x 4.1.5.3).
+     */
     void signal(int vector);
 
     /** The configuration changed: raise the configuration interrupt. */

@@ -55,6 +55,8 @@ public final class Msix {
     private final IoHandler pbaHandler = new MsixPbaHandler(this);
     private volatile boolean enabled;
     private volatile boolean functionMasked;
+    /** Told of each signal dropped because MSI-X is disabled (a transport's INTx fallback), or null. */
+    private volatile java.util.function.IntConsumer droppedListener;
     /** Set by {@link #install}. */
     private ConfigSpace config;
     private int capability = -1;
@@ -201,7 +203,13 @@ public final class Msix {
                     states.delivered(vector);
                 }
             }
-            case DROPPED -> log.debug("{}: MSI-X vector {} signalled while MSI-X is disabled, dropped", deviceId, vector);
+            case DROPPED -> {
+                log.debug("{}: MSI-X vector {} signalled while MSI-X is disabled, dropped", deviceId, vector);
+                java.util.function.IntConsumer l = droppedListener;
+                if (l != null) {
+                    l.accept(vector);
+                }
+            }
             case PENDING -> log.trace("{}: MSI-X vector {} masked, pending", deviceId, vector);
         }
         return result;
@@ -236,6 +244,15 @@ public final class Msix {
     public MsiMessage message(int vector) {
         checkVector(vector);
         return messages.get(vector);
+    }
+
+    /**
+     * Tells {@code listener} (on the signalling thread) of every signal {@link #signal} drops
+     * because MSI-X is disabled, whoever signalled (a guest notifier included), so that a
+     * transport can fall back to what it does without MSI-X (virtio: the ISR). One listener.
+     */
+    public void onDropped(java.util.function.IntConsumer listener) {
+        droppedListener = listener;
     }
 
     public void addObserver(MsixVectorObserver observer) {

@@ -4,6 +4,7 @@ import io.jvmm.chardev.EventContext;
 import io.jvmm.pci.dispatch.IoCompletion;
 import io.jvmm.pci.mem.GuestMemory;
 import io.jvmm.pci.msix.Msix;
+import io.jvmm.pci.msix.SignalResult;
 import io.jvmm.virtio.DeviceStatus;
 import io.jvmm.virtio.VirtioActivation;
 import io.jvmm.virtio.VirtioDevice;
@@ -290,14 +291,26 @@ final class DeviceLifecycle {
     private void raise(int vector, int isrBit) {
         interrupted.run();
         if (msix.isEnabled()) {
-            if (vector != QueueRegisters.NO_VECTOR) {
-                msix.signal(vector);
+            if (vector != QueueRegisters.NO_VECTOR && msix.signal(vector) == SignalResult.DROPPED && isrBit == ISR_CONFIG) {
+                synchronized (this) {
+                    isr |= ISR_CONFIG;   // MSI-X was disabled meanwhile (signalDropped set the queue bit)
+                }
             }
             return;
         }
         synchronized (this) {
             isr |= isrBit;   // INTx is not wired: the driver sees the cause when it polls the ISR
         }
+    }
+
+    /**
+     * A signal of {@code vector} found MSI-X disabled: the driver sees its cause in the ISR (virtio
+     * 1.x 4.1.5.3; INTx is not wired). Signals that reach MSI-X from outside {@link #raise} (a
+     * back-end's completion on a guest notifier, the transport's queue signals) are queue
+     * notifications; {@link #raise} adds the configuration bit itself when it loses that race.
+     */
+    synchronized void signalDropped(int vector) {
+        isr |= ISR_QUEUE;
     }
 
     /** Reading the ISR acknowledges it. */

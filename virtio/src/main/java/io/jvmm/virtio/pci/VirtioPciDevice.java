@@ -85,6 +85,9 @@ public class VirtioPciDevice extends PciDevice {
                     .tags(Tags.of("device", identity.id(), "type", identity.typeName())).register(services.meters());
             this.lifecycle = new DeviceLifecycle(device, context, msix, memory, interrupts::increment);
             this.registers = lifecycle.registers();
+            // A signal that finds MSI-X disabled (a back-end's completion on a guest notifier, one in
+            // flight while the guest disabled MSI-X) shows in the ISR, as virtio 1.x 4.1.5.3 wants.
+            msix.onDropped(lifecycle::signalDropped);
 
             long msixBarSize = powerOfTwoAtLeast(Math.max(4096, 2 * Math.max(msix.tableSize(), msix.pbaSize())));
             long pbaOffset = msixBarSize / 2;
@@ -318,7 +321,7 @@ public class VirtioPciDevice extends PciDevice {
         @Override
         public void signal(int vector) {
             interrupts.increment();
-            msix.signal(vector);
+            msix.signal(vector);   // while MSI-X is disabled the lifecycle's fallback sets the ISR instead
         }
 
         @Override

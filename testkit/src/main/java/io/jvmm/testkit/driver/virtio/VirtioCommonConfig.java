@@ -7,23 +7,24 @@ import io.jvmm.testkit.driver.GuestCpu;
  * field requires; 64-bit queue addresses are written as two dwords, low first, as Linux does.
  */
 public final class VirtioCommonConfig {
-    static final int DEVICE_FEATURE_SELECT = 0x00;
-    static final int DEVICE_FEATURE = 0x04;
-    static final int DRIVER_FEATURE_SELECT = 0x08;
-    static final int DRIVER_FEATURE = 0x0C;
-    static final int CONFIG_MSIX_VECTOR = 0x10;
-    static final int NUM_QUEUES = 0x12;
-    static final int DEVICE_STATUS = 0x14;
-    static final int CONFIG_GENERATION = 0x15;
-    static final int QUEUE_SELECT = 0x16;
-    static final int QUEUE_SIZE = 0x18;
-    static final int QUEUE_MSIX_VECTOR = 0x1A;
-    static final int QUEUE_ENABLE = 0x1C;
-    static final int QUEUE_NOTIFY_OFF = 0x1E;
-    static final int QUEUE_DESC = 0x20;
-    static final int QUEUE_DRIVER = 0x28;
-    static final int QUEUE_DEVICE = 0x30;
-    static final int LENGTH = 0x38;
+    // The field offsets are public for drivers written at the register level (the explorer's guest).
+    public static final int DEVICE_FEATURE_SELECT = 0x00;
+    public static final int DEVICE_FEATURE = 0x04;
+    public static final int DRIVER_FEATURE_SELECT = 0x08;
+    public static final int DRIVER_FEATURE = 0x0C;
+    public static final int CONFIG_MSIX_VECTOR = 0x10;
+    public static final int NUM_QUEUES = 0x12;
+    public static final int DEVICE_STATUS = 0x14;
+    public static final int CONFIG_GENERATION = 0x15;
+    public static final int QUEUE_SELECT = 0x16;
+    public static final int QUEUE_SIZE = 0x18;
+    public static final int QUEUE_MSIX_VECTOR = 0x1A;
+    public static final int QUEUE_ENABLE = 0x1C;
+    public static final int QUEUE_NOTIFY_OFF = 0x1E;
+    public static final int QUEUE_DESC = 0x20;
+    public static final int QUEUE_DRIVER = 0x28;
+    public static final int QUEUE_DEVICE = 0x30;
+    public static final int LENGTH = 0x38;
 
     /** "No vector" in config_msix_vector / queue_msix_vector. */
     public static final int NO_VECTOR = 0xFFFF;

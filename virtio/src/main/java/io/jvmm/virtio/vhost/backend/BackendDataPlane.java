@@ -8,6 +8,7 @@ import io.jvmm.virtio.queue.VirtqueueFault;
 import io.jvmm.virtio.vhost.VringAddress;
 import java.time.Duration;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -254,9 +255,29 @@ final class BackendDataPlane implements AutoCloseable {
         }
     }
 
+    /**
+     * A delay of the control thread (fault injection): a pause of the calling thread, or, when
+     * the explorer's controller runs the back-end, a point where it may run other work.
+     */
+    void pause(Duration delay, String what) {
+        if (delay.isZero()) {
+            return;
+        }
+        EventContext.Controller controller = context.controller();
+        if (controller != null) {
+            controller.pause(delay, name + ": " + what);
+        } else {
+            BackendFaults.pause(delay);
+        }
+    }
+
     private <T> T onDataPlane(String what, Callable<T> work) {
         try {
-            return context.submit(work).get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+            CompletableFuture<T> f = context.submit(work);
+            if (context.controller() != null) {
+                context.waitUntil(f::isDone, TIMEOUT, "the data plane of " + name + " to " + what);   // no thread would complete f
+            }
+            return f.get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
         } catch (ExecutionException e) {
             if (e.getCause() instanceof RuntimeException re) {
                 throw re;

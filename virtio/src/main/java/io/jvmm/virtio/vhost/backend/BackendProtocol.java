@@ -228,7 +228,7 @@ final class BackendProtocol {
         BackendVring v = vring(f.index(), m);
         EventFd call = f.noFd() ? null : EventFd.adopt(m.fds()[0]);
         v.callSwitchStarting();
-        BackendFaults.pause(faults.callSwitchDelay());   // the data plane keeps signalling the old fd meanwhile
+        dataPlane.pause(faults.callSwitchDelay(), "call-fd switch of vring " + f.index());   // the data plane keeps signalling the old fd meanwhile
         v.switchCall(call);   // no hop to the data plane: see BackendVring
         stats.callSwitches.incrementAndGet();
         return null;
@@ -250,7 +250,7 @@ final class BackendProtocol {
         if (!protocolFeaturesNegotiated) {
             throw new Refusal("SET_VRING_ENABLE without VHOST_USER_F_PROTOCOL_FEATURES negotiated");
         }
-        BackendFaults.pause(faults.enableDelay());
+        dataPlane.pause(faults.enableDelay(), "enable of vring " + s.index());
         dataPlane.enable(v, s.num() == 1);
         return null;
     }

@@ -1,5 +1,7 @@
 package io.jvmm.virtio.vhost.backend;
 
+import io.jvmm.chardev.EventContext;
+import io.jvmm.chardev.Registration;
 import io.jvmm.chardev.UnixSocketChannel;
 import io.jvmm.virtio.vhost.VhostUserChannel;
 import io.jvmm.virtio.vhost.VhostUserMessage;
@@ -31,6 +33,9 @@ final class BackendSession {
     private volatile boolean closing;
     private volatile boolean owned;
     private volatile String endReason;
+    /** The watch on the socket when served on an event context ({@link #serveOn}). */
+    private volatile Registration registration;
+    private volatile boolean finished;
 
     BackendSession(String name, BackendDevice device, BackendFaults faults, BackendDataPlane dataPlane, BackendStats stats) {
         this.name = name;
@@ -46,28 +51,74 @@ final class BackendSession {
 
     /** Serves {@code socket} on the calling thread until the connection ends; then releases it. */
     void serve(UnixSocketChannel socket) {
+        FaultInjectingChannel ch = open(socket);
+        String why = "failed";
+        try {
+            do {
+                why = serveOne(ch);
+            } while (why == null);
+        } finally {
+            finish(ch, why);
+        }
+    }
+
+    /**
+     * Serves {@code socket} with one callback per message on {@code context} (the explorer runs
+     * the back-end this way, under its controller), until the connection ends; then releases it.
+     */
+    void serveOn(EventContext context, UnixSocketChannel socket) {
+        FaultInjectingChannel ch = open(socket);
+        Registration[] watch = new Registration[1];
+        watch[0] = context.addReadable(socket.fd(), name + " front-end requests", () -> {
+            String why = serveOne(ch);
+            if (why != null) {
+                watch[0].cancel();   // before the socket is closed
+                finish(ch, why);
+            }
+        });
+        registration = watch[0];
+    }
+
+    private FaultInjectingChannel open(UnixSocketChannel socket) {
         FaultInjectingChannel ch = new FaultInjectingChannel(name,
-                new VhostUserChannel(socket, "vhost-user front-end of back-end '" + name + "'"), faults, () -> closing);
+                new VhostUserChannel(socket, "vhost-user front-end of back-end '" + name + "'"), faults, () -> closing, dataPlane::pause);
         channel = ch;
         log.debug("{}: serving {}", name, socket);
-        String why = "connection closed";
+        return ch;
+    }
+
+    /** Receives and answers one request; returns why the session ends, or null to go on. */
+    private String serveOne(FaultInjectingChannel ch) {
+        if (closing) {
+            return "connection closed";
+        }
         try {
-            while (!closing) {
-                handle(ch, ch.receive());
-            }
+            handle(ch, ch.receive());
+            return null;
         } catch (SessionEnd e) {
-            why = e.getMessage();
+            return e.getMessage();
         } catch (VhostUserProtocolException e) {
-            why = "protocol error: " + e.getMessage();
+            String why = "protocol error: " + e.getMessage();
             log.warn("{}: {}", name, why);
+            return why;
         } catch (RuntimeException e) {
-            why = closing ? "closed" : "failed: " + e;
+            String why = closing ? "closed" : "failed: " + e;
             if (!closing) {
                 log.warn("{}: connection {}", name, why, e);
             }
-        } finally {
+            return why;
+        }
+    }
+
+    private void finish(FaultInjectingChannel ch, String why) {
+        if (finished) {
+            return;
+        }
+        finished = true;
+        try {
             ch.close();
             dataPlane.endSession();
+        } finally {
             end(why);
         }
     }
@@ -134,6 +185,13 @@ final class BackendSession {
     void stop() {
         closing = true;
         FaultInjectingChannel ch = channel;
+        Registration r = registration;
+        if (r != null && ch != null) {
+            // Served on a context: no thread will see the closed socket, so end the session here.
+            r.cancel();
+            finish(ch, "closed");
+            return;
+        }
         if (ch != null) {
             ch.close();
         }

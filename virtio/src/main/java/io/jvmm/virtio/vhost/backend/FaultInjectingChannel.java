@@ -13,6 +13,8 @@ import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
+import java.time.Duration;
+import java.util.function.BiConsumer;
 import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -31,6 +33,8 @@ final class FaultInjectingChannel implements AutoCloseable {
     private final VhostUserChannel channel;
     private final BackendFaults faults;
     private final BooleanSupplier closing;
+    /** How a delay is spent ({@link BackendDataPlane#pause}). */
+    private final BiConsumer<Duration, String> pause;
     private final AtomicLong messages = new AtomicLong();
     /** How many requests of the type {@link BackendFaults#replyFaultOn()} arrived so far. */
     private int replyFaultCandidates;
@@ -39,12 +43,15 @@ final class FaultInjectingChannel implements AutoCloseable {
 
     /**
      * @param closing whether the back-end is being closed (a stalled connection gives up then)
+     * @param pause   how a delay is spent
      */
-    FaultInjectingChannel(String name, VhostUserChannel channel, BackendFaults faults, BooleanSupplier closing) {
+    FaultInjectingChannel(String name, VhostUserChannel channel, BackendFaults faults, BooleanSupplier closing,
+                          BiConsumer<Duration, String> pause) {
         this.name = name;
         this.channel = channel;
         this.faults = faults;
         this.closing = closing;
+        this.pause = pause;
     }
 
     String peer() {
@@ -83,7 +90,7 @@ final class FaultInjectingChannel implements AutoCloseable {
             stallUntilClosed();
             throw new SessionEnd("fault injection: stalled at message " + n);
         }
-        BackendFaults.pause(faults.messageDelay());
+        pause.accept(faults.messageDelay(), "delay before " + m.name());
         VhostUserRequest type = m.type();
         spoilReply = type != null && type == faults.replyFaultOn() && ++replyFaultCandidates == faults.replyFaultOccurrence();
         return m;

@@ -1,5 +1,6 @@
 package io.jvmm.virtio.vhost.backend;
 
+import io.jvmm.chardev.EventContext;
 import io.jvmm.chardev.UnixServerSocket;
 import io.jvmm.chardev.UnixSocketChannel;
 import io.jvmm.virtio.vhost.VhostUserRequest;
@@ -116,6 +117,15 @@ public final class VhostUserBackend implements AutoCloseable {
      */
     public void serve(UnixSocketChannel socket) {
         session.serve(socket);
+    }
+
+    /**
+     * Serves one connection with one callback per request on {@code context} instead of a thread
+     * (the control-plane explorer runs the whole back-end this way, under its controller); the
+     * session ends as {@link #serve} does. Returns at once.
+     */
+    public void serveOn(EventContext context, UnixSocketChannel socket) {
+        session.serveOn(context, socket);
     }
 
     /** Waits for the served connection to end; false on timeout. */

@@ -71,6 +71,8 @@ public final class VhostUserConnection implements AutoCloseable {
     private volatile VhostUserException failure;
     private volatile boolean closing;
     private volatile Thread reader;
+    /** In controlled mode (the explorer) the replies are read by callbacks on this context instead of a thread. */
+    private volatile EventContext readerContext;
     private volatile Registration deadlineTimer;
 
     private VhostUserConnection(String peer, Duration replyTimeout, EventContext context) {
@@ -149,6 +151,23 @@ public final class VhostUserConnection implements AutoCloseable {
         // transport's lock) then fails after the reply timeout instead of holding the vCPU for ever.
         socket.setSendTimeout(replyTimeout);
         channel = new VhostUserChannel(socket, peer);
+        if (context.controller() != null) {
+            // Controlled (the explorer): one reply per callback of a context of the same controller.
+            EventContext rx = context.startSibling("vhost-rx-" + context.name());
+            readerContext = rx;
+            Registration[] watch = new Registration[1];
+            watch[0] = rx.addReadable(socket.fd(), "replies of " + peer, () -> {
+                String why = failure != null || closing ? "" : readReply(channel);
+                if (why != null) {
+                    watch[0].cancel();   // before the socket is closed
+                    if (!why.isEmpty()) {
+                        fail(why);
+                    }
+                }
+            });
+            log.debug("{}: connected (controlled)", peer);
+            return;
+        }
         Thread t = new Thread(this::readReplies, "vhost-rx-" + context.name());
         t.setDaemon(true);
         reader = t;
@@ -300,26 +319,43 @@ public final class VhostUserConnection implements AutoCloseable {
     private void readReplies() {
         VhostUserChannel ch = channel;
         while (failure == null && !closing) {
-            VhostUserMessage m;
-            try {
-                m = ch.receive();
-            } catch (EndOfStreamException e) {
-                fail((e.received() == 0 ? "back-end closed the connection" : "back-end closed the connection in the middle of a message ("
-                        + e.received() + " of " + e.expected() + " bytes)") + awaited());
-                return;
-            } catch (VhostUserProtocolException e) {
-                String detail = e.getMessage().startsWith(peer + ": ") ? e.getMessage().substring(peer.length() + 2) : e.getMessage();
-                fail("malformed message: " + detail + awaited());
-                return;
-            } catch (NativeException e) {
-                boolean reset = "ECONNRESET".equals(e.errnoName());
-                fail((reset ? "back-end closed the connection (reset)" : "receive failed: " + e.getMessage()) + awaited());
-                return;
-            } catch (RuntimeException e) {
-                fail("receive failed: " + e.getMessage() + awaited());
+            String why = readReply(ch);
+            if (why != null) {
+                fail(why);
                 return;
             }
-            deliver(m);
+        }
+    }
+
+    /** Receives and delivers one reply; returns why the connection must fail, or null. */
+    private String readReply(VhostUserChannel ch) {
+        VhostUserMessage m;
+        try {
+            m = ch.receive();
+        } catch (EndOfStreamException e) {
+            return (e.received() == 0 ? "back-end closed the connection" : "back-end closed the connection in the middle of a message ("
+                    + e.received() + " of " + e.expected() + " bytes)") + awaited();
+        } catch (VhostUserProtocolException e) {
+            String detail = e.getMessage().startsWith(peer + ": ") ? e.getMessage().substring(peer.length() + 2) : e.getMessage();
+            return "malformed message: " + detail + awaited();
+        } catch (NativeException e) {
+            boolean reset = "ECONNRESET".equals(e.errnoName());
+            return (reset ? "back-end closed the connection (reset)" : "receive failed: " + e.getMessage()) + awaited();
+        } catch (RuntimeException e) {
+            return "receive failed: " + e.getMessage() + awaited();
+        }
+        deliver(m);
+        return null;
+    }
+
+    /**
+     * Controlled mode (the explorer): a blocking wait for {@code f} would stall the one thread
+     * that runs everything, so the controller runs the other work until {@code f} is done.
+     * With threads of its own the connection does nothing here.
+     */
+    void letControllerComplete(java.util.concurrent.Future<?> f, Duration timeout, String what) {
+        if (context.controller() != null) {
+            context.waitUntil(f::isDone, timeout, what);
         }
     }
 
@@ -469,6 +505,10 @@ public final class VhostUserConnection implements AutoCloseable {
             c.close();   // closes the socket too, which ends the reader
         } else if (channel != null) {
             channel.close();
+        }
+        EventContext rx = readerContext;
+        if (rx != null) {
+            rx.close();
         }
         context.close();
         log.debug("{}: closed", peer);

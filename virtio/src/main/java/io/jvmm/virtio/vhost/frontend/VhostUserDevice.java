@@ -72,6 +72,12 @@ public final class VhostUserDevice implements VirtioDevice {
     /** Rule 1's switch ({@code x-sync-vring}): read at every control message, so it can be flipped while the device runs. */
     private volatile boolean syncVring;
     private boolean active;   // DRIVER_OK seen and not reset since; guarded by lock
+    /**
+     * Test-only mutations (the explorer's mutation check switches a rule's real mechanism off to
+     * show it finds the violation): set through package-private setters, never by the product.
+     */
+    private boolean mutationNoAckWait;
+    private boolean mutationNoMaskedDrain;
 
     private VhostUserDevice(VhostUserDeviceOptions options, VhostUserDeviceModel model, VhostUserFrontend frontend, byte[] config,
                             VhostUserMetrics metrics) {
@@ -103,7 +109,23 @@ public final class VhostUserDevice implements VirtioDevice {
     public static VhostUserDevice realize(VhostUserDeviceOptions options, VhostUserDeviceModel model, VhostUserMetrics metrics) {
         Objects.requireNonNull(model, "model");
         Objects.requireNonNull(metrics, "metrics");
-        VhostUserFrontend frontend = VhostUserFrontend.connect(options.id(), options.chardev(), options.replyTimeout());
+        return realize(options, model, metrics, VhostUserFrontend.connect(options.id(), options.chardev(), options.replyTimeout()));
+    }
+
+    /**
+     * As {@link #realize(VhostUserDeviceOptions, VhostUserDeviceModel, VhostUserMetrics)} over a
+     * connection made elsewhere (a socketpair, an fd handed over by a manager), which the device
+     * owns from here in every outcome; {@code options.chardev()} only names it.
+     */
+    public static VhostUserDevice realize(VhostUserDeviceOptions options, VhostUserDeviceModel model, VhostUserMetrics metrics,
+                                          VhostUserConnection connection) {
+        return realize(options, model, metrics, new VhostUserFrontend(connection));
+    }
+
+    private static VhostUserDevice realize(VhostUserDeviceOptions options, VhostUserDeviceModel model, VhostUserMetrics metrics,
+                                           VhostUserFrontend frontend) {
+        Objects.requireNonNull(model, "model");
+        Objects.requireNonNull(metrics, "metrics");
         try {
             long wanted = model.configFromBackend() ? WANTED_PROTOCOL : WANTED_PROTOCOL & ~ProtocolFeatures.bit(ProtocolFeatures.CONFIG);
             frontend.negotiate(wanted, model.queueCount());
@@ -169,6 +191,28 @@ public final class VhostUserDevice implements VirtioDevice {
             syncVring = on;
             log.info("{}: {} is now {}", options.id(), VhostUserDeviceOptions.SYNC_VRING_PROPERTY, on ? "on" : "off");
         }
+    }
+
+    /**
+     * Test-only (the explorer's mutation check): rule 1's wait switched off. The guest's writes
+     * (DRIVER_OK, queue_enable, MSI-X mask and unmask, vector changes) and the device reset
+     * complete without waiting for the back-end's acknowledgements, which are still requested.
+     */
+    void mutateNoAckWait(boolean on) {
+        mutationNoAckWait = on;
+    }
+
+    /**
+     * Test-only (the explorer's mutation check): rule 2's drain switched off. Leaving the masked
+     * notifier, the device stops watching it without delivering what it holds.
+     */
+    void mutateNoMaskedDrain(boolean on) {
+        mutationNoMaskedDrain = on;
+    }
+
+    /** What the guest's operation waits for: the acknowledgements, unless rule 1 is mutated away. */
+    private CompletableFuture<Void> guestWaitsFor(CompletableFuture<Void> acknowledged) {
+        return mutationNoAckWait ? IoCompletion.DONE : acknowledged;
     }
 
     /**
@@ -285,7 +329,7 @@ public final class VhostUserDevice implements VirtioDevice {
                 }
             }
         }
-        return IoCompletion.all(waits);
+        return guestWaitsFor(IoCompletion.all(waits));
     }
 
     @Override
@@ -294,7 +338,7 @@ public final class VhostUserDevice implements VirtioDevice {
             synchronized (lock) {
                 VhostQueue q = queue(index);
                 q.vector = vector;
-                return q.started ? rewire(q) : IoCompletion.DONE;
+                return q.started ? guestWaitsFor(rewire(q)) : IoCompletion.DONE;
             }
         }
     }
@@ -326,7 +370,7 @@ public final class VhostUserDevice implements VirtioDevice {
                 }
             }
         }
-        return IoCompletion.all(waits);
+        return guestWaitsFor(IoCompletion.all(waits));
     }
 
     /**
@@ -389,12 +433,13 @@ public final class VhostUserDevice implements VirtioDevice {
         }
         // The reset completes however the back-end answers: a dead back-end has been reported
         // already, and the guest must be able to read status 0 and start again.
-        return CompletableFuture.allOf(waits.toArray(new CompletableFuture<?>[0])).handle((ok, error) -> {
+        CompletableFuture<Void> stopped = CompletableFuture.allOf(waits.toArray(new CompletableFuture<?>[0])).handle((ok, error) -> {
             if (error != null && !closed) {
                 log.warn("{}: back-end did not complete the device reset: {}", options.id(), cause(error).getMessage());
             }
             return null;
         });
+        return guestWaitsFor(stopped);
     }
 
     /** A back-end whose connection failed (gone, stalled, broke the protocol) cannot serve a new driver. */
@@ -447,7 +492,7 @@ public final class VhostUserDevice implements VirtioDevice {
                 }
             }
         }
-        return IoCompletion.all(waits);
+        return guestWaitsFor(IoCompletion.all(waits));
     }
 
     /** Where the queue's completions must go now: none, the masked notifier, or the guest notifier. */
@@ -484,23 +529,32 @@ public final class VhostUserDevice implements VirtioDevice {
         q.callFd = target;
         String note = target == null ? "no vector" : target == q.masked ? "masked notifier"
                 : "guest notifier of vector " + q.vector;
-        CompletableFuture<Void> switched = guard(frontend.setVringCall(q.index, target, syncVring, note), "SET_VRING_CALL");
+        CompletableFuture<Void> sent = frontend.setVringCall(q.index, target, syncVring, note);
+        CompletableFuture<Void> switched = guard(sent, "SET_VRING_CALL");
         if (old == q.masked && target != q.masked) {
-            return switched.thenRun(() -> drainMasked(q));
+            return switched.thenRun(() -> drainMasked(q, !sent.isCompletedExceptionally()));
         }
         return switched;
     }
 
-    /** After the back-end switched away from the masked notifier: stop watching it, deliver what it holds. */
-    private void drainMasked(VhostQueue q) {
+    /**
+     * After the back-end switched away from the masked notifier: stop watching it, deliver what it
+     * holds. If the switch was never acknowledged (the connection failed), a back-end that is still
+     * alive may go on completing requests on the masked notifier it had: it stays watched until
+     * the reset, so those completions still reach the guest (found by the control-plane explorer).
+     */
+    private void drainMasked(VhostQueue q, boolean acknowledged) {
         if (closed) {
             return;
         }
         synchronized (lock) {
-            if (q.callFd != q.masked && q.maskedWatch != null) {
+            if (acknowledged && q.callFd != q.masked && q.maskedWatch != null) {
                 q.maskedWatch.cancel();
                 q.maskedWatch = null;
             }
+        }
+        if (mutationNoMaskedDrain) {
+            return;   // test-only mutation: what the masked notifier holds stays there, undelivered
         }
         if (q.masked.consume() > 0) {
             signalQueueVector(q);

@@ -125,6 +125,7 @@ public final class VhostUserFrontend implements AutoCloseable {
     }
 
     private <T> T await(CompletableFuture<T> f, Duration timeout, String what) {
+        connection.letControllerComplete(f, timeout, what);
         try {
             return f.get(timeout.toMillis() + 1000, TimeUnit.MILLISECONDS);   // the connection's own deadline fires first
         } catch (ExecutionException e) {
