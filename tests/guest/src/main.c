@@ -36,6 +36,7 @@ static struct virtio_device virtio_devices[MAX_DRIVEN_DEVICES];
 static int reassign_virtio_bars;
 static struct virtio_device *first_blk;    /* the device bench=N reads from */
 static struct fs_options fs_options;
+static u32 rng_mask_cycles;     /* rng-mask-cycles=N */
 static struct p9_options p9_options;
 static int p9_checked;
 static u8 *fs_buffer;                      /* RAM for the fs check, found in the memory map */
@@ -148,6 +149,8 @@ static u8 drive_virtio(int npci, u8 bsp_apic, u32 *checked, int ntypes)
             err = type == VIRTIO_TYPE_BLOCK ? virtio_blk_test(v) : p9 ? virtio_9p_test(v, &p9_options) : virtio_rng_test(v);
             if (p9 && !err)
                 p9_checked = 1;
+            if (!err && type == VIRTIO_TYPE_RNG && rng_mask_cycles)
+                err = virtio_rng_mask_cycles(v, rng_mask_cycles);
             if (err)
                 guest_fail("%s: %s", v->tag, err);
             if (type == VIRTIO_TYPE_BLOCK && !first_blk)
@@ -202,6 +205,19 @@ static void check_required(const u32 *checked, int ntypes)
         if (!found)
             guest_fail("required virtio device '%s' was not found or not checked", name);
     }
+}
+
+/* rng-mask-cycles=N (1..1000000): 0 when absent; malformed fails at once. */
+
+static u32 rng_mask_cycles_option(void)
+{
+    char value[16];
+    u32 cycles;
+    if (!bootinfo_option(&boot, "rng-mask-cycles", value, sizeof(value)))
+        return 0;
+    if (!parse_u32(value, 1000000, &cycles) || cycles == 0)
+        guest_fail("rng-mask-cycles=%s: expected a number of cycles in 1..1000000", value);
+    return cycles;
 }
 
 /* bench=N (1..BLK_BENCH_MAX_READS): 0 when absent; a malformed value fails at once, before any
@@ -287,6 +303,7 @@ NORETURN void guest_main(u64 cpu, u64 zero_page, u64 ncpus, u64 pvh_start_info)
     testdev_mode = bootinfo_option(&boot, "testdev", NULL, 0);
     ivshmem_mode = bootinfo_option(&boot, "ivshmem", NULL, 0);
     u32 bench_reads = bench_reads_option();
+    rng_mask_cycles = rng_mask_cycles_option();
     fs_prepare();
 
     idt_init();

@@ -44,3 +44,15 @@ void msix_enable(struct msix *m)
     ctl = (ctl | MSIX_CONTROL_ENABLE) & ~MSIX_CONTROL_FUNCTION_MASK;
     pci_write16(m->dev, m->cap + MSIX_CONTROL, ctl);
 }
+
+void msix_mask_entry(struct msix *m, u16 entry, int masked)
+{
+    mmio_write32(m->table + (u64)entry * MSIX_ENTRY_SIZE + MSIX_ENTRY_CONTROL, masked ? MSIX_ENTRY_MASKED : 0);
+}
+
+void msix_function_mask(struct msix *m, int masked)
+{
+    u16 ctl = pci_read16(m->dev, m->cap + MSIX_CONTROL);
+    ctl = masked ? ctl | MSIX_CONTROL_FUNCTION_MASK : ctl & ~MSIX_CONTROL_FUNCTION_MASK;
+    pci_write16(m->dev, m->cap + MSIX_CONTROL, ctl);
+}

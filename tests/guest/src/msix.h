@@ -17,5 +17,9 @@ const char *msix_init(struct msix *m, const struct pci_device *d);
 const char *msix_route(struct msix *m, u16 entry, u8 vector, u8 dest_apic_id);
 /* Sets MSI-X Enable and clears Function Mask in Message Control. */
 void msix_enable(struct msix *m);
+/* Masks or unmasks one table entry (Vector Control), as Linux does around a message update. */
+void msix_mask_entry(struct msix *m, u16 entry, int masked);
+/* Sets or clears Function Mask in Message Control. */
+void msix_function_mask(struct msix *m, int masked);
 
 #endif

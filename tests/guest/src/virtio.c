@@ -263,6 +263,8 @@ static int completed(void *arg)
     return q->used->idx != q->next_used && irq_count(q->vector) != q->irqs_seen;
 }
 
+void (*virtq_after_kick)(struct virtio_device *v, u16 queue);
+
 const char *virtq_transfer(struct virtio_device *v, u16 queue, const struct virtq_buf *bufs, int n, u32 *used_len)
 {
     if (queue >= v->nqueues)
@@ -283,6 +285,8 @@ const char *virtq_transfer(struct virtio_device *v, u16 queue, const struct virt
     q->avail->idx = ++q->next_avail;
     barrier();
     mmio_write16(q->notify_addr, queue);
+    if (virtq_after_kick)
+        virtq_after_kick(v, queue);
 
     if (!wait_until(completed, q, WATCHDOG_TICKS)) {
         int used = q->used->idx != q->next_used, irq = irq_count(q->vector) != q->irqs_seen;

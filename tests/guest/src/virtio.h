@@ -93,6 +93,9 @@ const char *virtio_reinit(struct virtio_device *v);
  * length the device wrote. Returns NULL or what failed (including a watchdog timeout naming what
  * did not happen). */
 const char *virtq_transfer(struct virtio_device *v, u16 queue, const struct virtq_buf *bufs, int n, u32 *used_len);
+/* If set, virtq_transfer calls it right after the kick, while the device may be completing the
+ * request (rng-mask-cycles: masking races the completion's interrupt). */
+extern void (*virtq_after_kick)(struct virtio_device *v, u16 queue);
 
 /* Device-specific configuration reads, bounds-checked against the DEVICE capability; 64-bit
  * fields are read as two halves under the config-generation check. */

@@ -13,7 +13,9 @@ import io.jvmm.chardev.nativ.LibC;
 import io.jvmm.chardev.nativ.Native;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.lang.ref.Cleaner;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicLong;
 import jnr.ffi.Pointer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,8 +31,13 @@ import org.slf4j.LoggerFactory;
  * <p>After {@link #close()} the range is not simply unmapped: it is replaced by a mapping of an
  * empty file, so that a stale buffer somebody still holds faults with an {@link InternalError}
  * ("a fault occurred in an unsafe memory access operation", the JVM's SIGBUS handling) instead
- * of crashing the JVM or silently writing into whatever the kernel maps there next. That keeps
- * the address range (not the memory) reserved for the life of the process.
+ * of crashing the JVM or silently writing into whatever the kernel maps there next. The guard
+ * holds only the address range (no memory), and only while a buffer can still reach it: every
+ * buffer handed out is a window or derived from one (a slice of a direct buffer keeps its parent
+ * reachable), or a cross-window slice tracked on its own; once the garbage collector has found
+ * all of them unreachable after the close, the guard is unmapped ({@link #guardedBytes()}), so
+ * regions mapped and closed again and again (a vfio-user client's memory, session after session)
+ * do not pile up address space.
  *
  * <p>Thread-safe; windows are shared, so their users must use absolute get/put only.
  */
@@ -47,8 +54,23 @@ public final class SharedMemory implements AutoCloseable {
     private final long fdOffset;
     private final boolean ownsFd;
     private final long address;
-    private final ByteBuffer[] windows;
+    private final ByteBuffer[] windows;   // entries dropped at close, so only users keep them reachable
+    private final Reach reach;
     private volatile boolean closed;
+
+    private static final Cleaner CLEANER = Cleaner.create(r -> {
+        Thread t = new Thread(r, "jvmm-shared-memory-guards");
+        t.setDaemon(true);
+        return t;
+    });
+    private static final AtomicLong GUARDED_BYTES = new AtomicLong();
+    /**
+     * Guarded bytes past which a close asks for a garbage collection: the buffers over mapped memory
+     * are not counted as the JVM's direct memory, so nothing else would make it run while the heap
+     * is quiet, and the guards would grow with every region closed until then.
+     */
+    static final long GC_THRESHOLD = 4L << 30;
+    private static final AtomicLong GUARDED_AT_LAST_GC = new AtomicLong();
 
     private SharedMemory(String name, long size, int fd, long fdOffset, boolean ownsFd, long address) {
         this.name = name;
@@ -57,12 +79,28 @@ public final class SharedMemory implements AutoCloseable {
         this.fdOffset = fdOffset;
         this.ownsFd = ownsFd;
         this.address = address;
+        this.reach = new Reach(name, address, size);
         int count = (int) ((size + WINDOW_SIZE - 1) / WINDOW_SIZE);
         this.windows = new ByteBuffer[count];
         for (int i = 0; i < count; i++) {
             long start = i * WINDOW_SIZE;
-            windows[i] = directBuffer(address + start, (int) Math.min(WINDOW_SIZE, size - start));
+            windows[i] = track(directBuffer(address + start, (int) Math.min(WINDOW_SIZE, size - start)));
         }
+    }
+
+    /** Counts a root buffer over the mapping until the garbage collector finds it unreachable. */
+    private ByteBuffer track(ByteBuffer b) {
+        reach.bufferMade();
+        CLEANER.register(b, reach::bufferGone);
+        return b;
+    }
+
+    /**
+     * Bytes of address space held by guards of closed regions that a buffer may still reach; they
+     * are released as the garbage collector finds those buffers unreachable.
+     */
+    public static long guardedBytes() {
+        return GUARDED_BYTES.get();
     }
 
     /**
@@ -165,7 +203,17 @@ public final class SharedMemory implements AutoCloseable {
                     + " length " + length + " is outside size " + size);
         }
         ensureOpen();
-        return directBuffer(address + offset, length);
+        int first = (int) (offset / WINDOW_SIZE);
+        if (length == 0 || first == (int) ((offset + length - 1) / WINDOW_SIZE)) {
+            ByteBuffer w = windows[Math.min(first, windows.length - 1)];
+            if (w == null) {
+                ensureOpen();
+                throw new IllegalStateException("shared memory \"" + name + "\" is closed");
+            }
+            // Derived from the window: it keeps the window (and so the guard) reachable while it lives.
+            return w.slice((int) (offset - (long) Math.min(first, windows.length - 1) * WINDOW_SIZE), length).order(ByteOrder.LITTLE_ENDIAN);
+        }
+        return track(directBuffer(address + offset, length));
     }
 
     /** ceil(size / WINDOW_SIZE). */
@@ -183,7 +231,11 @@ public final class SharedMemory implements AutoCloseable {
                     + " does not exist (" + windows.length + " windows)");
         }
         ensureOpen();
-        return windows[index];
+        ByteBuffer w = windows[index];
+        if (w == null) {
+            throw new IllegalStateException("shared memory \"" + name + "\" is closed");
+        }
+        return w;
     }
 
     public boolean isClosed() {
@@ -200,13 +252,28 @@ public final class SharedMemory implements AutoCloseable {
             closed = true;
         }
         try {
-            GuardMapping.replace(address, size);
+            if (GuardMapping.replace(address, size)) {
+                java.util.Arrays.fill(windows, null);   // from now on only their users keep them reachable
+                reach.guarded();
+                collectIfGuardsPileUp();
+            }
         } finally {
             if (ownsFd) {
                 Fds.close(fd);
             }
         }
         log.debug("closed shared memory \"{}\"", name);
+    }
+
+    /** Asks for a collection once another {@link #GC_THRESHOLD} of guards has piled up since the last request. */
+    private static void collectIfGuardsPileUp() {
+        long guarded = GUARDED_BYTES.get();
+        long last = GUARDED_AT_LAST_GC.get();
+        if (guarded - Math.min(last, guarded) >= GC_THRESHOLD && GUARDED_AT_LAST_GC.compareAndSet(last, guarded)) {
+            log.debug("{} bytes of closed shared memory still guarded: asking for a garbage collection to release"
+                    + " the guards no buffer reaches", guarded);
+            System.gc();
+        }
     }
 
     private void ensureOpen() {
@@ -225,7 +292,8 @@ public final class SharedMemory implements AutoCloseable {
         private static final int EMPTY_FD = Native.check(LIBC.memfd_create("jvmm-closed-memory", MFD_CLOEXEC),
                 "memfd_create(\"jvmm-closed-memory\", MFD_CLOEXEC)");
 
-        static void replace(long address, long size) {
+        /** True if the guard is in place (false: it could not be, and the range was unmapped instead). */
+        static boolean replace(long address, long size) {
             long at = LIBC.mmap(Pointer.wrap(Native.runtime(), address), size, PROT_READ | PROT_WRITE,
                     MAP_SHARED | MAP_FIXED | MAP_NORESERVE, EMPTY_FD, 0);
             if (at == MAP_FAILED) {
@@ -233,7 +301,65 @@ public final class SharedMemory implements AutoCloseable {
                 log.warn("could not guard closed memory at 0x{} ({}), unmapping it",
                         Long.toHexString(address), Native.error("mmap(MAP_FIXED)").getMessage());
                 Native.check(LIBC.munmap(address, size), "munmap(0x" + Long.toHexString(address) + ", " + size + ")");
+                return false;
             }
+            return true;
+        }
+    }
+
+    /**
+     * Which buffers can still reach a region's address range: the guard of a closed region is
+     * unmapped once none can. Shared with the cleaning actions, so it never refers to a buffer.
+     */
+    private static final class Reach {
+        private final String name;
+        private final long address;
+        private final long size;
+        private int live;          // root buffers not yet found unreachable
+        private boolean guarded;   // closed, the guard in place
+        private boolean released;
+
+        Reach(String name, long address, long size) {
+            this.name = name;
+            this.address = address;
+            this.size = size;
+        }
+
+        synchronized void bufferMade() {
+            live++;
+        }
+
+        void bufferGone() {
+            synchronized (this) {
+                live--;
+            }
+            releaseIfUnreachable();
+        }
+
+        void guarded() {
+            synchronized (this) {
+                guarded = true;
+            }
+            GUARDED_BYTES.addAndGet(size);
+            releaseIfUnreachable();
+        }
+
+        private void releaseIfUnreachable() {
+            synchronized (this) {
+                if (!guarded || live > 0 || released) {
+                    return;
+                }
+                released = true;
+            }
+            if (LIBC.munmap(address, size) != 0) {
+                log.warn("could not unmap the guard of closed shared memory \"{}\" at 0x{}: {}", name, Long.toHexString(address),
+                        Native.error("munmap").getMessage());
+                return;
+            }
+            long now = GUARDED_BYTES.addAndGet(-size);
+            GUARDED_AT_LAST_GC.accumulateAndGet(now, Math::min);
+            log.debug("released the guard of closed shared memory \"{}\" ({} bytes at 0x{}): no buffer reaches it",
+                    name, size, Long.toHexString(address));
         }
     }
 }

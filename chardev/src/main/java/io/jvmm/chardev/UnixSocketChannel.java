@@ -336,6 +336,21 @@ public final class UnixSocketChannel implements AutoCloseable {
     }
 
     /**
+     * The pid of the process at the other end when it connected (SO_PEERCRED), or 0 if it is not
+     * visible in this pid namespace or the socket cannot tell.
+     */
+    public int peerPid() {
+        enter();
+        try {
+            return UnixSockets.peerPid(fd);
+        } catch (NativeException e) {
+            return 0;
+        } finally {
+            exit();
+        }
+    }
+
+    /**
      * Closes the socket; later calls do nothing, and later sends and receives throw
      * IllegalStateException. A thread blocked receiving on it is woken (it sees end of stream)
      * because the socket is shut down first; the fd itself is released once no send or receive

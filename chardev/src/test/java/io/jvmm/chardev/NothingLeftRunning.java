@@ -23,14 +23,14 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  *
  * <p>Registered for every test class of every module through the ServiceLoader file in this
  * test-jar and {@code junit.jupiter.extensions.autodetection.enabled} (root pom). Threads that the
- * JDK, JUnit or the test runner keep for the life of the JVM, and jvmm's one watchdog thread, are
- * not counted.
+ * JDK, JUnit or the test runner keep for the life of the JVM, and jvmm's one watchdog thread and
+ * shared-memory guard cleaner, are not counted.
  */
 public final class NothingLeftRunning implements BeforeAllCallback, AfterAllCallback {
     /** Thread-name prefixes of threads that live as long as the JVM by design (pools, the runner, the watchdog). */
     private static final List<String> PROCESS_WIDE = List.of("ForkJoinPool.commonPool-worker-", "process reaper", "junit-",
             "surefire-", "Common-Cleaner", "Cleaner-", "jnr.ffi.", "Attach Listener", "Signal Dispatcher", "Reference Handler", "Finalizer",
-            "Notification Thread", "jvmm-watchdog");
+            "Notification Thread", "jvmm-watchdog", "jvmm-shared-memory-guards");
     private static final ExtensionContext.Namespace NS = ExtensionContext.Namespace.create(NothingLeftRunning.class);
     private static final int STACK_FRAMES = 8;
 

@@ -147,6 +147,36 @@ class SharedMemoryTest {
     }
 
     @Test
+    void guardsOfClosedRegionsAreReleasedOnceNoBufferReachesThemAndNotBefore() {
+        long before = SharedMemory.guardedBytes();
+        long region = 256L << 20;
+        // A slice derived from a window keeps its region's guard; the regions nobody reaches go.
+        SharedMemory kept = SharedMemory.create("kept", region);
+        long keptAt = kept.address();
+        ByteBuffer[] held = {kept.slice(4096, 64)};
+        kept.close();
+        long vmBefore = GuardMaps.vmSizeBytes();
+        for (int i = 0; i < 64; i++) {   // 16 GiB mapped and closed in turn
+            try (SharedMemory mem = SharedMemory.create("churn-" + i, region)) {
+                mem.slice(i * 4096L, 8).putLong(0, i);
+                mem.slice(region - 8, 8).putLong(0, i);
+            }
+        }
+        Await.until(() -> {
+            System.gc();
+            return SharedMemory.guardedBytes() - before <= region && GuardMaps.vmSizeBytes() - vmBefore <= region;
+        }, java.time.Duration.ofSeconds(30), () -> "guards to be released: " + (SharedMemory.guardedBytes() - before)
+                + " bytes still guarded, VmSize grew by " + (GuardMaps.vmSizeBytes() - vmBefore) + " after 64 regions of "
+                + region + " bytes");
+        assertTrue(GuardMaps.guards(keptAt), "the region a slice still reaches keeps its guard");
+        held[0] = null;
+        Await.until(() -> {
+            System.gc();
+            return !GuardMaps.guards(keptAt);
+        }, java.time.Duration.ofSeconds(30), () -> "the guard of the region no buffer reaches any more to be released");
+    }
+
+    @Test
     void staleBufferAfterCloseFaultsInsteadOfCrashingTheJvm() {
         try (ChildJvm child = ChildJvm.start(StaleBufferChild.class)) {
             assertEquals(3, child.awaitExit(java.time.Duration.ofSeconds(30)),

@@ -89,6 +89,12 @@ public interface LibC {
 
     int setsockopt(int fd, int level, int optname, long optvalAddress, int optlen);
 
+    int getsockopt(int fd, int level, int optname, long optvalAddress, long optlenAddress);
+
+    /** syscall(2) with two arguments (pidfd_open has no glibc wrapper on Debian 12's glibc 2.36). */
+    @Variadic(fixedCount = 1)
+    long syscall(long number, long arg1, long arg2);
+
     @ssize_t long sendmsg(int fd, long msghdrAddress, int flags);
 
     @ssize_t long recvmsg(int fd, long msghdrAddress, int flags);

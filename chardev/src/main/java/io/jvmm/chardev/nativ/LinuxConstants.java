@@ -54,6 +54,9 @@ public final class LinuxConstants {
     public static final int SOL_SOCKET = 1;
     public static final int SO_RCVTIMEO = 20;
     public static final int SO_SNDTIMEO = 21;
+    public static final int SO_PEERCRED = 17;
+    /** x86-64 system call number of pidfd_open (Linux 5.3). */
+    public static final long SYS_PIDFD_OPEN = 434;
     public static final int SCM_RIGHTS = 1;
     public static final int MSG_CTRUNC = 0x8;
     public static final int MSG_DONTWAIT = 0x40;

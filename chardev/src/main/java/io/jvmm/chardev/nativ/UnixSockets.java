@@ -123,6 +123,15 @@ public final class UnixSockets {
         setTimeout(fd, LinuxConstants.SO_SNDTIMEO, "SO_SNDTIMEO", timeout);
     }
 
+    /** The pid of the peer when it connected (SO_PEERCRED), 0 if it is not visible in our pid namespace. */
+    public static int peerPid(int fd) {
+        ScratchMemory s = ScratchMemory.get();
+        s.buffer.putInt(64, 12);   // socklen_t: sizeof(struct ucred {pid_t pid; uid_t uid; gid_t gid;})
+        Native.check(LIBC.getsockopt(fd, SOL_SOCKET, LinuxConstants.SO_PEERCRED, s.address, s.address + 64),
+                "getsockopt(fd " + fd + ", SO_PEERCRED)");
+        return s.buffer.getInt(0);
+    }
+
     private static void setTimeout(int fd, int option, String name, Duration timeout) {
         ScratchMemory s = ScratchMemory.get();
         s.buffer.putLong(0, timeout.getSeconds());

@@ -10,7 +10,9 @@ import io.jvmm.virtio.vhost.frontend.VhostUserMetrics;
  * vhost-user back-end such as virtiofsd serves, through the generic {@link VhostUserDevice}. The
  * front-end keeps the configuration space ({@link VhostUserFsConfig}); queue 0 is the
  * high-priority queue, queues 1..N the request queues. Guest RAM is shared memory (memfd) in jvmm,
- * as the back-end needs.
+ * as the back-end needs. Requests a dead back-end left in flight are answered with
+ * {@link FuseErrorReply} (-ENOTCONN), so the guest's processes get an error and the mount fails
+ * cleanly instead of hanging.
  */
 public final class VhostUserFsDevice {
     public static final int DEVICE_TYPE = 26;
@@ -27,7 +29,7 @@ public final class VhostUserFsDevice {
     public static VhostUserDevice realize(VhostUserFsOptions options, VhostUserMetrics metrics) {
         VhostUserDeviceModel model = new VhostUserDeviceModel(DEVICE_TYPE, "vhost-user-fs", PCI_CLASS,
                 1 + options.requestQueues(), options.queueSize(), 0,
-                VhostUserFsConfig.bytes(options.tag(), options.requestQueues()), 0);
+                VhostUserFsConfig.bytes(options.tag(), options.requestQueues()), 0, FuseErrorReply.ENOTCONN_REPLY);
         VhostUserDeviceOptions vhost = VhostUserDeviceOptions.of(options.id(), options.chardev()).withSyncVring(options.syncVring())
                 .withReplyTimeout(options.replyTimeout());
         return VhostUserDevice.realize(vhost, model, metrics);

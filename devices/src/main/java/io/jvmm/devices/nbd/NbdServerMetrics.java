@@ -4,7 +4,7 @@ import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.util.concurrent.atomic.AtomicLong;
 
-/** An NBD server's counters: connections, requests, failed requests, bytes read and written. */
+/** An NBD server's counters: connections, requests, failed requests, internal errors, bytes read and written. */
 public final class NbdServerMetrics {
     private final String serverId;
     final AtomicLong connections = new AtomicLong();
@@ -12,6 +12,7 @@ public final class NbdServerMetrics {
     final AtomicLong errors = new AtomicLong();
     final AtomicLong bytesRead = new AtomicLong();
     final AtomicLong bytesWritten = new AtomicLong();
+    final AtomicLong internalErrors = new AtomicLong();
 
     NbdServerMetrics(String serverId) {
         this.serverId = serverId;
@@ -25,6 +26,8 @@ public final class NbdServerMetrics {
                 .description("transmission requests").register(registry);
         FunctionCounter.builder("jvmm.nbd.server.errors", errors, AtomicLong::get).tags("server", serverId)
                 .description("requests answered with an error").register(registry);
+        FunctionCounter.builder("jvmm.nbd.server.internal.errors", internalErrors, AtomicLong::get).tags("server", serverId)
+                .description("connections closed or requests failed by an internal error of the server (a bug)").register(registry);
         FunctionCounter.builder("jvmm.nbd.server.bytes", bytesRead, AtomicLong::get).tags("server", serverId, "direction", "read")
                 .baseUnit("bytes").register(registry);
         FunctionCounter.builder("jvmm.nbd.server.bytes", bytesWritten, AtomicLong::get).tags("server", serverId, "direction", "write")
@@ -41,5 +44,10 @@ public final class NbdServerMetrics {
 
     public long errors() {
         return errors.get();
+    }
+
+    /** Connections closed or requests failed by an internal error of the server (a bug, logged). */
+    public long internalErrors() {
+        return internalErrors.get();
     }
 }

@@ -157,6 +157,7 @@ final class NbdServerSession extends ChannelInboundHandlerAdapter {
         if (cause instanceof IOException) {
             log.debug("NBD {}: {}", name, cause.toString());
         } else {
+            server.metrics().internalErrors.incrementAndGet();
             log.warn("NBD {}: closing the connection after an internal error", name, cause);
         }
         close();
@@ -583,6 +584,7 @@ final class NbdServerSession extends ChannelInboundHandlerAdapter {
         try {
             f = c.handler.handle(this, r, payload);
         } catch (RuntimeException e) {
+            server.metrics().internalErrors.incrementAndGet();
             f = CompletableFuture.failedFuture(e);
         }
         f.whenComplete((reply, error) -> ctx.executor().execute(() -> {

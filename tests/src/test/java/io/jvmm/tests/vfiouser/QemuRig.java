@@ -137,7 +137,7 @@ public final class QemuRig {
                           ByteArrayOutputStream console)
             throws IOException, InterruptedException {
         return run(inRoot(share, "qemu-system-x86_64"), linuxGuest(share, script, executables, "/run/jvmm", qemuArgs), timeoutSeconds,
-                console);
+                console, null);
     }
 
     /** Debian 12's own QEMU (7.2, package qemu-system-x86), which {@link #bootHostQemu} runs. */
@@ -152,7 +152,7 @@ public final class QemuRig {
     public GuestRun bootHostQemu(Path share, String script, List<String> qemuArgs, long timeoutSeconds)
             throws IOException, InterruptedException {
         return run(List.of(HOST_QEMU.toString()), linuxGuest(share, script, Map.of(), share.toString(), qemuArgs), timeoutSeconds,
-                new ByteArrayOutputStream());
+                new ByteArrayOutputStream(), null);
     }
 
     /** The kernel and the initramfs with {@code script} put in the share, and the machine that boots them (seen at {@code shareInQemu}). */
@@ -193,18 +193,29 @@ public final class QemuRig {
                 "-object", "memory-backend-memfd,id=mem,size=256M,share=on", "-machine", "q35,memory-backend=mem",
                 "-kernel", "/run/jvmm/guest.elf", "-append", append));
         qemu.addAll(qemuArgs);
-        return run(inRoot(share, "qemu-system-x86_64"), qemu, timeoutSeconds, new ByteArrayOutputStream());
+        return run(inRoot(share, "qemu-system-x86_64"), qemu, timeoutSeconds, new ByteArrayOutputStream(), null);
+    }
+
+    /**
+     * As {@link #boot(Path, String, List, long)}, telling {@code onLine} each console line as it
+     * arrives (on the console's reader thread), so the host can act when the guest asks for it.
+     */
+    public GuestRun boot(Path share, String script, List<String> qemuArgs, long timeoutSeconds, java.util.function.Consumer<String> onLine)
+            throws IOException, InterruptedException {
+        return run(inRoot(share, "qemu-system-x86_64"), linuxGuest(share, script, Map.of(), "/run/jvmm", qemuArgs), timeoutSeconds,
+                new ByteArrayOutputStream(), onLine);
     }
 
     /** Runs QEMU ({@code qemu}: its command) under TCG with no display, no reboot and isa-debug-exit at 0x501. */
-    private GuestRun run(List<String> qemu, List<String> qemuArgs, long timeoutSeconds, ByteArrayOutputStream console)
+    private GuestRun run(List<String> qemu, List<String> qemuArgs, long timeoutSeconds, ByteArrayOutputStream console,
+                         java.util.function.Consumer<String> onLine)
             throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(qemu);
         cmd.addAll(List.of("-accel", "tcg", "-nographic", "-no-reboot", "-device", "isa-debug-exit,iobase=0x501,iosize=2"));
         cmd.addAll(qemuArgs);
         long start = System.nanoTime();
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        Thread pump = new Thread(() -> copy(p.getInputStream(), console), "qemu-console");
+        Thread pump = new Thread(() -> copy(p.getInputStream(), console, onLine), "qemu-console");
         pump.start();
         if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
             p.descendants().forEach(ProcessHandle::destroyForcibly);
@@ -300,9 +311,22 @@ public final class QemuRig {
         return String.join("\n", List.of(lines).subList(Math.max(0, lines.length - 60), lines.length));
     }
 
-    private static void copy(InputStream in, ByteArrayOutputStream out) {
+    private static void copy(InputStream in, ByteArrayOutputStream out, java.util.function.Consumer<String> onLine) {
         try {
-            in.transferTo(out);
+            if (onLine == null) {
+                in.transferTo(out);
+                return;
+            }
+            ByteArrayOutputStream line = new ByteArrayOutputStream();
+            for (int b; (b = in.read()) >= 0; ) {
+                out.write(b);
+                if (b == '\n') {
+                    onLine.accept(line.toString(StandardCharsets.UTF_8).replace("\r", ""));
+                    line.reset();
+                } else {
+                    line.write(b);
+                }
+            }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

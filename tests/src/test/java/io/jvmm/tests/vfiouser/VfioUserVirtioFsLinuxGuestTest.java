@@ -118,7 +118,8 @@ class VfioUserVirtioFsLinuxGuestTest {
         return HexFormat.of().formatHex(d.digest());
     }
 
-    private static void awaitSocket(Path socket, Thread jvmm, ByteArrayOutputStream err) throws InterruptedException {
+    /** Waits (60 s at most) for jvmm, running on {@code jvmm}, to create its vfio-user socket. */
+    static void awaitSocket(Path socket, Thread jvmm, ByteArrayOutputStream err) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (!Files.exists(socket)) {
             assertTrue(jvmm.isAlive(), "jvmm ended before serving the device: " + err.toString(StandardCharsets.UTF_8));

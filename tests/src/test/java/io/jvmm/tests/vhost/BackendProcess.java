@@ -29,6 +29,11 @@ public final class BackendProcess implements AutoCloseable {
      * @param client connect to a front-end listening on socket (retrying), instead of listening
      */
     public static BackendProcess start(Path socket, String name, int queues, BackendFaults faults, boolean client) {
+        return start(socket, name, queues, faults, client, List.of());
+    }
+
+    /** As {@link #start(Path, String, int, BackendFaults, boolean)}, with more arguments for {@link VhostUserBackendMain}. */
+    public static BackendProcess start(Path socket, String name, int queues, BackendFaults faults, boolean client, List<String> more) {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.add("-Xmx96m");
@@ -49,6 +54,7 @@ public final class BackendProcess implements AutoCloseable {
             cmd.add("--client");
             cmd.add("--connect-timeout-ms=30000");
         }
+        cmd.addAll(more);
         try {
             Path out = Files.createTempFile(socket.getParent(), "backend-" + name, ".log");
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile()).start();

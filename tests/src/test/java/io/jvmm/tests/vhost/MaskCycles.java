@@ -51,6 +51,15 @@ final class MaskCycles {
      * @throws AssertionError if a request is never completed at all
      */
     static Result run(VirtioPciDriver driver, SplitQueue queue, int cycles, int stopAfterLosses, Duration lossWait) {
+        return run(driver, queue, cycles, stopAfterLosses, lossWait, false);
+    }
+
+    /**
+     * As {@link #run(VirtioPciDriver, SplitQueue, int, int, Duration)}; with {@code functionMask}
+     * each cycle masks the whole function (MSI-X control's function mask) instead of the vector.
+     */
+    static Result run(VirtioPciDriver driver, SplitQueue queue, int cycles, int stopAfterLosses, Duration lossWait,
+                      boolean functionMask) {
         if (!queue.eventIdx()) {
             throw new IllegalArgumentException("the experiment needs EVENT_IDX so that every completion is signalled");
         }
@@ -68,11 +77,19 @@ final class MaskCycles {
             Object token = done;
             queue.add(Chain.create().writable(buffer, 64), token);
             queue.kick();
-            msix.mask(vector);
+            if (functionMask) {
+                msix.setFunctionMask(true);
+            } else {
+                msix.mask(vector);
+            }
             if (msix.isPending(vector)) {
                 pendingAtUnmask++;
             }
-            msix.unmask(vector);
+            if (functionMask) {
+                msix.setFunctionMask(false);
+            } else {
+                msix.unmask(vector);
+            }
             if (!announced(queue, interrupts, message, seen, lossWait)) {
                 lost++;
             }

@@ -93,6 +93,21 @@ public final class SplitVirtqueue {
         return size;
     }
 
+    /** The guest memory the ring lives in. */
+    public GuestMemory memory() {
+        return memory;
+    }
+
+    /** Guest-physical address of the available ring. */
+    public long availAddress() {
+        return avail;
+    }
+
+    /** Guest-physical address of the used ring. */
+    public long usedAddress() {
+        return used;
+    }
+
     /** The next avail slot the device will take (vhost-user GET_VRING_BASE reports it). */
     public int lastAvailIndex() {
         return lastAvail;
@@ -140,13 +155,35 @@ public final class SplitVirtqueue {
             throw new VirtqueueFault(index, "avail ring names descriptor " + head
                     + " again while the device still holds it (it was not returned through the used ring)");
         }
+        DescriptorChain chain = chainObject(head);
+        walk(head, chain);
+        inFlight[head] = true;
+        lastAvail = (lastAvail + 1) & 0xffff;
+        return chain;
+    }
+
+    /**
+     * The chain starting at {@code head}, wherever it was published: for a device that takes over
+     * a ring whose chains another device took (a dead vhost-user back-end's requests in flight).
+     * The chain is this queue's object for its head, held until pushed (by chain or by head).
+     *
+     * @throws VirtqueueFault if head is out of range or the chain is malformed
+     */
+    public DescriptorChain chain(int head) {
+        if (head < 0 || head >= size) {
+            throw new VirtqueueFault(index, "head " + head + " is beyond the queue size " + size);
+        }
+        DescriptorChain chain = chainObject(head);
+        walk(head, chain);
+        inFlight[head] = true;
+        return chain;
+    }
+
+    private DescriptorChain chainObject(int head) {
         DescriptorChain chain = chains[head];
         if (chain == null) {
             chain = chains[head] = new DescriptorChain(memory);
         }
-        walk(head, chain);
-        inFlight[head] = true;
-        lastAvail = (lastAvail + 1) & 0xffff;
         return chain;
     }
 
@@ -237,6 +274,14 @@ public final class SplitVirtqueue {
             throw new IllegalStateException(this + ": " + chain + " is not a chain this queue handed out and still holds"
                     + " (pushed twice, or after a reset)");
         }
+        push(head, written);
+    }
+
+    /** As {@link #push(DescriptorChain, int)}, by head (a chain that could not be walked). */
+    public void push(int head, int written) {
+        if (head < 0 || head >= size) {
+            throw new IllegalArgumentException(this + ": head " + head + " is beyond the queue size " + size);
+        }
         inFlight[head] = false;
         long elem = used + 4 + 8L * (usedIdx & (size - 1));
         memory.write32(elem, head);
@@ -250,6 +295,16 @@ public final class SplitVirtqueue {
         if (needsInterrupt()) {
             interrupt.raise();
         }
+    }
+
+    /**
+     * Raises the queue interrupt whatever the driver asked: for a device taking over a ring from
+     * one that may have pushed entries without interrupting (it died in between).
+     */
+    public void notifyGuestAlways() {
+        GuestMemory.fullFence();
+        signalledUsed = usedIdx;
+        interrupt.raise();
     }
 
     /** Interrupt suppression both ways: EVENT_IDX's used_event, or the avail NO_INTERRUPT flag. */

@@ -356,10 +356,14 @@ public final class NbdBlockBackend implements BlockBackend {
 
     /** The connection dropped: fail what was in flight, and reconnect unless closed. */
     private void lost(Channel c, String why) {
+        lost(c, why, null);
+    }
+
+    private void lost(Channel c, String why, Throwable cause) {
         if (channel == c) {
             channel = null;
         }
-        IOException e = new IOException(describe() + ": connection lost (" + why + ")");
+        IOException e = new IOException(describe() + ": connection lost (" + why + ")", cause);
         List<Pending> inFlight = List.copyOf(pending.values());
         for (Pending p : inFlight) {
             fail(p, e);
@@ -453,6 +457,8 @@ public final class NbdBlockBackend implements BlockBackend {
         private boolean structured;
         private int newFlags;
         private long newSize = -1;
+        private String failure;          // why the connection is being dropped (transmission)
+        private Throwable failureCause;
 
         Connection(CompletableFuture<Channel> ready) {
             this.ready = ready;
@@ -472,21 +478,34 @@ public final class NbdBlockBackend implements BlockBackend {
             if (!ready.isDone()) {
                 ready.completeExceptionally(new IOException("the server closed the connection during the negotiation"));
             } else if (step == 3) {
-                lost(ctx.channel(), "closed");
+                lost(ctx.channel(), failure != null ? failure : "closed", failureCause);
             }
         }
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            log.debug("{}: {}", owner, cause.toString());
-            fatal(ctx, cause.getMessage() == null ? cause.toString() : cause.getMessage());
+            if (cause instanceof IOException) {
+                log.debug("{}: {}", owner, cause.toString());
+            } else {
+                log.warn("{}: internal error on the connection to {}", owner, uri.address(), cause);
+            }
+            fatal(ctx, cause.getMessage() == null ? cause.toString() : cause.getMessage(), cause);
         }
 
         private void fatal(ChannelHandlerContext ctx, String why) {
+            fatal(ctx, why, null);
+        }
+
+        /** {@code cause}: what went wrong, kept in the open's failure (null for a protocol error, whose message says it all). */
+        private void fatal(ChannelHandlerContext ctx, String why, Throwable cause) {
             if (!ready.isDone()) {
-                ready.completeExceptionally(new IOException(why));
+                ready.completeExceptionally(new IOException(why, cause));
             } else if (step == 3) {
                 log.warn("{}: protocol error from {}: {}", owner, uri.address(), why);
+                if (failure == null) {
+                    failure = why;
+                    failureCause = cause;
+                }
             }
             ctx.close();
         }
@@ -691,8 +710,12 @@ public final class NbdBlockBackend implements BlockBackend {
                     return;
                 case REPLY_TYPE_OFFSET_DATA:
                 case REPLY_TYPE_OFFSET_HOLE: {
-                    long off = payload.readLong();
                     boolean hole = type == REPLY_TYPE_OFFSET_HOLE;
+                    if (payload.readableBytes() < (hole ? 12 : 8)) {
+                        throw new ProtocolError((hole ? "NBD_REPLY_TYPE_OFFSET_HOLE" : "NBD_REPLY_TYPE_OFFSET_DATA") + " chunk of "
+                                + payload.readableBytes() + " bytes for " + p.describe() + " (at least " + (hole ? 12 : 8) + ")");
+                    }
+                    long off = payload.readLong();
                     long n = hole ? payload.readUnsignedInt() : payload.readableBytes();
                     checkRange(p, off, n);
                     ByteBuffer d = p.dst.duplicate();
@@ -706,6 +729,9 @@ public final class NbdBlockBackend implements BlockBackend {
                 }
                 case REPLY_TYPE_ERROR:
                 case REPLY_TYPE_ERROR_OFFSET: {
+                    if (payload.readableBytes() < 6) {
+                        throw new ProtocolError("error chunk of " + payload.readableBytes() + " bytes for " + p.describe() + " (at least 6)");
+                    }
                     int error = payload.readInt();
                     int ml = payload.readUnsignedShort();
                     String m = payload.readableBytes() >= ml ? payload.readCharSequence(ml, StandardCharsets.UTF_8).toString() : "";
@@ -727,7 +753,8 @@ public final class NbdBlockBackend implements BlockBackend {
         }
 
         private void checkRange(Pending p, long off, long n) {
-            if (p.type != CMD_READ || off < p.offset || off + n > p.offset + p.length) {
+            // By subtraction: a hostile offset near 2^63 must not overflow past the check.
+            if (p.type != CMD_READ || off < p.offset || off - p.offset > p.length || n > p.length - (off - p.offset)) {
                 throw new ProtocolError("chunk at " + off + "+" + n + " outside " + p.describe());
             }
         }

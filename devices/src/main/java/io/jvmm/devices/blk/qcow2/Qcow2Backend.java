@@ -140,7 +140,13 @@ public final class Qcow2Backend implements BlockBackend {
     }
 
     private static Path resolve(Path image, String name) {
-        Path p = Path.of(name);
+        Path p;
+        try {
+            p = Path.of(name);
+        } catch (java.nio.file.InvalidPathException e) {
+            throw new IllegalArgumentException("qcow2 image " + image + " names a file that cannot be a path ('"
+                    + name.replace("\0", "\\0") + "': " + e.getReason() + ")");
+        }
         if (p.isAbsolute()) {
             return p;
         }

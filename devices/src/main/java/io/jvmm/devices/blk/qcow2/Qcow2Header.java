@@ -113,7 +113,9 @@ final class Qcow2Header {
             pos += 8 + ((len + 7) & ~7);
         }
         if (h.backingFileOffset != 0) {
-            if (h.backingFileSize <= 0 || h.backingFileSize > 1023 || h.backingFileOffset + h.backingFileSize > (1L << h.clusterBits)) {
+            // backing_file_offset is a u64: read as a long, a huge one is negative (found by Qcow2ImageFuzzTest).
+            if (h.backingFileSize <= 0 || h.backingFileSize > 1023 || h.backingFileOffset < 0
+                    || h.backingFileOffset + h.backingFileSize > (1L << h.clusterBits)) {
                 throw new IllegalArgumentException(where + ": backing file name of " + h.backingFileSize + " bytes at "
                         + h.backingFileOffset + " is not valid");
             }

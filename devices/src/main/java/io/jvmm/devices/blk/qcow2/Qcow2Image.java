@@ -89,10 +89,25 @@ final class Qcow2Image {
         if (h.l1Size < needL1) {
             throw new IllegalArgumentException(where + ": l1_size " + h.l1Size + " is too small for " + h.size + " bytes");
         }
+        long fileSize = file.size();
+        inFile("L1 table", h.l1Offset, (long) h.l1Size * 8, fileSize);
+        inFile("refcount table", h.refTableOffset, (long) h.refTableClusters * clusterSize, fileSize);
         this.l1 = readTable(h.l1Offset, h.l1Size);
         this.refTableOffset = h.refTableOffset;
         this.refTable = readTable(h.refTableOffset, (int) ((long) h.refTableClusters * clusterSize / 8));
         this.endCluster = (file.size() + clusterSize - 1) >> clusterBits;
+    }
+
+    /**
+     * A table the header points to must lie within the file: checked before it is read, so that a
+     * corrupt or hostile header cannot make us allocate the hundreds of MiB its limits allow for a
+     * table the file does not hold (past the end would read as zeroes).
+     */
+    private void inFile(String table, long offset, long bytes, long fileSize) {
+        if (offset < 0 || bytes < 0 || offset > fileSize || bytes > fileSize - offset) {
+            throw new IllegalArgumentException(where + ": the " + table + " (" + bytes + " bytes at offset " + offset
+                    + ") extends past the end of the file (" + fileSize + " bytes): the image is truncated or corrupt");
+        }
     }
 
     private long[] readTable(long offset, int entries) throws IOException {

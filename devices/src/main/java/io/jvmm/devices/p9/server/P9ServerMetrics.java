@@ -15,7 +15,8 @@ import java.util.function.Supplier;
  * {@code jvmm.p9.requests{op}} and {@code jvmm.p9.latency{op}} (from start to reply), errors
  * {@code jvmm.p9.errors{op}}, {@code jvmm.p9.bytes{direction}}, {@code jvmm.p9.flushes} (Tflush
  * received), {@code jvmm.p9.flush.cancelled} (victims cancelled before they started),
- * {@code jvmm.p9.flush.leaked} (historic mode: Tflush never answered), and the gauges
+ * {@code jvmm.p9.flush.leaked} (historic mode: Tflush never answered), {@code jvmm.p9.internal.errors}
+ * (requests that failed with an internal error: a bug), and the gauges
  * {@code jvmm.p9.outstanding.tags} and {@code jvmm.p9.fids}.
  */
 public final class P9ServerMetrics {
@@ -29,6 +30,7 @@ public final class P9ServerMetrics {
     private final Counter flushes;
     private final Counter cancelled;
     private final Counter leaked;
+    private final Counter internal;
     private final AtomicLong fids = new AtomicLong();
     private final AtomicLong flushCount = new AtomicLong();
 
@@ -44,6 +46,8 @@ public final class P9ServerMetrics {
                 .description("requests a Tflush cancelled before they started").register(registry);
         leaked = Counter.builder("jvmm.p9.flush.leaked").tag("server", name)
                 .description("Tflush dropped unanswered (x-flush=historic)").register(registry);
+        internal = Counter.builder("jvmm.p9.internal.errors").tag("server", name)
+                .description("requests that failed with an internal error of the server (a bug; answered EIO)").register(registry);
         Gauge.builder("jvmm.p9.fids", fids, AtomicLong::get).tag("server", name).description("fids held").register(registry);
     }
 
@@ -90,6 +94,15 @@ public final class P9ServerMetrics {
             errors[type & 0xff] = c;
         }
         c.increment();
+    }
+
+    void internalError() {
+        internal.increment();
+    }
+
+    /** Requests that failed with an internal error of the server (a bug, answered EIO and logged). */
+    public long internalErrors() {
+        return (long) internal.count();
     }
 
     void read(long n) {

@@ -184,6 +184,7 @@ public final class P9Session {
         } catch (RuntimeException e) {
             reply = rlerror(r.tag, Errno.EIO);
             server.metrics().error(r.type);
+            server.metrics().internalError();
             log.warn("9P {}: {} tag {} failed: {}", connection.describe(), P9.name(r.type), r.tag, e.toString(), e);
         }
         server.metrics().served(r.type, System.nanoTime() - start);

@@ -12,7 +12,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * A test device in the manner of virtio-rng: every request is a device-writable buffer the
  * device fills with a known pattern (so a test can check both that it was served and by whom)
  * and returns. Counts what it served. Its configuration space is a small writable byte array,
- * for GET/SET_CONFIG tests.
+ * for GET/SET_CONFIG tests. With a hold length, a request whose device-writable part is exactly
+ * that long is taken and never returned (as a back-end that completes out of order and dies
+ * before finishing some): the ring goes on around it, reusing its avail slot.
  */
 public final class FillingDevice implements BackendDevice {
     /** virtio-rng's type: guest entropy drivers work with it unchanged. */
@@ -23,8 +25,19 @@ public final class FillingDevice implements BackendDevice {
     private final int queues;
     private final byte[] config;
     private final AtomicLong served = new AtomicLong();
+    private final AtomicLong held = new AtomicLong();
+    private final int holdLength;
 
     public FillingDevice(int queues, byte[] config) {
+        this(queues, config, 0);
+    }
+
+    /** @param holdLength requests with exactly this many device-writable bytes are never returned (0: none) */
+    public FillingDevice(int queues, byte[] config, int holdLength) {
+        if (holdLength < 0) {
+            throw new IllegalArgumentException("hold length must be >= 0, got " + holdLength);
+        }
+        this.holdLength = holdLength;
         if (queues < 1) {
             throw new IllegalArgumentException("filling device needs at least one queue, got " + queues);
         }
@@ -74,6 +87,10 @@ public final class FillingDevice implements BackendDevice {
     @Override
     public void process(int queue, SplitVirtqueue ring) {
         ring.drain(chain -> {
+            if (holdLength > 0 && chain.writableLength() == holdLength) {
+                held.incrementAndGet();
+                return;   // taken, never returned
+            }
             ring.push(chain, fill(queue, chain));
             served.incrementAndGet();
         }, ring::notifyGuest);
@@ -92,6 +109,11 @@ public final class FillingDevice implements BackendDevice {
             }
         }
         return written;
+    }
+
+    /** Requests taken and kept (the hold length's), so far (any thread). */
+    public long held() {
+        return held.get();
     }
 
     /** Requests served so far (any thread). */

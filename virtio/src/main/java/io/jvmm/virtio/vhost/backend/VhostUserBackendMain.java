@@ -13,11 +13,12 @@ import org.slf4j.LoggerFactory;
  *
  * <pre>
  * VhostUserBackendMain --socket-path=PATH [--client] [--queues=N] [--name=NAME]
- *                      [--faults=SPEC] [--connect-timeout-ms=MS]
+ *                      [--faults=SPEC] [--connect-timeout-ms=MS] [--hold-length=N]
  * </pre>
  *
  * By default it listens on PATH (as virtiofsd does); with {@code --client} it connects to a
- * front-end listening there. SPEC is {@link BackendFaults#parse}'s syntax. Exit status 0 when
+ * front-end listening there. SPEC is {@link BackendFaults#parse}'s syntax; N: requests with exactly N
+ * device-writable bytes are taken and never returned ({@link FillingDevice}). Exit status 0 when
  * the connection ended, 2 for bad arguments, 1 when serving could not start.
  */
 public final class VhostUserBackendMain {
@@ -33,6 +34,7 @@ public final class VhostUserBackendMain {
         String name = "java-backend";
         BackendFaults faults = BackendFaults.NONE;
         Duration connectTimeout = Duration.ofSeconds(10);
+        int holdLength = 0;
         try {
             for (String a : args) {
                 if (a.equals("--client")) {
@@ -45,6 +47,8 @@ public final class VhostUserBackendMain {
                     name = value(a);
                 } else if (a.startsWith("--faults=")) {
                     faults = BackendFaults.parse(value(a));
+                } else if (a.startsWith("--hold-length=")) {
+                    holdLength = Integer.parseInt(value(a));
                 } else if (a.startsWith("--connect-timeout-ms=")) {
                     connectTimeout = Duration.ofMillis(Long.parseLong(value(a)));
                 } else {
@@ -59,7 +63,7 @@ public final class VhostUserBackendMain {
             System.exit(2);
             return;
         }
-        try (VhostUserBackend backend = new VhostUserBackend(name, new FillingDevice(queues, new byte[] {0, 1, 2, 3, 4, 5, 6, 7}), faults)) {
+        try (VhostUserBackend backend = new VhostUserBackend(name, new FillingDevice(queues, new byte[] {0, 1, 2, 3, 4, 5, 6, 7}, holdLength), faults)) {
             UnixSocketChannel connection;
             if (client) {
                 connection = VhostUserBackend.connectWithRetry(socket, connectTimeout);

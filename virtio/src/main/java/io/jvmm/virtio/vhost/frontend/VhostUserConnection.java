@@ -40,7 +40,9 @@ import org.slf4j.LoggerFactory;
  * <p>Failure is final: the first problem (end of stream, an unanswered request, a malformed or
  * unexpected reply, a send error) is logged once at ERROR with the peer and the message it
  * concerns, fails every pending and later request with a {@link VhostUserException}, closes the
- * socket and tells the failure listeners.
+ * socket and tells the failure listeners. {@link #peerGone()} then says whether the back-end went
+ * away (end of stream, hang-up, reset, broken pipe: it no longer touches guest memory once its
+ * process is gone) or is alive but stalled or misbehaving (it may still write guest memory).
  */
 public final class VhostUserConnection implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(VhostUserConnection.class);
@@ -69,11 +71,14 @@ public final class VhostUserConnection implements AutoCloseable {
     private volatile VhostUserChannel channel;
     private volatile SocketChardev chardev;
     private volatile VhostUserException failure;
+    private volatile boolean peerGone;
+    private volatile int peerPid;
     private volatile boolean closing;
     private volatile Thread reader;
     /** In controlled mode (the explorer) the replies are read by callbacks on this context instead of a thread. */
     private volatile EventContext readerContext;
     private volatile Registration deadlineTimer;
+    private final CompletableFuture<Void> connectedOnce = new CompletableFuture<>();
 
     private VhostUserConnection(String peer, Duration replyTimeout, EventContext context) {
         this.peer = peer;
@@ -112,6 +117,44 @@ public final class VhostUserConnection implements AutoCloseable {
         }
     }
 
+    /**
+     * Listens on a server chardev's path without waiting for a back-end: one that connects later
+     * is accepted on the connection's context ({@link #awaitConnected}). For a device whose
+     * back-end failed, so that a new one can connect at any time before the driver's reset.
+     *
+     * @throws VhostUserException if the path cannot be listened on
+     */
+    public static VhostUserConnection listen(String owner, SocketChardevSpec spec, Duration replyTimeout) {
+        if (!spec.server()) {
+            throw new IllegalArgumentException(owner + ": chardev '" + spec.id() + "' is a client; only a server listens");
+        }
+        String peer = "vhost-user back-end of " + owner + " (chardev '" + spec.id() + "', server on " + spec.path() + ")";
+        EventContext ctx = EventContext.start("vhost-" + owner);
+        VhostUserConnection c = new VhostUserConnection(peer, replyTimeout, ctx);
+        try {
+            SocketChardevSpec listening = new SocketChardevSpec(spec.id(), spec.path(), true, false, null, spec.connectTimeout());
+            c.chardev = SocketChardev.open(listening, ctx, c.new Listener());
+            c.scheduleDeadlineCheck();
+            return c;
+        } catch (RuntimeException e) {
+            c.close();
+            throw new VhostUserException(peer + ": cannot listen: " + e.getMessage(), e);
+        }
+    }
+
+    /** Waits up to {@code timeout} for a back-end to be connected; false if none is (or the connection ended). */
+    public boolean awaitConnected(Duration timeout) {
+        try {
+            connectedOnce.get(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+        return channel != null && isHealthy();
+    }
+
     /** Wraps an already connected socket (tests, socketpairs, fds handed over by a manager). */
     public static VhostUserConnection adopt(String peer, UnixSocketChannel socket, Duration replyTimeout) {
         EventContext ctx = EventContext.start("vhost-" + peer.replace(' ', '-'));
@@ -142,7 +185,7 @@ public final class VhostUserConnection implements AutoCloseable {
                     Thread.currentThread().interrupt();
                 }
             }
-            fail("connection lost (" + why + ")" + awaited());
+            fail("connection lost (" + why + ")" + awaited(), null, true);
         }
     }
 
@@ -150,6 +193,7 @@ public final class VhostUserConnection implements AutoCloseable {
         // A back-end that stops reading fills the socket: a send (on a vCPU thread, under the
         // transport's lock) then fails after the reply timeout instead of holding the vCPU for ever.
         socket.setSendTimeout(replyTimeout);
+        peerPid = socket.peerPid();
         channel = new VhostUserChannel(socket, peer);
         if (context.controller() != null) {
             // Controlled (the explorer): one reply per callback of a context of the same controller.
@@ -157,11 +201,11 @@ public final class VhostUserConnection implements AutoCloseable {
             readerContext = rx;
             Registration[] watch = new Registration[1];
             watch[0] = rx.addReadable(socket.fd(), "replies of " + peer, () -> {
-                String why = failure != null || closing ? "" : readReply(channel);
-                if (why != null) {
+                ReadFailure f = failure != null || closing ? new ReadFailure("", false) : readReply(channel);
+                if (f != null) {
                     watch[0].cancel();   // before the socket is closed
-                    if (!why.isEmpty()) {
-                        fail(why);
+                    if (!f.why().isEmpty()) {
+                        fail(f.why(), null, f.gone());
                     }
                 }
             });
@@ -172,6 +216,7 @@ public final class VhostUserConnection implements AutoCloseable {
         t.setDaemon(true);
         reader = t;
         t.start();
+        connectedOnce.complete(null);
         log.debug("{}: connected", peer);
     }
 
@@ -190,6 +235,21 @@ public final class VhostUserConnection implements AutoCloseable {
 
     public boolean isHealthy() {
         return failure == null && !closing;
+    }
+
+    /**
+     * Whether the connection failed because the back-end went away: end of stream, hang-up,
+     * connection reset or a broken pipe. False while healthy, and for a failure of a back-end that
+     * is still there (no reply in time, a send that could not go on, a malformed message): that one
+     * may still map guest memory and complete requests later.
+     */
+    public boolean peerGone() {
+        return failure != null && peerGone;
+    }
+
+    /** The back-end's pid when it connected (SO_PEERCRED), or 0 if unknown. */
+    public int peerPid() {
+        return peerPid;
     }
 
     /** Called once, on the failing thread, when the connection fails (not on a plain close). */
@@ -296,7 +356,7 @@ public final class VhostUserConnection implements AutoCloseable {
         try {
             channel.send(o.message);
         } catch (RuntimeException e) {
-            fail("sending " + o.what + " failed: " + e.getMessage());
+            fail("sending " + o.what + " failed: " + e.getMessage(), null, isGone(e));
             if (o.sent != null) {
                 o.sent.completeExceptionally(failure != null ? failure : closedError(o.what));
             }
@@ -319,30 +379,35 @@ public final class VhostUserConnection implements AutoCloseable {
     private void readReplies() {
         VhostUserChannel ch = channel;
         while (failure == null && !closing) {
-            String why = readReply(ch);
-            if (why != null) {
-                fail(why);
+            ReadFailure f = readReply(ch);
+            if (f != null) {
+                fail(f.why(), null, f.gone());
                 return;
             }
         }
     }
 
+    /** Why the connection must fail after a receive, and whether the back-end is gone (end of stream, reset). */
+    private record ReadFailure(String why, boolean gone) {
+    }
+
     /** Receives and delivers one reply; returns why the connection must fail, or null. */
-    private String readReply(VhostUserChannel ch) {
+    private ReadFailure readReply(VhostUserChannel ch) {
         VhostUserMessage m;
         try {
             m = ch.receive();
         } catch (EndOfStreamException e) {
-            return (e.received() == 0 ? "back-end closed the connection" : "back-end closed the connection in the middle of a message ("
-                    + e.received() + " of " + e.expected() + " bytes)") + awaited();
+            return new ReadFailure((e.received() == 0 ? "back-end closed the connection"
+                    : "back-end closed the connection in the middle of a message (" + e.received() + " of " + e.expected() + " bytes)")
+                    + awaited(), true);
         } catch (VhostUserProtocolException e) {
             String detail = e.getMessage().startsWith(peer + ": ") ? e.getMessage().substring(peer.length() + 2) : e.getMessage();
-            return "malformed message: " + detail + awaited();
+            return new ReadFailure("malformed message: " + detail + awaited(), false);
         } catch (NativeException e) {
             boolean reset = "ECONNRESET".equals(e.errnoName());
-            return (reset ? "back-end closed the connection (reset)" : "receive failed: " + e.getMessage()) + awaited();
+            return new ReadFailure((reset ? "back-end closed the connection (reset)" : "receive failed: " + e.getMessage()) + awaited(), reset);
         } catch (RuntimeException e) {
-            return "receive failed: " + e.getMessage() + awaited();
+            return new ReadFailure("receive failed: " + e.getMessage() + awaited(), false);
         }
         deliver(m);
         return null;
@@ -421,16 +486,29 @@ public final class VhostUserConnection implements AutoCloseable {
         }
     }
 
-    /** Ends the connection because of {@code reason}; only the first call has an effect. */
+    /** A send error that means the peer has gone (its end is closed), not that it is slow. */
+    private static boolean isGone(RuntimeException e) {
+        return e instanceof NativeException n && ("EPIPE".equals(n.errnoName()) || "ECONNRESET".equals(n.errnoName()));
+    }
+
+    /**
+     * Ends the connection because of {@code reason} (a back-end still there: see
+     * {@link #peerGone()}); only the first call has an effect.
+     */
     public void fail(String reason) {
-        fail(reason, null);
+        fail(reason, null, false);
+    }
+
+    private void fail(String reason, PendingReply culprit) {
+        fail(reason, culprit, false);
     }
 
     /**
      * As {@link #fail(String)}; {@code culprit}, the request whose reply was wrong (no longer
-     * pending), fails first so that its failure is the one a device reports.
+     * pending), fails first so that its failure is the one a device reports; {@code gone}: the
+     * back-end went away.
      */
-    private void fail(String reason, PendingReply culprit) {
+    private void fail(String reason, PendingReply culprit, boolean gone) {
         VhostUserException e;
         synchronized (this) {
             if (failure != null || closing) {
@@ -440,6 +518,7 @@ public final class VhostUserConnection implements AutoCloseable {
                 return;
             }
             e = new VhostUserException(peer + ": " + reason);
+            peerGone = gone;
             failure = e;
         }
         log.error("{}: {}", peer, reason);
@@ -497,6 +576,7 @@ public final class VhostUserConnection implements AutoCloseable {
             closing = true;
         }
         failPending(new VhostUserException(peer + ": connection closed"));
+        connectedOnce.completeExceptionally(new VhostUserException(peer + ": connection closed"));
         if (deadlineTimer != null) {
             deadlineTimer.cancel();
         }

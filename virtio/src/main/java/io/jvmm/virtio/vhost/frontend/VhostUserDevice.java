@@ -11,7 +11,9 @@ import io.jvmm.virtio.VirtioIdentity;
 import io.jvmm.virtio.VirtioInterrupts;
 import io.jvmm.virtio.vhost.ProtocolFeatures;
 import io.jvmm.virtio.vhost.VhostUserException;
+import io.jvmm.virtio.queue.SplitVirtqueue;
 import io.jvmm.virtio.vhost.VringAddress;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -46,6 +48,16 @@ import org.slf4j.LoggerFactory;
  *     (or RESET_OWNER + SET_OWNER); the status reads 0 once the back-end answered.</li>
  * <li>A back-end that dies, stalls past the reply timeout, refuses a message or breaks the
  *     protocol marks the device DEVICE_NEEDS_RESET; the guest's writes still complete.</li>
+ * <li>A back-end that is gone (end of stream, hang-up, reset or broken pipe on its socket) also
+ *     leaves requests in flight: the front-end, which tracks them from the rings while the
+ *     back-end lives ({@link InFlightRequests}), completes each with the device type's
+ *     {@link ErrorCompletion} and answers later requests the same way, so the guest's processes
+ *     get an error instead of hanging. A stalled back-end still maps guest memory and may complete
+ *     them later: it is only disconnected.</li>
+ * <li>A device whose back-end failed recovers at the driver's reset: the front-end connects again
+ *     (client) or accepts a new back-end (server) within {@link #RECONNECT_WAIT} at most and runs the
+ *     handshake again; the transport's state stays. Without a new back-end the reset still
+ *     completes and the next FEATURES_OK is refused; the reset after that tries again.</li>
  * </ul>
  *
  * <p>Threads: hooks arrive on vCPU threads (under the transport or MSI-X lock) and on the device
@@ -55,6 +67,8 @@ import org.slf4j.LoggerFactory;
 @SuppressWarnings("try")   // deferSending() scopes are used for their close (sending after the lock), never referenced
 public final class VhostUserDevice implements VirtioDevice {
     private static final Logger log = LoggerFactory.getLogger(VhostUserDevice.class);
+    /** The longest a reset waits for a new back-end after the old one failed. */
+    public static final Duration RECONNECT_WAIT = Duration.ofSeconds(2);
     private static final long WANTED_PROTOCOL = ProtocolFeatures.bit(ProtocolFeatures.MQ)
             | ProtocolFeatures.bit(ProtocolFeatures.REPLY_ACK) | ProtocolFeatures.bit(ProtocolFeatures.CONFIG)
             | ProtocolFeatures.bit(ProtocolFeatures.RESET_DEVICE);
@@ -63,7 +77,7 @@ public final class VhostUserDevice implements VirtioDevice {
     private final VhostUserDeviceModel model;
     private final VirtioIdentity identity;
     private final VhostUserMetrics metrics;
-    private final VhostUserFrontend frontend;
+    private volatile VhostUserFrontend frontend;
     private final VhostQueue[] queues;
     private final byte[] config;   // guarded by itself
     private final Object lock = new Object();
@@ -72,6 +86,12 @@ public final class VhostUserDevice implements VirtioDevice {
     /** Rule 1's switch ({@code x-sync-vring}): read at every control message, so it can be flipped while the device runs. */
     private volatile boolean syncVring;
     private boolean active;   // DRIVER_OK seen and not reset since; guarded by lock
+    private long features;    // the driver's, at DRIVER_OK; guarded by lock
+    private InFlightRequests inFlight;   // from attached()
+    private volatile String reconnectFailure;
+    private final java.util.concurrent.atomic.AtomicLong maskedDrainDeliveries = new java.util.concurrent.atomic.AtomicLong();
+    /** Server chardev: where a new back-end can connect after the old one failed; guarded by lock. */
+    private VhostUserConnection standby;
     /**
      * Test-only mutations (the explorer's mutation check switches a rule's real mechanism off to
      * show it finds the violation): set through package-private setters, never by the product.
@@ -127,31 +147,45 @@ public final class VhostUserDevice implements VirtioDevice {
         Objects.requireNonNull(model, "model");
         Objects.requireNonNull(metrics, "metrics");
         try {
-            long wanted = model.configFromBackend() ? WANTED_PROTOCOL : WANTED_PROTOCOL & ~ProtocolFeatures.bit(ProtocolFeatures.CONFIG);
-            frontend.negotiate(wanted, model.queueCount());
-            long features = frontend.backendFeatures();
-            if (!VirtioFeatures.has(features, VirtioFeatures.VERSION_1)) {
-                throw new VhostUserException(frontend.peer() + ": the back-end does not offer VIRTIO_F_VERSION_1 (features 0x"
-                        + Long.toHexString(features) + "), which the modern virtio-pci transport needs");
-            }
-            byte[] config = model.localConfig();
-            if (model.configFromBackend()) {
-                if (!frontend.hasProtocolFeature(ProtocolFeatures.CONFIG)) {
-                    throw new VhostUserException(frontend.peer() + ": " + model.typeName()
-                            + " takes its config space from the back-end, which lacks the CONFIG protocol feature");
-                }
-                config = awaitConfig(frontend, model.backendConfigSize(), options);
-            }
+            byte[] config = handshake(frontend, options, model);
             VhostUserDevice device = new VhostUserDevice(options, model, frontend, config, metrics);
-            frontend.connection().onFailure(device::backendFailed);
+            device.watch(frontend);
             log.info("{} {}: connected to {}: features 0x{}, protocol features {}, sync vring {}", model.typeName(), options.id(),
-                    frontend.peer(), Long.toHexString(features), ProtocolFeatures.describe(frontend.protocolFeatures()),
+                    frontend.peer(), Long.toHexString(frontend.backendFeatures()), ProtocolFeatures.describe(frontend.protocolFeatures()),
                     options.syncVring() ? "on" : "off");
             return device;
         } catch (RuntimeException e) {
             frontend.close();
             throw e;
         }
+    }
+
+    /** The session handshake and what the device needs of it; returns the config space. */
+    private static byte[] handshake(VhostUserFrontend frontend, VhostUserDeviceOptions options, VhostUserDeviceModel model) {
+        long wanted = model.configFromBackend() ? WANTED_PROTOCOL : WANTED_PROTOCOL & ~ProtocolFeatures.bit(ProtocolFeatures.CONFIG);
+        frontend.negotiate(wanted, model.queueCount());
+        long features = frontend.backendFeatures();
+        if (!VirtioFeatures.has(features, VirtioFeatures.VERSION_1)) {
+            throw new VhostUserException(frontend.peer() + ": the back-end does not offer VIRTIO_F_VERSION_1 (features 0x"
+                    + Long.toHexString(features) + "), which the modern virtio-pci transport needs");
+        }
+        if (!model.configFromBackend()) {
+            return model.localConfig();
+        }
+        if (!frontend.hasProtocolFeature(ProtocolFeatures.CONFIG)) {
+            throw new VhostUserException(frontend.peer() + ": " + model.typeName()
+                    + " takes its config space from the back-end, which lacks the CONFIG protocol feature");
+        }
+        return awaitConfig(frontend, model.backendConfigSize(), options);
+    }
+
+    /** Failures of this connection break the device (those of a connection replaced since are old news). */
+    private void watch(VhostUserFrontend f) {
+        f.connection().onFailure(e -> {
+            if (f == frontend) {
+                backendFailed(f, e);
+            }
+        });
     }
 
     private static byte[] awaitConfig(VhostUserFrontend frontend, int size, VhostUserDeviceOptions options) {
@@ -245,13 +279,21 @@ public final class VhostUserDevice implements VirtioDevice {
     /** The device bits the back-end offers that the model lets through (never the vhost-user bit 30). */
     @Override
     public long deviceFeatures() {
-        return frontend.backendFeatures() & model.deviceFeatureMask() & ~(1L << ProtocolFeatures.F_PROTOCOL_FEATURES);
+        return deviceFeatures(frontend);
+    }
+
+    private long deviceFeatures(VhostUserFrontend f) {
+        return f.backendFeatures() & model.deviceFeatureMask() & ~(1L << ProtocolFeatures.F_PROTOCOL_FEATURES);
     }
 
     /** Ring features only as far as the back-end implements them. */
     @Override
     public long transportFeatures() {
-        return frontend.backendFeatures() & VirtioFeatures.TRANSPORT_OFFERED;
+        return transportFeatures(frontend);
+    }
+
+    private static long transportFeatures(VhostUserFrontend f) {
+        return f.backendFeatures() & VirtioFeatures.TRANSPORT_OFFERED;
     }
 
     @Override
@@ -302,6 +344,7 @@ public final class VhostUserDevice implements VirtioDevice {
     @Override
     public void attached(Transport transport) {
         this.transport = transport;
+        this.inFlight = new InFlightRequests(options.id(), transport.context(), model.errorCompletion(), metrics);
         transport.interrupts().addMaskObserver(new MaskObserver());
         for (VhostQueue q : queues) {
             q.errWatch = transport.context().addEventFd(q.err, options.id() + " queue " + q.index + " back-end error notifier",
@@ -350,6 +393,7 @@ public final class VhostUserDevice implements VirtioDevice {
         try (var sending = frontend.deferSending()) {
             synchronized (lock) {
                 active = true;
+                features = activation.features();
                 waits.add(guard(frontend.setFeatures(activation.features(), true), "SET_FEATURES"));
                 try {
                     waits.add(guard(frontend.setMemTable(transport.memory()), "SET_MEM_TABLE"));
@@ -389,8 +433,22 @@ public final class VhostUserDevice implements VirtioDevice {
         waits.add(guard(frontend.setVringAddr(new VringAddress(q.index, 0, desc, used, avail, 0), sync), "SET_VRING_ADDR"));
         waits.add(rewire(q));
         waits.add(guard(frontend.setVringErr(q.index, q.err, sync), "SET_VRING_ERR"));
+        track(q);   // before SET_VRING_KICK leaves (sending is deferred until the lock is released)
         waits.add(guard(frontend.setVringKick(q.index, q.kick, sync), "SET_VRING_KICK"));
         q.started = true;
+    }
+
+    /** Hands the started ring to the in-flight tracking (under the lock). */
+    private void track(VhostQueue q) {
+        try {
+            SplitVirtqueue ring = new SplitVirtqueue(q.index, transport.memory(), q.size, model.maxQueueSize(), q.desc, q.avail, q.used,
+                    VirtioFeatures.has(features, VirtioFeatures.RING_EVENT_IDX),
+                    VirtioFeatures.has(features, VirtioFeatures.RING_INDIRECT_DESC), () -> signalQueueVector(q));
+            inFlight.queueStarted(q, ring);
+        } catch (RuntimeException e) {
+            log.warn("{}: queue {}: requests in flight are not tracked ({}); a dead back-end would leave them outstanding",
+                    options.id(), q.index, e.getMessage());
+        }
     }
 
     @Override
@@ -403,6 +461,11 @@ public final class VhostUserDevice implements VirtioDevice {
 
     @Override
     public CompletableFuture<Void> reset() {
+        if (inFlight != null) {
+            inFlight.stop();   // on the context, as the tracking: the rings are the driver's again
+        }
+        VhostUserFrontend frontend = this.frontend;
+        boolean failedBefore = frontend.connection().failure() != null;   // its reset messages fail at once: nothing to report
         List<CompletableFuture<?>> waits = new ArrayList<>();
         try (var sending = frontend.deferSending()) {
             synchronized (lock) {
@@ -434,19 +497,138 @@ public final class VhostUserDevice implements VirtioDevice {
         // The reset completes however the back-end answers: a dead back-end has been reported
         // already, and the guest must be able to read status 0 and start again.
         CompletableFuture<Void> stopped = CompletableFuture.allOf(waits.toArray(new CompletableFuture<?>[0])).handle((ok, error) -> {
-            if (error != null && !closed) {
+            if (error != null && !closed && !failedBefore) {
                 log.warn("{}: back-end did not complete the device reset: {}", options.id(), cause(error).getMessage());
             }
-            return null;
-        });
+            return (Void) null;
+        }).thenCompose(done -> frontend.connection().failure() == null || closed ? IoCompletion.DONE : reconnect(frontend));
         return guestWaitsFor(stopped);
+    }
+
+    /**
+     * A new back-end for a device whose back-end failed, on a thread of its own (connecting waits):
+     * the same chardev, at most {@link #RECONNECT_WAIT}, the full handshake; the new back-end must
+     * offer every feature the device offered the guest. Always completes normally: without a new
+     * back-end the device stays unavailable (FEATURES_OK refused) until the next reset tries again.
+     */
+    private CompletableFuture<Void> reconnect(VhostUserFrontend failed) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        Thread t = new Thread(() -> {
+            try {
+                VhostUserFrontend fresh = connectAgain(failed);
+                synchronized (lock) {
+                    if (closed || frontend != failed) {
+                        fresh.close();
+                        return;
+                    }
+                    frontend = fresh;
+                }
+                watch(fresh);
+                failed.close();
+                reconnectFailure = null;
+                metrics.reconnected();
+                log.info("{} {}: reconnected at the device reset to {}: features 0x{}, protocol features {}", model.typeName(), options.id(),
+                        fresh.peer(), Long.toHexString(fresh.backendFeatures()), ProtocolFeatures.describe(fresh.protocolFeatures()));
+            } catch (RuntimeException e) {
+                reconnectFailure = e.getMessage();
+                log.warn("{}: no new vhost-user back-end at the device reset: {}; the device stays unavailable until a reset finds one",
+                        options.id(), e.getMessage());
+            } finally {
+                done.complete(null);
+            }
+        }, "vhost-reconnect-" + options.id());
+        t.setDaemon(true);
+        t.start();
+        return done;
+    }
+
+    private VhostUserFrontend connectAgain(VhostUserFrontend failed) {
+        var spec = options.chardev();
+        VhostUserFrontend fresh;
+        if (spec.server()) {
+            VhostUserConnection listening = listenAgain(failed);
+            if (!listening.awaitConnected(RECONNECT_WAIT)) {
+                throw new VhostUserException(listening.peer() + ": no back-end connected within " + RECONNECT_WAIT.toMillis()
+                        + " ms (still listening: one that connects now is taken at the next reset)");
+            }
+            synchronized (lock) {
+                if (standby == listening) {
+                    standby = null;   // taken
+                }
+            }
+            fresh = new VhostUserFrontend(listening);
+        } else {
+            if (spec.connectTimeout().compareTo(RECONNECT_WAIT) > 0) {
+                spec = spec.withConnectTimeout(RECONNECT_WAIT);
+            }
+            fresh = VhostUserFrontend.connect(options.id(), spec, options.replyTimeout());
+        }
+        try {
+            byte[] newConfig = handshake(fresh, options, model);
+            long offered = deviceFeatures(failed) | transportFeatures(failed);
+            long missing = offered & ~(deviceFeatures(fresh) | transportFeatures(fresh));
+            if (missing != 0) {
+                throw new VhostUserException(fresh.peer() + ": the new back-end lacks features 0x" + Long.toHexString(missing)
+                        + " that the device offers the guest (offered 0x" + Long.toHexString(offered) + ")");
+            }
+            if (newConfig.length != config.length) {
+                throw new VhostUserException(fresh.peer() + ": the new back-end's config space has " + newConfig.length
+                        + " bytes, the device's " + config.length);
+            }
+            synchronized (config) {
+                System.arraycopy(newConfig, 0, config, 0, config.length);
+            }
+            return fresh;
+        } catch (RuntimeException e) {
+            fresh.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Server chardev: the listening connection a new back-end connects to, made once the failed
+     * connection (whose chardev removes the socket file when it closes) is closed. Any thread but
+     * the failed connection's own.
+     */
+    private VhostUserConnection listenAgain(VhostUserFrontend failed) {
+        failed.close();
+        VhostUserConnection dead = null;
+        synchronized (lock) {
+            if (standby != null && standby.isHealthy()) {
+                return standby;
+            }
+            dead = standby;   // a back-end connected and left again
+            standby = null;
+        }
+        if (dead != null) {
+            dead.close();
+        }
+        VhostUserConnection c = VhostUserConnection.listen(options.id(), options.chardev(), options.replyTimeout());
+        synchronized (lock) {
+            if (closed || standby != null && standby.isHealthy()) {
+                c.close();
+                if (closed) {
+                    throw new VhostUserException(options.id() + ": device closed");
+                }
+                return standby;
+            }
+            standby = c;
+        }
+        log.info("{}: listening on {} for a new vhost-user back-end (taken at the driver's next reset)", options.id(),
+                options.chardev().path());
+        return c;
     }
 
     /** A back-end whose connection failed (gone, stalled, broke the protocol) cannot serve a new driver. */
     @Override
     public String unavailableReason() {
         VhostUserException failure = frontend.connection().failure();
-        return failure == null ? null : "its vhost-user back-end is gone (" + failure.getMessage() + ")";
+        if (failure == null) {
+            return null;
+        }
+        String again = reconnectFailure;
+        return "its vhost-user back-end is gone (" + failure.getMessage() + ")"
+                + (again == null ? "" : "; no new back-end at the last reset: " + again);
     }
 
     /**
@@ -557,6 +739,7 @@ public final class VhostUserDevice implements VirtioDevice {
             return;   // test-only mutation: what the masked notifier holds stays there, undelivered
         }
         if (q.masked.consume() > 0) {
+            maskedDrainDeliveries.incrementAndGet();
             signalQueueVector(q);
         }
     }
@@ -609,8 +792,36 @@ public final class VhostUserDevice implements VirtioDevice {
         }
     }
 
-    private void backendFailed(VhostUserException e) {
+    private void backendFailed(VhostUserFrontend f, VhostUserException e) {
         markBroken("vhost-user back-end lost: " + e.getMessage());
+        if (closed || inFlight == null) {
+            return;
+        }
+        try {
+            if (f.connection().peerGone()) {
+                transport.context().execute(options.id() + " requests in flight of a dead back-end",
+                        () -> inFlight.takeOver("vhost-user back-end gone (" + e.getMessage() + ")"));
+            } else if (f.connection().peerPid() > 0) {
+                // Still there (stalled, or broke the protocol): it may still complete requests.
+                inFlight.takeOverWhenExited(f.connection().peerPid(), "vhost-user back-end disconnected (" + e.getMessage() + ")");
+            }
+        } catch (java.util.concurrent.RejectedExecutionException shuttingDown) {
+            return;   // the machine is closing: nobody waits for the requests any more
+        }
+        if (options.chardev().server()) {
+            // Listen again at once, so a back-end restarted before the driver's reset can connect.
+            Thread t = new Thread(() -> {
+                try {
+                    listenAgain(f);
+                } catch (RuntimeException ex) {
+                    if (!closed) {
+                        log.warn("{}: cannot listen for a new vhost-user back-end: {}", options.id(), ex.getMessage());
+                    }
+                }
+            }, "vhost-listen-" + options.id());
+            t.setDaemon(true);
+            t.start();
+        }
     }
 
     private void backendSignalledError(VhostQueue q) {
@@ -630,6 +841,15 @@ public final class VhostUserDevice implements VirtioDevice {
         }
         closed = true;
         frontend.close();
+        VhostUserConnection listening;
+        synchronized (lock) {
+            listening = standby;
+            standby = null;
+        }
+        if (listening != null) {
+            listening.close();
+        }
+        stopTracking();
         synchronized (lock) {
             for (VhostQueue q : queues) {
                 // Watches first: an fd closed under a live registration could pass it to a new fd.
@@ -645,6 +865,44 @@ public final class VhostUserDevice implements VirtioDevice {
             }
         }
         log.debug("{}: closed", options.id());
+    }
+
+    /** Cancels the in-flight watches (on the context) before the kick fds they watch are closed. */
+    private void stopTracking() {
+        Transport t = transport;
+        if (t == null || inFlight == null) {
+            return;
+        }
+        if (t.context().inContext()) {
+            inFlight.stop();
+            return;
+        }
+        try {
+            t.context().submit(() -> {
+                inFlight.stop();
+                return null;
+            }).get(5, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            // the context is closed: its registrations are gone with it
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException e) {
+            log.warn("{}: stopping the in-flight tracking failed: {}", options.id(), e.toString());
+        }
+    }
+
+    /**
+     * Interrupts delivered by the drain of a masked notifier after the switch away from it was
+     * acknowledged: completions that reached the masked notifier too late for its watch (rule 2's
+     * window), which only the drain saved.
+     */
+    public long maskedDrainDeliveries() {
+        return maskedDrainDeliveries.get();
+    }
+
+    /** Requests the front-end completed with the error reply because the back-end was gone. */
+    public long errorCompletions() {
+        return inFlight == null ? 0 : inFlight.completed();
     }
 
     @Override

@@ -17,9 +17,17 @@ import io.jvmm.virtio.vhost.DeviceConfig;
  *                          ignored when {@code backendConfigSize > 0}
  * @param backendConfigSize bytes of configuration space the back-end serves (GET/SET_CONFIG,
  *                          needs the CONFIG protocol feature), 0 for none
+ * @param errorCompletion   the error reply for requests a dead back-end left in flight, or null
+ *                          when the device type has none (they stay outstanding until a reset)
  */
 public record VhostUserDeviceModel(int deviceType, String typeName, int pciClassCode, int queueCount, int maxQueueSize,
-        long deviceFeatureMask, byte[] localConfig, int backendConfigSize) {
+        long deviceFeatureMask, byte[] localConfig, int backendConfigSize, ErrorCompletion errorCompletion) {
+
+    /** A model without an error completion. */
+    public VhostUserDeviceModel(int deviceType, String typeName, int pciClassCode, int queueCount, int maxQueueSize,
+                                long deviceFeatureMask, byte[] localConfig, int backendConfigSize) {
+        this(deviceType, typeName, pciClassCode, queueCount, maxQueueSize, deviceFeatureMask, localConfig, backendConfigSize, null);
+    }
 
     public VhostUserDeviceModel {
         localConfig = localConfig == null ? new byte[0] : localConfig.clone();
@@ -49,6 +57,13 @@ public record VhostUserDeviceModel(int deviceType, String typeName, int pciClass
 
     /** This model with a configuration space served by the back-end. */
     public VhostUserDeviceModel withBackendConfig(int size) {
-        return new VhostUserDeviceModel(deviceType, typeName, pciClassCode, queueCount, maxQueueSize, deviceFeatureMask, null, size);
+        return new VhostUserDeviceModel(deviceType, typeName, pciClassCode, queueCount, maxQueueSize, deviceFeatureMask, null, size,
+                errorCompletion);
+    }
+
+    /** This model with {@code completion} answering what a dead back-end left in flight. */
+    public VhostUserDeviceModel withErrorCompletion(ErrorCompletion completion) {
+        return new VhostUserDeviceModel(deviceType, typeName, pciClassCode, queueCount, maxQueueSize, deviceFeatureMask, localConfig,
+                backendConfigSize, completion);
     }
 }
