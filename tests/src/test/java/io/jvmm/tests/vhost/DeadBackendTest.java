@@ -260,6 +260,13 @@ class DeadBackendTest {
         assertEquals(0.0, bed.counter("jvmm.vhost.user.reconnects"));
 
         bed.backend = bed.startBackend();
+        if (frontendListens) {
+            // The device takes a new back-end only within its reset's wait (RECONNECT_WAIT): the
+            // back-end, a JVM starting on a possibly loaded machine, must be connected before it.
+            BackendProcess p = bed.backend;
+            Await.until(() -> p.output().contains(": connected to ") || !p.isAlive(), "the new back-end connected to the device");
+            assertTrue(p.isAlive(), p::output);
+        }
         q = bed.init();
         for (int i = 0; i < 10; i++) {
             Request r = submit(bed, q, "again-" + i, NORMAL);

@@ -67,6 +67,7 @@ public final class VhostUserBackendMain {
             UnixSocketChannel connection;
             if (client) {
                 connection = VhostUserBackend.connectWithRetry(socket, connectTimeout);
+                log.info("{}: connected to {} (faults: {})", name, socket, faults.format());
             } else {
                 try (UnixServerSocket server = UnixServerSocket.listen(socket)) {
                     log.info("{}: listening on {} (faults: {})", name, socket, faults.format());
