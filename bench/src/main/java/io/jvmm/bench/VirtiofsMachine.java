@@ -40,9 +40,13 @@ final class VirtiofsMachine implements AutoCloseable {
     final VirtioFsDriver fs;
     final FuseClient fuse;
     final VirtioRngDriver rng;
+    /** jvmm's side of the vhost-user-fs device (its front-end and connection). */
+    final io.jvmm.virtio.vhost.frontend.VhostUserDevice fsDevice;
 
     private VirtiofsMachine(Path workDir, Path shared, BenchVirtiofsd virtiofsd, EventContext context, ContextGuestNotifiers notifiers,
-                            TestMachine machine, VirtioFsDriver fs, VirtioRngDriver rng) {
+                            TestMachine machine, VirtioFsDriver fs, VirtioRngDriver rng,
+                            io.jvmm.virtio.vhost.frontend.VhostUserDevice fsDevice) {
+        this.fsDevice = fsDevice;
         this.workDir = workDir;
         this.shared = shared;
         this.virtiofsd = virtiofsd;
@@ -71,14 +75,15 @@ final class VirtiofsMachine implements AutoCloseable {
             ctx = EventContext.start("bench-fs");
             n = new ContextGuestNotifiers(ctx);
             m = new TestMachine(RAM);
-            m.addVirtio(VhostUserFsDevice.realize(new VhostUserFsOptions("fs0", SocketChardevSpec.client("c0", d.socket), "bench", 1,
-                    QUEUE_SIZE, true)));
+            io.jvmm.virtio.vhost.frontend.VhostUserDevice fsDevice = VhostUserFsDevice.realize(new VhostUserFsOptions("fs0", SocketChardevSpec.client("c0", d.socket), "bench", 1,
+                    QUEUE_SIZE, true));
+            m.addVirtio(fsDevice);
             m.addVirtio(new RngDevice("rng1"));
             Guest g = Guest.of(m);
             List<PciFunction> functions = g.enumerate();
             VirtioFsDriver fs = new VirtioFsDriver(probe(g, functions, FsProtocol.DEVICE_TYPE)).initialize();
             VirtioRngDriver rng = new VirtioRngDriver(probe(g, functions, VirtioRngDriver.DEVICE_TYPE)).initialize();
-            VirtiofsMachine vm = new VirtiofsMachine(workDir, shared, d, ctx, n, m, fs, rng);
+            VirtiofsMachine vm = new VirtiofsMachine(workDir, shared, d, ctx, n, m, fs, rng, fsDevice);
             vm.fuse.init();
             return vm;
         } catch (RuntimeException e) {

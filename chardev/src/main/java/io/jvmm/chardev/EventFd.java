@@ -8,8 +8,6 @@ import static io.jvmm.chardev.nativ.LinuxConstants.O_NONBLOCK;
 
 import io.jvmm.chardev.nativ.LibC;
 import io.jvmm.chardev.nativ.Native;
-import jnr.constants.platform.Errno;
-import jnr.ffi.byref.LongLongByReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -22,7 +20,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class EventFd implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(EventFd.class);
-    private static final int EAGAIN = Errno.EAGAIN.intValue();
     private static final LibC LIBC = Native.libc();
 
     private final int fd;
@@ -122,15 +119,8 @@ public final class EventFd implements AutoCloseable {
             throw new IllegalStateException("eventfd " + fd + " is closed");
         }
         try {
-            LongLongByReference value = new LongLongByReference();
-            if (LIBC.eventfd_read(fd, value) < 0) {
-                int errno = Native.errno();
-                if (errno == EAGAIN) {
-                    return 0;
-                }
-                throw new NativeException("eventfd_read(fd " + fd + ")", errno);
-            }
-            return value.longValue();
+            long value = Native.readEventFd(fd);   // into per-thread scratch memory: no allocation
+            return value < 0 ? 0 : value;
         } finally {
             release();
         }

@@ -12,14 +12,14 @@ import java.util.concurrent.atomic.AtomicInteger;
  * close is {@link #close()}, then whatever wakes the users (shutdown), then {@link #exit()}. The
  * fd is released by whichever exit() comes last, so never while a call may still use it.
  */
-final class FdUsers {
+public final class FdUsers {
     private static final int CLOSED = 1 << 30;
 
     /** CLOSED flag plus the number of calls in progress (and the closer's own hold). */
     private final AtomicInteger state = new AtomicInteger();
 
     /** Starts a use; false (and nothing to undo) if the owner is closed. */
-    boolean enter() {
+    public boolean enter() {
         while (true) {
             int s = state.get();
             if ((s & CLOSED) != 0) {
@@ -32,12 +32,12 @@ final class FdUsers {
     }
 
     /** Ends a use (or the closer's hold); true if the caller must now release the fd: closed, and the last one out. */
-    boolean exit() {
+    public boolean exit() {
         return state.decrementAndGet() == CLOSED;
     }
 
     /** Marks the owner closed and holds it for the closer until its exit(); false if it was closed already. */
-    boolean close() {
+    public boolean close() {
         while (true) {
             int s = state.get();
             if ((s & CLOSED) != 0) {
@@ -49,7 +49,7 @@ final class FdUsers {
         }
     }
 
-    boolean isClosed() {
+    public boolean isClosed() {
         return (state.get() & CLOSED) != 0;
     }
 }

@@ -41,6 +41,11 @@ public interface LibC {
 
     int ftruncate(int fd, @off_t long length);
 
+    /** preadv2/pwritev2 (Linux 4.6+, glibc 2.26+) with an iovec array the caller owns; flags e.g. RWF_NOWAIT. */
+    @ssize_t long preadv2(int fd, long iovAddress, int iovcnt, @off_t long offset, int flags);
+
+    @ssize_t long pwritev2(int fd, long iovAddress, int iovcnt, @off_t long offset, int flags);
+
     long sysconf(int name);
 
     /** ioctl with a pointer argument (struct in/out); request is glibc's unsigned long. */

@@ -23,6 +23,12 @@ public final class LinuxConstants {
     // <unistd.h>
     public static final int SC_PAGESIZE = 30;
 
+    // <sys/uio.h>: preadv2/pwritev2 flags
+    /** Fail with EAGAIN instead of blocking (data not in the page cache, a lock held...). */
+    public static final int RWF_NOWAIT = 0x08;
+    /** Largest iovcnt a readv/writev takes. */
+    public static final int IOV_MAX = 1024;
+
     // <sys/eventfd.h>
     public static final int EFD_CLOEXEC = 0x80000;
     public static final int EFD_NONBLOCK = 0x800;

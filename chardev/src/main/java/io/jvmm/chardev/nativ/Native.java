@@ -13,6 +13,7 @@ public final class Native {
     private static final LibC LIBC = LibraryLoader.create(LibC.class).load("c");
     private static final Runtime RUNTIME = Runtime.getRuntime(LIBC);
 
+    private static final int EAGAIN = jnr.constants.platform.Errno.EAGAIN.intValue();
     private static final long PAGE_SIZE = LIBC.sysconf(LinuxConstants.SC_PAGESIZE);
 
     private Native() {
@@ -42,6 +43,23 @@ public final class Native {
     /** An exception for the call that just failed on this thread. */
     public static NativeException error(String call) {
         return new NativeException(call, errno());
+    }
+
+    /**
+     * Reads an eventfd's 8-byte counter into this thread's scratch memory (no allocation): the
+     * counter, or -1 if the (non-blocking) eventfd had nothing pending. Other errors throw.
+     */
+    public static long readEventFd(int fd) {
+        ScratchMemory scratch = ScratchMemory.get();
+        long n = LIBC.read(fd, scratch.address, 8);
+        if (n == 8) {
+            return scratch.buffer.getLong(0);
+        }
+        int errno = errno();
+        if (n < 0 && errno == EAGAIN) {
+            return -1;
+        }
+        throw new NativeException("read of eventfd " + fd + (n < 0 ? "" : " (" + n + " of 8 bytes)"), n < 0 ? errno : 0);
     }
 
     /** Returns rc, or throws a {@link NativeException} naming call if rc is negative. */

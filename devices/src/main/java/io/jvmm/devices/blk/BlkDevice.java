@@ -1,7 +1,9 @@
 package io.jvmm.devices.blk;
 
 import io.jvmm.chardev.EventContext;
+import io.jvmm.chardev.nativ.LinuxConstants;
 import io.jvmm.pci.dispatch.IoCompletion;
+import io.jvmm.pci.mem.GuestMemory;
 import io.jvmm.virtio.VirtioActivation;
 import io.jvmm.virtio.VirtioDevice;
 import io.jvmm.virtio.VirtioFault;
@@ -17,13 +19,18 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
 
 /**
  * virtio-blk (virtio 1.x section 5.2) over a {@link BlockBackend}: IN, OUT, FLUSH, GET_ID,
  * DISCARD and WRITE_ZEROES, with several requests in flight. Requests are taken from the ring on
- * the device's context; I/O runs on the backend's threads straight into guest memory; completions
- * come back to the context, which fills the used ring. Every request taken is completed exactly
- * once, or dropped by a reset that waits for it first.
+ * the device's context. A read or write of up to {@link #INLINE_MAX_BYTES} is first offered to
+ * the backend's fast path on the context itself ({@link BlockBackend#tryReadNow}: done only if it
+ * need not wait, e.g. from the page cache), and completed there, with one interrupt for all the
+ * requests of a pass over the ring and no object allocated; everything else runs on the backend's
+ * threads straight into guest memory and its completion comes back to the context, which fills
+ * the used ring. Every request taken is completed exactly once, or dropped by a reset that waits
+ * for it first.
  */
 public final class BlkDevice implements VirtioDevice {
     /** Mass storage, "other": what QEMU gives virtio-blk-pci. */
@@ -42,6 +49,8 @@ public final class BlkDevice implements VirtioDevice {
 
     static final int SIZE_MAX = 1 << 20;
     static final int MAX_DISCARD_SECTORS = 1 << 22;
+    /** Largest read or write offered to the backend's fast path on the context (larger ones go to its threads). */
+    static final long INLINE_MAX_BYTES = 128 << 10;
 
     private final String id;
     private final VirtioIdentity identity;
@@ -57,6 +66,13 @@ public final class BlkDevice implements VirtioDevice {
     private int generation;
     private int inFlight;
     private CompletableFuture<Void> drained;
+    private GuestMemory memory;
+    private SplitVirtqueue serving;       // the ring of the pass in progress
+    private boolean completedInPass;      // a fast-path request was pushed: interrupt after the pass
+    private final IoVector iov;
+    private final ByteBuffer header = ByteBuffer.allocate(BlkRequestType.HEADER_SIZE).order(ByteOrder.LITTLE_ENDIAN);
+    private final Consumer<DescriptorChain> serveOne = this::serve;
+    private final Runnable afterPass = this::afterPass;
 
     /**
      * A device over {@code backend} (which it closes), configured by {@code options} (validated
@@ -75,6 +91,12 @@ public final class BlkDevice implements VirtioDevice {
                     id, backend.describe(), backend.size(), SECTOR);
         }
         this.config = new BlkConfig(backend.size() / SECTOR, SIZE_MAX, segMax, MAX_DISCARD_SECTORS);
+        this.iov = new IoVector(Math.min(segMax, LinuxConstants.IOV_MAX));
+    }
+
+    @Override
+    public void attached(Transport transport) {
+        this.memory = transport.memory();
     }
 
     @Override
@@ -130,11 +152,20 @@ public final class BlkDevice implements VirtioDevice {
         if (vq == null) {
             return;
         }
-        vq.drain(chain -> start(vq, chain));
+        serving = vq;
+        vq.drain(serveOne, afterPass);
     }
 
-    /** Parses one request and starts its I/O; the completion returns to the context. */
-    private void start(SplitVirtqueue vq, DescriptorChain chain) {
+    /** After each pass over the ring: one interrupt for the requests completed on the context. */
+    private void afterPass() {
+        if (completedInPass) {
+            completedInPass = false;
+            serving.notifyGuest();
+        }
+    }
+
+    /** Parses one request; completes it here if the fast path can, else starts its I/O. */
+    private void serve(DescriptorChain chain) {
         if (chain.writableLength() < 1) {
             throw new VirtioFault("queue 0: request " + chain.head() + " has no device-writable status byte");
         }
@@ -142,10 +173,93 @@ public final class BlkDevice implements VirtioDevice {
             throw new VirtioFault("queue 0: request " + chain.head() + " has a " + chain.readableLength()
                     + "-byte device-readable header, expected " + BlkRequestType.HEADER_SIZE);
         }
-        ByteBuffer header = ByteBuffer.allocate(BlkRequestType.HEADER_SIZE).order(ByteOrder.LITTLE_ENDIAN);
-        chain.copyFromReadable(0, header);
-        int type = header.getInt(0);
-        long sector = header.getLong(8);
+        int type;
+        long sector;
+        if (chain.readableSize(0) >= BlkRequestType.HEADER_SIZE) {   // the usual layout: no copy
+            long at = chain.readableAddress(0);
+            type = memory.read32(at);
+            sector = memory.read64(at + 8);
+        } else {
+            header.clear();
+            chain.copyFromReadable(0, header);
+            type = header.getInt(0);
+            sector = header.getLong(8);
+        }
+        if ((type == BlkRequestType.IN || type == BlkRequestType.OUT) && completeNow(chain, type, sector)) {
+            return;
+        }
+        start(serving, chain, type, sector);
+    }
+
+    /**
+     * The fast path: a read or write the backend can do at once, done and completed on the
+     * context with no object allocated. False leaves the request to {@link #start}, which also
+     * refuses what is wrong with it.
+     */
+    private boolean completeNow(DescriptorChain chain, int type, long sector) {
+        boolean read = type == BlkRequestType.IN;
+        long length = read ? chain.writableLength() - 1 : chain.readableLength() - BlkRequestType.HEADER_SIZE;
+        if (length == 0 || length > INLINE_MAX_BYTES || transferRefusal(read, sector, length) != null
+                || !fill(chain, read, length)) {
+            return false;
+        }
+        long position = sector * SECTOR;
+        if (!(read ? backend.tryReadNow(iov, position) : backend.tryWriteNow(iov, position))) {
+            return false;
+        }
+        metrics.started(type);
+        metrics.completed(type, BlkRequestType.S_OK, length);
+        int last = chain.writableCount() - 1;
+        memory.write8(chain.writableAddress(last) + chain.writableSize(last) - 1, BlkRequestType.S_OK);
+        serving.push(chain, read ? (int) length + 1 : 1);
+        completedInPass = true;
+        return true;
+    }
+
+    /**
+     * The I/O vector of a transfer: host addresses of the data buffers (the writable part before
+     * the status byte for a read, the readable part after the header for a write). False if the
+     * request breaks a limit (seg_max, size_max, the vector's size): the slow path refuses it.
+     */
+    private boolean fill(DescriptorChain chain, boolean read, long length) {
+        iov.clear();
+        long skip = read ? 0 : BlkRequestType.HEADER_SIZE;
+        long left = length;
+        int count = read ? chain.writableCount() : chain.readableCount();
+        for (int i = 0; i < count && left > 0; i++) {
+            int size = read ? chain.writableSize(i) : chain.readableSize(i);
+            if (skip >= size) {
+                skip -= size;
+                continue;
+            }
+            int take = (int) Math.min(size - skip, left);
+            long gpa = (read ? chain.writableAddress(i) : chain.readableAddress(i)) + skip;
+            if (take > SIZE_MAX || iov.count() == segMax || !iov.add(memory.hostAddress(gpa, take), take)) {
+                return false;
+            }
+            left -= take;
+            skip = 0;
+        }
+        return left == 0;
+    }
+
+    /** Why a transfer is refused (IOERR), or null: read-only, not whole sectors, beyond the capacity. */
+    private String transferRefusal(boolean read, long sector, long length) {
+        if (!read && backend.readOnly()) {
+            return "write to a read-only drive";
+        }
+        if (length % SECTOR != 0) {
+            return "length " + length + " is not a multiple of " + SECTOR;
+        }
+        long position = sector * SECTOR;
+        if (sector < 0 || position / SECTOR != sector || position + length > backend.size() - backend.size() % SECTOR) {
+            return "sectors " + sector + "+" + length / SECTOR + " beyond the capacity " + backend.size() / SECTOR;
+        }
+        return null;
+    }
+
+    /** Starts a request's I/O on the backend; the completion returns to the context. */
+    private void start(SplitVirtqueue vq, DescriptorChain chain, int type, long sector) {
         long dataOut = chain.readableLength() - BlkRequestType.HEADER_SIZE;
         long dataIn = chain.writableLength() - 1;
         ByteBuffer status = chain.writableRange(dataIn, 1).get(0);
@@ -187,20 +301,14 @@ public final class BlkDevice implements VirtioDevice {
     }
 
     private CompletableFuture<Integer> transfer(List<ByteBuffer> parts, long sector, long length, boolean read) {
-        if (!read && backend.readOnly()) {
-            return CompletableFuture.failedFuture(new RequestError("write to a read-only drive"));
+        String refused = transferRefusal(read, sector, length);
+        if (refused == null && parts.size() > segMax) {
+            refused = parts.size() + " data segments exceed seg_max " + segMax;
         }
-        if (length % SECTOR != 0) {
-            return CompletableFuture.failedFuture(new RequestError("length " + length + " is not a multiple of " + SECTOR));
-        }
-        if (parts.size() > segMax) {
-            return CompletableFuture.failedFuture(new RequestError(parts.size() + " data segments exceed seg_max " + segMax));
+        if (refused != null) {
+            return CompletableFuture.failedFuture(new RequestError(refused));
         }
         long position = sector * SECTOR;
-        if (sector < 0 || position / SECTOR != sector || position + length > backend.size() - backend.size() % SECTOR) {
-            return CompletableFuture.failedFuture(new RequestError("sectors " + sector + "+" + length / SECTOR
-                    + " beyond the capacity " + backend.size() / SECTOR));
-        }
         CompletableFuture<?>[] ops = new CompletableFuture<?>[parts.size()];
         long pos = position;
         for (int i = 0; i < ops.length; i++) {

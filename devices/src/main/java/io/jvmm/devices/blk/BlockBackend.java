@@ -57,6 +57,26 @@ public interface BlockBackend extends AutoCloseable {
     /** A short human description for logs ("raw file /path"). */
     String describe();
 
+    /**
+     * The fast path of a small request, tried on the device's context before {@link #read}:
+     * fills the buffers of {@code dst} (host addresses of guest memory) from {@code position}
+     * only if that can be done now without blocking (the data is in the page cache), and says
+     * whether all of it was. False means nothing or only part was done, and the caller does the
+     * whole transfer the usual way (reading a part twice is harmless). By default never.
+     */
+    default boolean tryReadNow(IoVector dst, long position) {
+        return false;
+    }
+
+    /**
+     * As {@link #tryReadNow}, for a write of the buffers of {@code src} at {@code position}:
+     * true only if all of it was written without blocking; false leaves the whole write to
+     * {@link #write} (writing a part twice puts the same bytes in the same place).
+     */
+    default boolean tryWriteNow(IoVector src, long position) {
+        return false;
+    }
+
     @Override
     void close();
 }

@@ -1,5 +1,11 @@
 package io.jvmm.devices.blk;
 
+import io.jvmm.chardev.FdUsers;
+import io.jvmm.chardev.Fds;
+import io.jvmm.chardev.nativ.LibC;
+import io.jvmm.chardev.nativ.LinuxConstants;
+import io.jvmm.chardev.nativ.Native;
+import jnr.constants.platform.Errno;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -22,6 +28,13 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * A raw image file. Positional asynchronous I/O goes straight between the file and the guest's
  * buffers; a small pool of I/O threads keeps several requests in flight.
+ *
+ * <p>The fast path ({@link #tryReadNow}, {@link #tryWriteNow}): {@code preadv2}/{@code pwritev2}
+ * with {@code RWF_NOWAIT} on a second descriptor of the file, straight between the file and the
+ * guest's buffers on the caller's thread (the device's context). The kernel does it only if it
+ * need not wait (the data is in the page cache), so the context never blocks on the disk; what
+ * it refuses goes to the I/O threads as before. A file system without RWF_NOWAIT (EOPNOTSUPP)
+ * turns the fast path off for that direction.
  */
 public final class RawFileBackend implements BlockBackend {
     private static final Logger log = LoggerFactory.getLogger(RawFileBackend.class);
@@ -33,6 +46,12 @@ public final class RawFileBackend implements BlockBackend {
     private final ExecutorService io;
     private final AsynchronousFileChannel channel;
     private final long size;
+    private static final LibC LIBC = Native.libc();
+    private static final int EAGAIN = Errno.EAGAIN.intValue();
+    private final int fd;
+    private final FdUsers fdUsers = new FdUsers();
+    private volatile boolean readNowait = true;
+    private volatile boolean writeNowait = true;
 
     /**
      * @throws IllegalArgumentException naming the file when it cannot be opened as asked
@@ -62,6 +81,15 @@ public final class RawFileBackend implements BlockBackend {
         if (!Files.isRegularFile(path)) {
             log.warn("drive {} is not a regular file; treating it as a raw image", path);
         }
+        int flags = (readOnly ? LinuxConstants.O_RDONLY : LinuxConstants.O_RDWR) | LinuxConstants.O_CLOEXEC;
+        int raw = LIBC.open(path.toString(), flags, 0);
+        if (raw < 0) {   // the channel opened it a moment ago: only the fast path is lost
+            log.warn("drive {}: second descriptor for the fast path not opened (errno {}); every request goes to the I/O threads",
+                    path, Native.errno());
+            readNowait = false;
+            writeNowait = false;
+        }
+        this.fd = raw;
     }
 
     @Override
@@ -163,12 +191,65 @@ public final class RawFileBackend implements BlockBackend {
     }
 
     @Override
+    public boolean tryReadNow(IoVector dst, long position) {
+        return readNowait && nowait(true, dst, position);
+    }
+
+    @Override
+    public boolean tryWriteNow(IoVector src, long position) {
+        return !readOnly && writeNowait && nowait(false, src, position);
+    }
+
+    /** preadv2/pwritev2 with RWF_NOWAIT on the second descriptor: true only if all of the vector was transferred. */
+    private boolean nowait(boolean read, IoVector buffers, long position) {
+        if (!fdUsers.enter()) {
+            return false;
+        }
+        try {
+            long n = read
+                    ? LIBC.preadv2(fd, buffers.address(), buffers.count(), position, LinuxConstants.RWF_NOWAIT)
+                    : LIBC.pwritev2(fd, buffers.address(), buffers.count(), position, LinuxConstants.RWF_NOWAIT);
+            if (n == buffers.bytes()) {
+                return true;
+            }
+            if (n < 0) {
+                nowaitFailed(Native.errno(), read ? "read" : "write");
+            }
+            return false;   // short (end of file, partly cached) or refused: the I/O threads do it all
+        } finally {
+            if (fdUsers.exit()) {
+                Fds.closeQuietly(fd);
+            }
+        }
+    }
+
+    /** EAGAIN is the expected refusal; a kernel or file system without RWF_NOWAIT turns that direction off. */
+    private void nowaitFailed(int errno, String what) {
+        if (errno == EAGAIN) {
+            return;
+        }
+        if (errno == Errno.EOPNOTSUPP.intValue() || errno == Errno.EINVAL.intValue() || errno == Errno.ENOSYS.intValue()) {
+            log.info("drive {}: {}s without waiting are not supported here ({}); they go to the I/O threads", path, what,
+                    Errno.valueOf(errno));
+            if (what.equals("read")) {
+                readNowait = false;
+            } else {
+                writeNowait = false;
+            }
+        }
+        // Anything else (EIO, EFAULT...): the I/O threads repeat the transfer and report it properly.
+    }
+
+    @Override
     public String describe() {
         return "raw file " + path + (readOnly ? " (read-only)" : "");
     }
 
     @Override
     public void close() {
+        if (fd >= 0 && fdUsers.close() && fdUsers.exit()) {   // a fast-path call under way closes it on its way out
+            Fds.closeQuietly(fd);
+        }
         try {
             channel.close();
         } catch (IOException e) {

@@ -9,6 +9,11 @@ import io.jvmm.testkit.driver.blk.VirtioBlkDriver;
 import io.jvmm.testkit.driver.virtio.VirtioPciDriver;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -129,6 +134,90 @@ class BlkDeviceTest {
         try (TestMachine machine = TestMachine.builder()
                 .option("-drive", "file=" + image + ",if=none,id=d0").device("virtio-blk-pci,drive=d0").build()) {
             assertEquals(10, driver(machine).config().capacitySectors());
+        }
+    }
+
+    /**
+     * ARCHITECTURE: the data plane never passes through the MMIO writer of the no-CPU machine (nor
+     * a vCPU). A small request is served on the device's own context (the fast path), a refused
+     * one on the back-end's I/O threads: the thread that wrote the doorbell never touches the data.
+     */
+    @Test
+    void smallRequestsAreServedOnTheDevicesContextNeverOnTheMmioWriter() throws Exception {
+        Path image = image(1 << 20, 6);
+        byte[] before = Files.readAllBytes(image);   // also puts it in the page cache: the fast path can serve it
+        ThreadRecordingBackend backend = new ThreadRecordingBackend(new RawFileBackend("blk0", image, false, 2));
+        byte[] data = written(7, 4096);
+        try (TestMachine machine = new TestMachine(16 << 20)) {
+            machine.addVirtio(new BlkDevice(new BlkOptions("blk0", DriveOptions.raw("d0", image, false), null,
+                    BlkOptions.DEFAULT_QUEUE_SIZE), backend, BlkMetrics.unregistered("blk0")));
+            VirtioBlkDriver blk = driver(machine);
+            for (int i = 0; i < 16; i++) {
+                BlkResponse r = blk.read(i * 8L, 4096);
+                assertTrue(r.ok(), r.toString());
+                assertArrayEquals(Arrays.copyOfRange(before, i * 4096, (i + 1) * 4096), r.data());
+            }
+            assertTrue(blk.write(200, data).ok());
+            assertArrayEquals(data, blk.read(200, 4096).data());
+            assertFalse(blk.read(2040, 8192).ok(), "past the end: refused before any fast path");
+        }
+        assertTrue(backend.offered.get() >= 17, "the device offered the small requests to the fast path: " + backend);
+        assertFalse(backend.threads.contains(Thread.currentThread()),
+                "the MMIO writer (this thread) served I/O: " + backend.threads);
+        assertArrayEquals(data, Arrays.copyOfRange(Files.readAllBytes(image), 200 * SECTOR, 200 * SECTOR + 4096));
+    }
+
+    /** The raw back-end, recording which threads its data calls run on. */
+    private static final class ThreadRecordingBackend implements BlockBackend {
+        final BlockBackend inner;
+        final Set<Thread> threads = ConcurrentHashMap.newKeySet();
+        final AtomicInteger offered = new AtomicInteger();
+        final AtomicInteger servedNow = new AtomicInteger();
+
+        ThreadRecordingBackend(BlockBackend inner) {
+            this.inner = inner;
+        }
+
+        private void seen() {
+            threads.add(Thread.currentThread());
+        }
+
+        @Override public long size() { return inner.size(); }
+        @Override public boolean readOnly() { return inner.readOnly(); }
+        @Override public CompletableFuture<Void> read(ByteBuffer dst, long position) { seen(); return inner.read(dst, position); }
+        @Override public CompletableFuture<Void> write(ByteBuffer src, long position) { seen(); return inner.write(src, position); }
+        @Override public CompletableFuture<Void> flush() { seen(); return inner.flush(); }
+        @Override public CompletableFuture<Void> discard(long position, long length) { seen(); return inner.discard(position, length); }
+        @Override public CompletableFuture<Void> writeZeroes(long position, long length, boolean mayUnmap) {
+            seen();
+            return inner.writeZeroes(position, length, mayUnmap);
+        }
+        @Override public String describe() { return inner.describe(); }
+        @Override public void close() { inner.close(); }
+
+        @Override
+        public boolean tryReadNow(IoVector dst, long position) {
+            return offered(() -> inner.tryReadNow(dst, position));
+        }
+
+        @Override
+        public boolean tryWriteNow(IoVector src, long position) {
+            return offered(() -> inner.tryWriteNow(src, position));
+        }
+
+        private boolean offered(java.util.function.BooleanSupplier fastPath) {
+            seen();
+            offered.incrementAndGet();
+            boolean done = fastPath.getAsBoolean();
+            if (done) {
+                servedNow.incrementAndGet();
+            }
+            return done;
+        }
+
+        @Override
+        public String toString() {
+            return offered + " offered to the fast path, " + servedNow + " served there, threads " + threads;
         }
     }
 }

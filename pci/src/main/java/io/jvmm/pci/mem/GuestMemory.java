@@ -216,14 +216,47 @@ public final class GuestMemory {
         return r.memory().slice(offset, length);
     }
 
-    /** Copies dst.remaining() bytes from guest memory into dst, advancing dst's position. */
+    /**
+     * Copies dst.remaining() bytes from guest memory into dst, advancing dst's position. Allocates
+     * nothing unless the range crosses a 1 GiB window (a request's hot path uses this).
+     */
     public void read(long address, ByteBuffer dst) {
-        dst.put(slice(address, dst.remaining()));
+        int length = dst.remaining();
+        MemoryRegion r = region(address, length);
+        long offset = address - r.base();
+        if (length > 0 && !crosses(offset, length)) {
+            int at = dst.position();
+            dst.put(at, windowOf(r, offset), index(offset), length);
+            dst.position(at + length);
+            return;
+        }
+        dst.put(slice(address, length));
     }
 
-    /** Copies src.remaining() bytes from src into guest memory, advancing src's position. */
+    /** Copies src.remaining() bytes from src into guest memory, advancing src's position (no allocation within a window). */
     public void write(long address, ByteBuffer src) {
-        slice(address, src.remaining()).put(src);
+        int length = src.remaining();
+        MemoryRegion r = region(address, length);
+        long offset = address - r.base();
+        if (length > 0 && !crosses(offset, length)) {
+            int at = src.position();
+            windowOf(r, offset).put(index(offset), src, at, length);
+            src.position(at + length);
+            return;
+        }
+        slice(address, length).put(src);
+    }
+
+    /**
+     * The host virtual address of guest range [address, address+length), which must lie inside
+     * one region: for handing guest buffers to a system call (preadv) with no copy and no object.
+     * Valid while the region stays mapped (its owner quiesces the devices before unmapping).
+     *
+     * @throws GuestMemoryException if the range is outside memory or straddles two regions
+     */
+    public long hostAddress(long address, long length) {
+        MemoryRegion r = region(address, length);
+        return r.memory().address() + (address - r.base());
     }
 
     public void read(long address, byte[] dst, int offset, int length) {

@@ -3,43 +3,46 @@ package io.jvmm.pci.msix;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * An {@link InterruptSink} that records deliveries: a count per (address, data) and a total, and
- * lets a test wait for them. It is also the sink of a machine with no CPU. Thread-safe.
+ * lets a test wait for them. It is also the sink of a machine with no CPU, so a delivery takes no
+ * lock and allocates nothing once a message has been seen: the counts are atomics, and a delivery
+ * wakes waiters only when some thread is waiting. Thread-safe.
  */
 public final class RecordingInterruptSink implements InterruptSink {
-
-    private final ReentrantLock lock = new ReentrantLock();
-    private final Condition delivered = lock.newCondition();
-    private final Map<MsiMessage, Long> counts = new HashMap<>();
-    private long total;
-    private MsiMessage last;
+    private final ConcurrentHashMap<MsiMessage, AtomicLong> counts = new ConcurrentHashMap<>();
+    private final AtomicLong total = new AtomicLong();
+    private final AtomicInteger sleepers = new AtomicInteger();
+    private final Object wakeup = new Object();
+    private volatile MsiMessage last;
 
     @Override
     public void deliver(MsiMessage message) {
-        lock.lock();
-        try {
-            counts.merge(message, 1L, Long::sum);
-            total++;
-            last = message;
-            delivered.signalAll();
-        } finally {
-            lock.unlock();
+        AtomicLong count = counts.get(message);
+        if (count == null) {
+            count = counts.computeIfAbsent(message, m -> new AtomicLong());
+        }
+        count.incrementAndGet();
+        last = message;
+        total.incrementAndGet();
+        // A sleeper counts itself before it looks at the counts (under the monitor), and we
+        // counted before looking at the sleepers: one of us sees the other.
+        if (sleepers.get() > 0) {
+            synchronized (wakeup) {
+                wakeup.notifyAll();
+            }
         }
     }
 
     /** Deliveries of exactly this message. */
     public long count(MsiMessage message) {
-        lock.lock();
-        try {
-            return counts.getOrDefault(message, 0L);
-        } finally {
-            lock.unlock();
-        }
+        AtomicLong count = counts.get(message);
+        return count == null ? 0 : count.get();
     }
 
     public long count(long address, int data) {
@@ -48,32 +51,24 @@ public final class RecordingInterruptSink implements InterruptSink {
 
     /** All deliveries. */
     public long total() {
-        lock.lock();
-        try {
-            return total;
-        } finally {
-            lock.unlock();
-        }
+        return total.get();
     }
 
     /** The most recent delivery, or null. */
     public MsiMessage last() {
-        lock.lock();
-        try {
-            return last;
-        } finally {
-            lock.unlock();
-        }
+        return last;
     }
 
-    /** A snapshot of the counts per message. */
+    /** A snapshot of the counts per message (messages delivered at least once). */
     public Map<MsiMessage, Long> counts() {
-        lock.lock();
-        try {
-            return Map.copyOf(counts);
-        } finally {
-            lock.unlock();
-        }
+        Map<MsiMessage, Long> snapshot = new HashMap<>();
+        counts.forEach((m, c) -> {
+            long n = c.get();
+            if (n > 0) {
+                snapshot.put(m, n);
+            }
+        });
+        return Map.copyOf(snapshot);
     }
 
     /**
@@ -82,54 +77,47 @@ public final class RecordingInterruptSink implements InterruptSink {
      * @return false if the timeout expired (or the thread was interrupted, whose flag is kept)
      */
     public boolean awaitCount(MsiMessage message, long atLeast, Duration timeout) {
-        long remaining = timeout.toNanos();
-        lock.lock();
-        try {
-            while (counts.getOrDefault(message, 0L) < atLeast) {
-                if (remaining <= 0) {
-                    return false;
-                }
-                remaining = delivered.awaitNanos(remaining);
-            }
-            return true;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
-        } finally {
-            lock.unlock();
+        AtomicLong count = counts.get(message);
+        if (count == null) {
+            count = counts.computeIfAbsent(message, m -> new AtomicLong());
         }
+        return await(count, atLeast, timeout);
     }
 
     /** Waits until at least {@code atLeast} deliveries in all; false on timeout. */
     public boolean awaitTotal(long atLeast, Duration timeout) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        lock.lock();
-        try {
-            while (total < atLeast) {
-                long remaining = deadline - System.nanoTime();
-                if (remaining <= 0) {
-                    return false;
-                }
-                delivered.await(remaining, TimeUnit.NANOSECONDS);
-            }
+        return await(total, atLeast, timeout);
+    }
+
+    private boolean await(AtomicLong value, long atLeast, Duration timeout) {
+        if (value.get() >= atLeast) {
             return true;
+        }
+        long deadline = System.nanoTime() + timeout.toNanos();
+        sleepers.incrementAndGet();
+        try {
+            synchronized (wakeup) {
+                while (value.get() < atLeast) {
+                    long remaining = deadline - System.nanoTime();
+                    if (remaining <= 0) {
+                        return false;
+                    }
+                    TimeUnit.NANOSECONDS.timedWait(wakeup, remaining);
+                }
+                return true;
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return false;
         } finally {
-            lock.unlock();
+            sleepers.decrementAndGet();
         }
     }
 
-    /** Forgets every delivery. */
+    /** Forgets every delivery (those racing with this call may be counted or not). */
     public void clear() {
-        lock.lock();
-        try {
-            counts.clear();
-            total = 0;
-            last = null;
-        } finally {
-            lock.unlock();
-        }
+        counts.values().forEach(c -> c.set(0));
+        total.set(0);
+        last = null;
     }
 }

@@ -32,7 +32,7 @@ final class CommonConfig {
     private int deviceFeatureSelect;
     private int driverFeatureSelect;
     private long driverFeatures;
-    private int configVector = QueueRegisters.NO_VECTOR;
+    private volatile int configVector = QueueRegisters.NO_VECTOR;   // read without the lock when interrupting
     private int queueSelect;
 
     CommonConfig(VirtioDevice device, DeviceLifecycle lifecycle, GuestMemory memory, long offeredFeatures, int vectorCount) {
@@ -48,7 +48,7 @@ final class CommonConfig {
         }
     }
 
-    // ---- what the lifecycle reads (under its lock) -------------------------------------------
+    // ---- what the lifecycle reads (under its lock; the vectors also without it) ---------------
 
     long offeredFeatures() {
         return offeredFeatures;

@@ -22,7 +22,9 @@ import org.slf4j.LoggerFactory;
  * (DEVICE_NEEDS_RESET), and which interrupt a queue or a configuration change raises.
  *
  * <p>This object's monitor guards the transport state, the {@link CommonConfig} registers included.
- * Queue work runs on the device's event context, never under the lock.
+ * Queue work runs on the device's event context, never under the lock. The request path takes no
+ * lock at all: whether the device is running is a volatile copy of the status ({@code serving}),
+ * and the vectors an interrupt needs are volatile registers.
  */
 final class DeviceLifecycle {
     private static final Logger log = LoggerFactory.getLogger(DeviceLifecycle.class);
@@ -43,6 +45,8 @@ final class DeviceLifecycle {
     private volatile boolean broken;
     private volatile String lastFault;
     private volatile int isr;
+    /** DRIVER_OK set and no reset under way: a copy of the status kept under the lock, read without it. */
+    private volatile boolean serving;
 
     /** @param interrupted told of every interrupt raised (metrics) */
     DeviceLifecycle(VirtioDevice device, EventContext context, Msix msix, GuestMemory memory, Runnable interrupted) {
@@ -114,10 +118,12 @@ final class DeviceLifecycle {
         }
         if ((added & DeviceStatus.DRIVER_OK) != 0 && (accepted & DeviceStatus.FEATURES_OK) == 0) {
             status = accepted & ~DeviceStatus.DRIVER_OK;
+            updateServing();
             markBroken(new VirtioFault("DRIVER_OK set without FEATURES_OK"));
             return IoCompletion.DONE;
         }
         status = accepted;
+        updateServing();
         if ((added & DeviceStatus.DRIVER_OK) != 0 && !broken) {
             return activate();
         }
@@ -185,17 +191,24 @@ final class DeviceLifecycle {
         });
     }
 
-    /** A notification of {@code queue}, on the device's context. */
+    /** Under the lock, after every change of the status or of the reset flag. */
+    private void updateServing() {
+        serving = (status & DeviceStatus.DRIVER_OK) != 0 && !resetting;
+    }
+
+    /** A notification of {@code queue}, on the device's context: no lock, no allocation. */
     void serveQueue(int queue) {
-        if (broken) {
-            return;
+        if (broken || !serving) {
+            return;   // before DRIVER_OK: served at activation; nothing to do
         }
-        synchronized (this) {
-            if ((status & DeviceStatus.DRIVER_OK) == 0 || resetting) {
-                return;   // served at activation; nothing to do before it
-            }
+        try {
+            device.queueNotified(queue);
+        } catch (VirtioFault fault) {
+            markBroken(fault);
+        } catch (RuntimeException bug) {
+            log.error("{}: internal error; device marked broken", name, bug);
+            markBroken(new VirtioFault("internal error: " + bug));
         }
-        guarded(() -> device.queueNotified(queue));
     }
 
     /** Runs device work on the context, turning a guest mistake into a broken device. */
@@ -218,6 +231,7 @@ final class DeviceLifecycle {
             return IoCompletion.DONE;
         }
         resetting = true;
+        updateServing();
         log.debug("{}: reset requested (status {})", device.id(), DeviceStatus.describe(status));
         context.submit(device::reset).thenCompose(f -> f).whenComplete((ok, error) -> {
             if (error != null) {
@@ -234,6 +248,7 @@ final class DeviceLifecycle {
         broken = false;
         status = 0;
         resetting = false;
+        updateServing();
         log.debug("{}: reset complete", device.id());
     }
 
@@ -264,20 +279,13 @@ final class DeviceLifecycle {
 
     // ---- interrupts -------------------------------------------------------------------------------
 
+    /** A queue's interrupt, from the device's context: the vector is a volatile read, no lock. */
     void raiseQueueInterrupt(int queue) {
-        int vector;
-        synchronized (this) {
-            vector = registers.queueVector(queue);
-        }
-        raise(vector, ISR_QUEUE);
+        raise(registers.queueVector(queue), ISR_QUEUE);
     }
 
     void raiseConfigInterrupt() {
-        int vector;
-        synchronized (this) {
-            vector = registers.configVector();
-        }
-        raise(vector, ISR_CONFIG);
+        raise(registers.configVector(), ISR_CONFIG);
     }
 
     private void raise(int vector, int isrBit) {

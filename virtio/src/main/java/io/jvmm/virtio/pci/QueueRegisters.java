@@ -8,7 +8,8 @@ final class QueueRegisters {
 
     final int maxSize;
     int size;
-    int vector = NO_VECTOR;
+    /** Written under the lifecycle's lock, read without it when the queue interrupts. */
+    volatile int vector = NO_VECTOR;
     boolean enabled;
     long desc;
     long driver;

@@ -3,9 +3,6 @@ package io.jvmm.virtio.queue;
 import io.jvmm.pci.mem.GuestMemory;
 import io.jvmm.pci.mem.GuestMemoryException;
 
-import java.nio.ByteBuffer;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.function.Consumer;
 
 /**
@@ -19,6 +16,11 @@ import java.util.function.Consumer;
  *
  * <p>Every driver mistake is a {@link VirtqueueFault}; nothing here touches memory outside the
  * guest's regions. Not thread-safe: one queue is served by one event context.
+ *
+ * <p>Nothing is allocated per request: each descriptor head has one {@link DescriptorChain}
+ * object, filled again whenever the driver publishes that head, and valid until it is pushed
+ * back. A head published again while the device still holds it is a driver mistake (the
+ * specification gives a descriptor back to the driver only through the used ring).
  */
 public final class SplitVirtqueue {
     public static final int MAX_SIZE = 32768;
@@ -42,6 +44,8 @@ public final class SplitVirtqueue {
     private int usedIdx;        // next used ring slot to fill (free-running u16)
     private int signalledUsed;  // used index at the last interrupt decision (EVENT_IDX)
     private boolean notificationsEnabled = true;
+    private final DescriptorChain[] chains;   // one per head, made on first use
+    private final boolean[] inFlight;         // heads popped and not pushed yet
 
     /**
      * @param maxSize the device's maximum; size must be a power of two in [1, maxSize]
@@ -68,6 +72,8 @@ public final class SplitVirtqueue {
         checkRing("descriptor table", desc, 16L * size, 16);
         checkRing("available ring", avail, 6L + 2L * size, 2);
         checkRing("used ring", used, 6L + 8L * size, 4);
+        this.chains = new DescriptorChain[size];
+        this.inFlight = new boolean[size];
     }
 
     private void checkRing(String what, long address, long length, int alignment) {
@@ -133,7 +139,10 @@ public final class SplitVirtqueue {
         return idx;
     }
 
-    /** Takes the next available chain, or returns null when the ring is empty. */
+    /**
+     * Takes the next available chain, or returns null when the ring is empty. The chain is this
+     * queue's object for its head: valid until {@link #push}ed.
+     */
     public DescriptorChain pop() {
         if (availIndex() == lastAvail) {
             return null;
@@ -142,7 +151,13 @@ public final class SplitVirtqueue {
         if (head >= size) {
             throw new VirtqueueFault(index, "avail ring names descriptor " + head + ", beyond the queue size " + size);
         }
-        DescriptorChain chain = walk(head);
+        if (inFlight[head]) {
+            throw new VirtqueueFault(index, "avail ring names descriptor " + head
+                    + " again while the device still holds it (it was not returned through the used ring)");
+        }
+        DescriptorChain chain = chainObject(head);
+        walk(head, chain);
+        inFlight[head] = true;
         lastAvail = (lastAvail + 1) & 0xffff;
         return chain;
     }
@@ -150,6 +165,7 @@ public final class SplitVirtqueue {
     /**
      * The chain starting at {@code head}, wherever it was published: for a device that takes over
      * a ring whose chains another device took (a dead vhost-user back-end's requests in flight).
+     * The chain is this queue's object for its head, held until pushed (by chain or by head).
      *
      * @throws VirtqueueFault if head is out of range or the chain is malformed
      */
@@ -157,12 +173,22 @@ public final class SplitVirtqueue {
         if (head < 0 || head >= size) {
             throw new VirtqueueFault(index, "head " + head + " is beyond the queue size " + size);
         }
-        return walk(head);
+        DescriptorChain chain = chainObject(head);
+        walk(head, chain);
+        inFlight[head] = true;
+        return chain;
     }
 
-    private DescriptorChain walk(int head) {
-        List<ByteBuffer> readable = new ArrayList<>(4);
-        List<ByteBuffer> writable = new ArrayList<>(4);
+    private DescriptorChain chainObject(int head) {
+        DescriptorChain chain = chains[head];
+        if (chain == null) {
+            chain = chains[head] = new DescriptorChain(memory);
+        }
+        return chain;
+    }
+
+    private void walk(int head, DescriptorChain chain) {
+        chain.reset(head);
         long table = desc;
         int tableSize = size;
         boolean inIndirect = false;
@@ -207,17 +233,15 @@ public final class SplitVirtqueue {
                 throw new VirtqueueFault(index, "chain " + head + " is longer than the queue size " + size);
             }
             if (len != 0) {
-                ByteBuffer view = view(head, addr, len);
-                if ((flags & DESC_F_WRITE) != 0) {
-                    writable.add(view);
-                } else if (!writable.isEmpty()) {
+                checkBuffer(head, addr, len);
+                boolean writable = (flags & DESC_F_WRITE) != 0;
+                if (!writable && chain.writableCount() > 0) {
                     throw new VirtqueueFault(index, "chain " + head + ": device-readable descriptor after a device-writable one");
-                } else {
-                    readable.add(view);
                 }
+                chain.add(addr, len, writable);
             }
             if ((flags & DESC_F_NEXT) == 0) {
-                return new DescriptorChain(head, readable, writable);
+                return;
             }
             if (next >= tableSize) {
                 throw new VirtqueueFault(index, "chain " + head + ": next descriptor " + next + " beyond table size " + tableSize);
@@ -226,14 +250,17 @@ public final class SplitVirtqueue {
         }
     }
 
-    private ByteBuffer view(int head, long addr, int len) {
+    private void checkBuffer(int head, long addr, int len) {
         if (len < 0) {
             throw new VirtqueueFault(index, String.format("chain %d: buffer at 0x%x has length %d (over 2 GiB)", head, addr, Integer.toUnsignedLong(len)));
         }
-        try {
-            return memory.slice(addr, len);
-        } catch (GuestMemoryException e) {
-            throw new VirtqueueFault(index, "chain " + head + ": buffer " + e.getMessage(), e);
+        if (!memory.isValid(addr, len)) {
+            try {
+                memory.slice(addr, len);   // only to name what is wrong with the range
+            } catch (GuestMemoryException e) {
+                throw new VirtqueueFault(index, "chain " + head + ": buffer " + e.getMessage(), e);
+            }
+            throw new VirtqueueFault(index, String.format("chain %d: buffer [0x%x, +%d) is outside guest memory", head, addr, len));
         }
     }
 
@@ -242,11 +269,20 @@ public final class SplitVirtqueue {
      * Does not interrupt: call {@link #notifyGuest()} after a batch.
      */
     public void push(DescriptorChain chain, int written) {
-        push(chain.head(), written);
+        int head = chain.head();
+        if (head < 0 || head >= size || chains[head] != chain || !inFlight[head]) {
+            throw new IllegalStateException(this + ": " + chain + " is not a chain this queue handed out and still holds"
+                    + " (pushed twice, or after a reset)");
+        }
+        push(head, written);
     }
 
     /** As {@link #push(DescriptorChain, int)}, by head (a chain that could not be walked). */
     public void push(int head, int written) {
+        if (head < 0 || head >= size) {
+            throw new IllegalArgumentException(this + ": head " + head + " is beyond the queue size " + size);
+        }
+        inFlight[head] = false;
         long elem = used + 4 + 8L * (usedIdx & (size - 1));
         memory.write32(elem, head);
         memory.write32(elem + 4, written);

@@ -230,4 +230,73 @@ class SplitVirtqueueTest {
         assertEquals(4, n);
         assertEquals(2, q.lastAvailIndex());
     }
+
+    @Test
+    void aHeadPublishedAgainWhileTheDeviceHoldsItIsAFault() {
+        SplitVirtqueue q = queue(false, false);
+        desc(DESC, 0, 0x8000, 8, SplitVirtqueue.DESC_F_WRITE, 0);
+        publish(0);
+        assertNotNull(q.pop());
+        publish(0);   // not given back through the used ring yet
+        String m = fault(q).getMessage();
+        assertTrue(m.contains("descriptor 0 again while the device still holds it"), m);
+    }
+
+    @Test
+    void eachHeadKeepsOneChainObjectRefilledWhenPublishedAgainAndPushedOnce() {
+        SplitVirtqueue q = queue(false, false);
+        desc(DESC, 2, 0x8000, 8, SplitVirtqueue.DESC_F_WRITE, 0);
+        publish(2);
+        DescriptorChain c = q.pop();
+        q.push(c, 8);
+        assertThrows(IllegalStateException.class, () -> q.push(c, 8), "a chain is pushed once");
+        desc(DESC, 2, 0x8000, 16, SplitVirtqueue.DESC_F_NEXT, 3);
+        desc(DESC, 3, 0x9000, 32, SplitVirtqueue.DESC_F_WRITE, 0);
+        publish(2);
+        DescriptorChain again = q.pop();
+        assertSame(c, again, "the head's chain object is filled again: no object per request");
+        assertEquals(2, again.head());
+        assertEquals(1, again.readableCount());
+        assertEquals(16, again.readableLength());
+        assertEquals(0x8000, again.readableAddress(0));
+        assertEquals(1, again.writableCount());
+        assertEquals(32, again.writableSize(0));
+        assertEquals(0x9000, again.writableAddress(0));
+        assertThrows(IndexOutOfBoundsException.class, () -> again.writableAddress(1));
+    }
+
+    @Test
+    void copiesCrossSegmentBoundariesFromAnOffset() {
+        SplitVirtqueue q = queue(false, false);
+        for (int i = 0; i < 3; i++) {
+            memory.write8(0x8000 + i, 1 + i);
+            memory.write8(0x8100 + i, 4 + i);
+        }
+        desc(DESC, 0, 0x8000, 3, SplitVirtqueue.DESC_F_NEXT, 1);
+        desc(DESC, 1, 0x8100, 3, SplitVirtqueue.DESC_F_NEXT, 2);
+        desc(DESC, 2, 0x9000, 2, SplitVirtqueue.DESC_F_WRITE | SplitVirtqueue.DESC_F_NEXT, 3);
+        desc(DESC, 3, 0x9100, 4, SplitVirtqueue.DESC_F_WRITE, 0);
+        publish(0);
+        DescriptorChain c = q.pop();
+
+        java.nio.ByteBuffer dst = java.nio.ByteBuffer.allocate(8);
+        dst.limit(3);
+        c.copyFromReadable(2, dst);
+        assertEquals(3, dst.position());
+        assertEquals(3, dst.limit(), "the caller's limit is kept");
+        assertArrayEquals(new byte[] {3, 4, 5}, java.util.Arrays.copyOf(dst.array(), 3));
+        java.nio.ByteBuffer rest = java.nio.ByteBuffer.allocate(8);
+        c.copyFromReadable(4, rest);
+        assertEquals(2, rest.position(), "only what the readable part holds past the offset");
+
+        java.nio.ByteBuffer src = java.nio.ByteBuffer.wrap(new byte[] {10, 11, 12, 13, 14, 15, 16});
+        assertEquals(4, c.copyToWritable(1, src.slice(0, 4)));
+        assertEquals(10, memory.read8(0x9001));
+        assertEquals(11, memory.read8(0x9100));
+        assertEquals(13, memory.read8(0x9102));
+        assertEquals(2, c.copyToWritable(4, src), "only what the writable part holds past the offset");
+        assertEquals(2, src.position());
+        assertEquals(10, memory.read8(0x9102));
+        assertEquals(11, memory.read8(0x9103));
+    }
 }
