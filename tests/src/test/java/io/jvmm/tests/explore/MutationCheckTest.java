@@ -15,13 +15,14 @@ import org.junit.jupiter.api.Test;
  */
 class MutationCheckTest {
     /**
-     * Seeds tried per mutation, from 1. The first catches today: no-ack-wait 75, no-masked-drain 45,
-     * no-rule3-memory 4; of seeds 1..1000, 21, 6 and 55 catch them, so the bound leaves room for a
-     * change of the seeds' worlds (then about 50 s if the rarest is found last).
+     * Seeds tried per mutation, from 1. The first catches today: no-ack-wait 2, no-masked-drain 64,
+     * no-rule3-memory 7 (before the allocation-free ring and the dead-back-end handling changed the
+     * seeds' worlds: 75, 45, 4; of seeds 1..1000 then, 21, 6 and 55 caught them), so the bound leaves
+     * room for such a change (then about 50 s if the rarest is found last).
      */
     static final long BOUND = 1000;
     /** The seed that catches no-masked-drain today (ExplorerTest replays it). */
-    static final long NO_MASKED_DRAIN_SEED = 45;
+    static final long NO_MASKED_DRAIN_SEED = 64;
 
     @BeforeAll
     static void quiet() {

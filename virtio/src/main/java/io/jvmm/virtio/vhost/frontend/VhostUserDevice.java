@@ -69,6 +69,8 @@ public final class VhostUserDevice implements VirtioDevice {
     private static final Logger log = LoggerFactory.getLogger(VhostUserDevice.class);
     /** The longest a reset waits for a new back-end after the old one failed. */
     public static final Duration RECONNECT_WAIT = Duration.ofSeconds(2);
+    /** False for a device realized over a connection made elsewhere: a reset cannot connect again. */
+    private volatile boolean reconnectable = true;
     private static final long WANTED_PROTOCOL = ProtocolFeatures.bit(ProtocolFeatures.MQ)
             | ProtocolFeatures.bit(ProtocolFeatures.REPLY_ACK) | ProtocolFeatures.bit(ProtocolFeatures.CONFIG)
             | ProtocolFeatures.bit(ProtocolFeatures.RESET_DEVICE);
@@ -139,7 +141,9 @@ public final class VhostUserDevice implements VirtioDevice {
      */
     public static VhostUserDevice realize(VhostUserDeviceOptions options, VhostUserDeviceModel model, VhostUserMetrics metrics,
                                           VhostUserConnection connection) {
-        return realize(options, model, metrics, new VhostUserFrontend(connection));
+        VhostUserDevice device = realize(options, model, metrics, new VhostUserFrontend(connection));
+        device.reconnectable = false;   // nothing to connect to again: the chardev only names the connection
+        return device;
     }
 
     private static VhostUserDevice realize(VhostUserDeviceOptions options, VhostUserDeviceModel model, VhostUserMetrics metrics,
@@ -501,7 +505,17 @@ public final class VhostUserDevice implements VirtioDevice {
                 log.warn("{}: back-end did not complete the device reset: {}", options.id(), cause(error).getMessage());
             }
             return (Void) null;
-        }).thenCompose(done -> frontend.connection().failure() == null || closed ? IoCompletion.DONE : reconnect(frontend));
+        }).thenCompose(done -> {
+            if (frontend.connection().failure() == null || closed) {
+                return IoCompletion.DONE;
+            }
+            if (!reconnectable) {
+                log.warn("{}: its back-end failed and its connection was handed over (not made from the chardev): no new back-end"
+                        + " can be connected; the device stays unavailable", options.id());
+                return IoCompletion.DONE;
+            }
+            return reconnect(frontend);
+        });
         return guestWaitsFor(stopped);
     }
 
@@ -878,15 +892,19 @@ public final class VhostUserDevice implements VirtioDevice {
             return;
         }
         try {
-            t.context().submit(() -> {
+            CompletableFuture<Void> stopped = t.context().submit(() -> {
                 inFlight.stop();
                 return null;
-            }).get(5, TimeUnit.SECONDS);
-        } catch (java.util.concurrent.RejectedExecutionException e) {
+            });
+            // waitUntil, not get(): a controlled context (the explorer's) runs the task only when
+            // its controller is asked to run work until the condition holds.
+            t.context().waitUntil(stopped::isDone, Duration.ofSeconds(5), options.id() + ": stopping the in-flight tracking");
+            stopped.get();
+        } catch (java.util.concurrent.RejectedExecutionException | IllegalStateException e) {
             // the context is closed: its registrations are gone with it
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        } catch (ExecutionException | TimeoutException e) {
+        } catch (ExecutionException | io.jvmm.chardev.SyncWaitTimeoutException e) {
             log.warn("{}: stopping the in-flight tracking failed: {}", options.id(), e.toString());
         }
     }
