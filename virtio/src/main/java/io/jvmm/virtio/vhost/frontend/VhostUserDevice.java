@@ -94,6 +94,7 @@ public final class VhostUserDevice implements VirtioDevice {
     private final java.util.concurrent.atomic.AtomicLong maskedDrainDeliveries = new java.util.concurrent.atomic.AtomicLong();
     /** Server chardev: where a new back-end can connect after the old one failed; guarded by lock. */
     private VhostUserConnection standby;
+    private final Object listenLock = new Object();
     /**
      * Test-only mutations (the explorer's mutation check switches a rule's real mechanism off to
      * show it finds the violation): set through package-private setters, never by the product.
@@ -606,6 +607,15 @@ public final class VhostUserDevice implements VirtioDevice {
      */
     private VhostUserConnection listenAgain(VhostUserFrontend failed) {
         failed.close();
+        // One listener at a time: the failure's early listener and a reset's reconnect both come
+        // here; a second bind would find the first one live by connecting to it (its probe then
+        // taken for a back-end that hangs up at once) and fail.
+        synchronized (listenLock) {
+            return listenAgainLocked();
+        }
+    }
+
+    private VhostUserConnection listenAgainLocked() {
         VhostUserConnection dead = null;
         synchronized (lock) {
             if (standby != null && standby.isHealthy()) {
