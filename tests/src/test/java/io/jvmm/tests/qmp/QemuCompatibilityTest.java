@@ -187,11 +187,23 @@ class QemuCompatibilityTest {
                 .option("-blockdev", "driver=file,node-name=f0,filename=" + jvmmRaw)
                 .option("-qmp", "unix:" + jvmmQmp + ",server=on,wait=off")
                 .build()) {
-            Await.until(() -> Files.exists(qemuQmp) || !qemu.isAlive(), "QEMU to listen on its QMP socket");
+            // The socket file appears at bind, before QEMU listens: connect until it accepts.
+            java.util.concurrent.atomic.AtomicReference<QmpClient> accepted = new java.util.concurrent.atomic.AtomicReference<>();
+            Await.until(() -> {
+                if (!qemu.isAlive()) {
+                    return true;
+                }
+                try {
+                    // Bounds against a hang only: one of QEMU's replies (device_add of an unknown driver,
+                    // which may load QEMU's modules to look for it) took over 60 s once on a loaded host.
+                    accepted.set(QmpClient.connect(new QmpEndpoint.Unix(qemuQmp), Duration.ofMinutes(4)));
+                    return true;
+                } catch (java.io.UncheckedIOException e) {
+                    return false;   // not there yet, or not listening yet
+                }
+            }, "QEMU to accept on its QMP socket");
             assertTrue(qemu.isAlive(), () -> "QEMU ended: " + read(dir.resolve("qemu.log")));
-            // Bounds against a hang only: one of QEMU's replies (device_add of an unknown driver,
-            // which may load QEMU's modules to look for it) took over 60 s once on this loaded host.
-            try (QmpClient q = QmpClient.connect(new QmpEndpoint.Unix(qemuQmp), Duration.ofMinutes(4));
+            try (QmpClient q = accepted.get();
                  QmpClient j = QmpClient.connect(new QmpEndpoint.Unix(jvmmQmp), Duration.ofMinutes(4))) {
                 record("greeting", q.greeting(), List.of(), j.greeting(), List.of(), false, transcript, typeMismatches, unknown);
                 List<Step> all = new ArrayList<>(BEFORE_NEGOTIATION);
