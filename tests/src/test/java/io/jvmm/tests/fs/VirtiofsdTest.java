@@ -165,10 +165,14 @@ class VirtiofsdTest {
             entries.add(b.fuse.lookup(FuseClient.ROOT_ID, "f" + i));
         }
         List<CompletableFuture<FuseAttrOut>> pending = new ArrayList<>();
+        int peak = 0;
         for (FuseEntryOut e : entries) {
             pending.add(b.fuse.submitGetattr(e.nodeId()));
+            // The driver collects replies only while it waits for room, so the count right after a
+            // submission that found room is exact; how many are left at the end depends on timing.
+            peak = Math.max(peak, b.fs.inFlight());
         }
-        assertTrue(b.fs.inFlight() > 1, "requests overlap: " + b.fs.inFlight() + " in flight");
+        assertTrue(peak > 1, "requests overlap: at most " + peak + " in flight");
         for (int i = 0; i < files; i++) {
             assertEquals(i * 100L, b.fuse.await(pending.get(i)).attr().size(), "GETATTR reply of f" + i);
         }
