@@ -104,10 +104,16 @@ class UnixSocketChannelTest {
     @Test
     void receiveFullyAssemblesPiecesAndCollectsFds() throws Exception {
         try (EventFd e1 = EventFd.create(); EventFd e2 = EventFd.create()) {
+            int receiver = KernelThreads.currentTid();
             CompletableFuture<Void> sender = CompletableFuture.runAsync(() -> {
                 a.send(ByteBuffer.wrap(new byte[] {1, 2}), e1.fd());
-                sleep(50);
-                a.send(ByteBuffer.wrap(new byte[] {3, 4, 5}), e2.fd());
+                // Blocked in recvmsg with the first piece sent: it took that piece and waits for
+                // the rest, so the message is assembled from two receives (a sleep could not know).
+                try {
+                    KernelThreads.awaitBlockedIn(receiver, KernelThreads.SYS_RECVMSG, "the receiver waiting for the second piece");
+                } finally {
+                    a.send(ByteBuffer.wrap(new byte[] {3, 4, 5}), e2.fd());   // never leaves the receiver hanging
+                }
             });
             ByteBuffer dst = ByteBuffer.allocate(5);
             List<Integer> fds = new ArrayList<>();
@@ -269,11 +275,4 @@ class UnixSocketChannelTest {
         }
     }
 
-    private static void sleep(long ms) {
-        try {
-            Thread.sleep(ms);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
 }

@@ -1,5 +1,6 @@
 package io.jvmm.tests.fs;
 
+import io.jvmm.chardev.Await;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -8,6 +9,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 
 /**
  * The operating system's view of a running {@link Virtiofsd}: its pid (found among this JVM's
@@ -44,31 +46,54 @@ final class VirtiofsdProcess {
         return pid;
     }
 
-    /** SIGSTOP, returning once the process is stopped (state T), so nothing it does comes after. */
+    /**
+     * SIGSTOP, returning once every thread of the process is stopped (state T), so nothing it does
+     * comes after. The main thread's state alone is not enough: each thread enters the group stop
+     * on its own, and a worker could still put a reply in the used ring after the main one stopped.
+     */
     void stop() throws IOException, InterruptedException {
         Process kill = new ProcessBuilder("kill", "-STOP", Long.toString(pid)).redirectErrorStream(true).start();
         String out = new String(kill.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         if (!kill.waitFor(10, TimeUnit.SECONDS) || kill.exitValue() != 0) {
             throw new IllegalStateException("kill -STOP " + pid + " failed: " + out);
         }
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (state() != 'T') {
-            if (System.nanoTime() > deadline) {
-                throw new IllegalStateException("virtiofsd " + pid + " is still in state " + state() + " 10 s after SIGSTOP");
+        Await.until(() -> {
+            String states = threadStates();
+            if (states.isEmpty()) {
+                throw new IllegalStateException("virtiofsd " + pid + " is gone instead of stopped");
             }
-            Thread.sleep(1);
-        }
+            return states.chars().allMatch(c -> c == 'T');
+        }, Await.HANG_GUARD,
+                () -> "every thread of virtiofsd " + pid + " stopped after SIGSTOP; states: " + threadStates());
     }
 
-    /** The state letter of /proc/PID/stat (R, S, T, Z...). */
-    char state() {
+    /** The state letter of each thread (/proc/PID/task/TID/stat), in one string; "" once the process is gone. */
+    String threadStates() {
+        StringBuilder states = new StringBuilder();
+        try (Stream<Path> tasks = Files.list(Path.of("/proc", Long.toString(pid), "task"))) {
+            for (Path task : tasks.toList()) {
+                char c = stateOf(task.resolve("stat"));
+                if (c != 'X') {
+                    states.append(c);
+                }
+            }
+        } catch (NoSuchFileException e) {
+            return "";
+        } catch (IOException e) {
+            throw new UncheckedIOException("listing the threads of " + pid, e);
+        }
+        return states.toString();
+    }
+
+    /** The state letter (R, S, T, Z...) of a stat file; 'X' if it is gone. */
+    private static char stateOf(Path stat) {
         try {
-            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
-            return stat.charAt(stat.lastIndexOf(')') + 2);   // the command may contain spaces and parentheses
+            String line = Files.readString(stat);
+            return line.charAt(line.lastIndexOf(')') + 2);   // the command may contain spaces and parentheses
         } catch (NoSuchFileException e) {
             return 'X';
         } catch (IOException e) {
-            throw new UncheckedIOException("reading /proc/" + pid + "/stat", e);
+            throw new UncheckedIOException("reading " + stat, e);
         }
     }
 

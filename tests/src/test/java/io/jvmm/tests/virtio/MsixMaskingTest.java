@@ -1,5 +1,6 @@
 package io.jvmm.tests.virtio;
 
+import io.jvmm.chardev.Await;
 import io.jvmm.pci.msix.MsiMessage;
 import io.jvmm.testkit.driver.GuestInterrupts;
 import io.jvmm.testkit.driver.Poll;
@@ -140,6 +141,13 @@ class MsixMaskingTest {
             try {
                 RandomIoWorkload io = new RandomIoWorkload(bed.blk, new byte[(int) image], seed, 8, 256 * 1024, new RandomIoWorkload.Hooks() { });
                 io.run(32L << 20, 0.5);
+                // How many toggles fit in the I/O depends on how the two threads are scheduled: on a
+                // loaded host the toggling CPU may barely run. The I/O goes on until it has toggled
+                // enough (the hang guard only bounds a toggler that never runs at all).
+                long deadline = System.nanoTime() + Await.HANG_GUARD.toNanos();
+                while (toggles.get() <= 20 && failure.get() == null && System.nanoTime() - deadline < 0) {
+                    io.run(1L << 20, 0.5);
+                }
                 io.verifyFile(bed.image);
             } finally {
                 stop.set(true);
