@@ -3,15 +3,11 @@ package io.jvmm.chardev;
 import io.jvmm.chardev.nativ.UnixSockets;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.Optional;
-import java.util.concurrent.ThreadLocalRandom;
-import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,80 +26,21 @@ public final class UnixServerSocket implements AutoCloseable {
     }
 
     /**
-     * Test seam: runs between bind and listen with the path bound ({@link #listen}), so a test can
-     * look at the socket's path at the one moment a client could find a socket that refuses it.
-     */
-    static volatile Consumer<Path> betweenBindAndListen;
-
-    /**
      * Binds and listens on path. A stale socket file (nobody accepts on it) is removed first; a
      * path that exists and is not a socket, or a socket a live server answers on, is refused.
-     *
-     * <p>The path appears only once the socket listens: it is bound under a temporary name beside
-     * path, listens, then is renamed into place. A client that waits for the file and then connects
-     * once (QEMU's vfio-user-pci, a script) is never refused by a socket that is bound but not yet
-     * listening. (Only when the temporary name would be too long for a socket address is path
-     * bound directly.)
      */
     public static UnixServerSocket listen(Path path) {
-        UnixSockets.addressBytes(path);   // a path clients could not connect to is refused before anything is made
         removeStaleSocket(path);
         int fd = UnixSockets.socket(false);
         try {
-            bindListening(fd, path);
+            UnixSockets.bind(fd, path);
+            UnixSockets.listen(fd, BACKLOG);
         } catch (RuntimeException e) {
             Fds.closeQuietly(fd);
             throw e;
         }
         log.debug("listening on {} (fd {})", path, fd);
         return new UnixServerSocket(fd, path);
-    }
-
-    private static void bindListening(int fd, Path path) {
-        Path temporary = temporaryName(path);
-        if (temporary == null) {
-            UnixSockets.bind(fd, path);
-            beforeListen(path);
-            UnixSockets.listen(fd, BACKLOG);
-            return;
-        }
-        UnixSockets.bind(fd, temporary);
-        try {
-            beforeListen(temporary);
-            UnixSockets.listen(fd, BACKLOG);
-            Files.move(temporary, path, StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException e) {
-            deleteQuietly(temporary);
-            throw new UncheckedIOException("cannot put the socket " + temporary + " in place at " + path, e);
-        } catch (RuntimeException e) {
-            deleteQuietly(temporary);
-            throw e;
-        }
-    }
-
-    private static void beforeListen(Path bound) {
-        Consumer<Path> seam = betweenBindAndListen;
-        if (seam != null) {
-            seam.accept(bound);
-        }
-    }
-
-    /** A fresh hidden name beside path for binding, or null if it would not fit a socket address. */
-    private static Path temporaryName(Path path) {
-        String suffix = Long.toString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE, 36);
-        Path temporary = path.resolveSibling(".jvmm-" + suffix);
-        if (temporary.toString().getBytes(StandardCharsets.UTF_8).length > UnixSockets.MAX_PATH_BYTES) {
-            return null;
-        }
-        return temporary;
-    }
-
-    private static void deleteQuietly(Path p) {
-        try {
-            Files.deleteIfExists(p);
-        } catch (IOException e) {
-            log.warn("could not remove temporary socket file {}: {}", p, e.toString());
-        }
     }
 
     private static void removeStaleSocket(Path path) {

@@ -242,12 +242,8 @@ public final class UnixSockets {
         return fds;
     }
 
-    /**
-     * The bytes of path as a socket address takes them.
-     *
-     * @throws IllegalArgumentException if path is empty, longer than {@link #MAX_PATH_BYTES} or contains NUL
-     */
-    public static byte[] addressBytes(Path path) {
+    /** Writes a sockaddr_un for path at offset; returns its length. */
+    private static int writeSockaddr(ScratchMemory s, int offset, Path path) {
         byte[] bytes = path.toString().getBytes(StandardCharsets.UTF_8);
         if (bytes.length == 0 || bytes.length > MAX_PATH_BYTES) {
             throw new IllegalArgumentException("unix socket path " + path + " is " + bytes.length
@@ -258,12 +254,6 @@ public final class UnixSockets {
                 throw new IllegalArgumentException("unix socket path " + path + " contains a NUL byte");
             }
         }
-        return bytes;
-    }
-
-    /** Writes a sockaddr_un for path at offset; returns its length. */
-    private static int writeSockaddr(ScratchMemory s, int offset, Path path) {
-        byte[] bytes = addressBytes(path);
         s.buffer.putShort(offset, (short) AF_UNIX);
         s.buffer.put(offset + 2, bytes);
         s.buffer.put(offset + 2 + bytes.length, (byte) 0);
