@@ -104,6 +104,32 @@ public final class OpenFiles {
         files.forEach((fd, id) -> awaitOnlyOpenAs(id, what, fd));
     }
 
+    /** __SO_ACCEPTCON in the Flags column of /proc/net/unix: the socket listens. */
+    private static final long SO_ACCEPTCON = 0x10000;
+
+    /**
+     * Whether a socket bound at {@code path} listens (in this network namespace), read from
+     * /proc/net/unix without connecting. The file of a Unix socket appears at bind, before listen:
+     * a peer that connects once (QEMU's vfio-user-pci and QMP clients do) and is started when the
+     * file exists can be refused. Waiting for this instead is exact, and unlike a probe connection
+     * it is not a client the server has to deal with.
+     */
+    public static boolean isListening(Path path) {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/net/unix"))) {
+                // Num RefCount Protocol Flags Type St Inode [Path]
+                String[] f = line.trim().split("\\s+");
+                if (f.length >= 8 && f[7].equals(path.toString()) && f[3].matches("[0-9A-Fa-f]+")
+                        && (Long.parseLong(f[3], 16) & SO_ACCEPTCON) != 0) {
+                    return true;
+                }
+            }
+            return false;
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot read /proc/net/unix", e);
+        }
+    }
+
     /**
      * The inodes of the connected sockets a listener on {@code listenPath} has accepted and that
      * are still open somewhere in this network namespace (/proc/net/unix lists an accepted socket

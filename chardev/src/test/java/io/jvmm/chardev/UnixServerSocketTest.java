@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.jvmm.chardev.nativ.UnixSockets;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -39,6 +40,29 @@ class UnixServerSocketTest {
             assertEquals(42, dst.get(0));
         }
         assertFalse(Files.exists(p), "close removes the socket file");
+    }
+
+    /**
+     * The file of a socket appears at bind, before listen, when a connection is still refused;
+     * {@link OpenFiles#isListening} tells the two apart without connecting.
+     */
+    @Test
+    void aBoundSocketIsNotListeningUntilListen() {
+        Path p = dir.resolve("bound.sock");
+        int fd = UnixSockets.socket(false);
+        try {
+            UnixSockets.bind(fd, p);
+            assertTrue(Files.exists(p), "the file is there at bind");
+            assertFalse(OpenFiles.isListening(p), "bound, not listening");
+            NativeException refused = assertThrows(NativeException.class, () -> UnixSocketChannel.connect(p));
+            assertEquals("ECONNREFUSED", refused.errnoName(), "a client that connects now is refused");
+            UnixSockets.listen(fd, 1);
+            assertTrue(OpenFiles.isListening(p), "listening");
+            UnixSocketChannel.connect(p).close();
+        } finally {
+            Fds.closeQuietly(fd);
+        }
+        assertFalse(OpenFiles.isListening(p), "closed");
     }
 
     @Test

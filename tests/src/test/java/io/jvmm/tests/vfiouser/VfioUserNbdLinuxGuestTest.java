@@ -86,12 +86,7 @@ class VfioUserNbdLinuxGuestTest {
             jvmm.start();
             try {
                 for (String s : List.of("blk0.sock", "blk1.sock")) {
-                    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-                    while (!Files.exists(share.resolve(s))) {
-                        assertTrue(jvmm.isAlive(), "jvmm ended before serving: " + jvmmErr.toString(StandardCharsets.UTF_8));
-                        assertTrue(System.nanoTime() < deadline, "jvmm did not serve " + s + ": " + jvmmErr.toString(StandardCharsets.UTF_8));
-                        Thread.sleep(20);
-                    }
+                    VfioUserVirtioFsLinuxGuestTest.awaitSocket(share.resolve(s), jvmm, jvmmErr);
                 }
                 List<String> qemuArgs = new ArrayList<>(QemuRig.vfioUserDevice("blk0.sock"));
                 qemuArgs.addAll(QemuRig.vfioUserDevice("blk1.sock"));

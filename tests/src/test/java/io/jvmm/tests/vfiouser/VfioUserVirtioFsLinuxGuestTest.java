@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.jvmm.chardev.Await;
+import io.jvmm.chardev.OpenFiles;
 import io.jvmm.emulator.Main;
 import io.jvmm.emulator.machine.ExitStatus;
 import io.jvmm.tests.fs.Virtiofsd;
@@ -15,6 +17,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
+import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
@@ -118,14 +121,14 @@ class VfioUserVirtioFsLinuxGuestTest {
         return HexFormat.of().formatHex(d.digest());
     }
 
-    /** Waits (60 s at most) for jvmm, running on {@code jvmm}, to create its vfio-user socket. */
-    static void awaitSocket(Path socket, Thread jvmm, ByteArrayOutputStream err) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!Files.exists(socket)) {
-            assertTrue(jvmm.isAlive(), "jvmm ended before serving the device: " + err.toString(StandardCharsets.UTF_8));
-            assertTrue(System.nanoTime() < deadline, "jvmm did not create " + socket + " within 60 s: " + err.toString(StandardCharsets.UTF_8));
-            Thread.sleep(20);
-        }
+    /**
+     * Waits (60 s at most) for jvmm, running on {@code jvmm}, to listen on its vfio-user socket.
+     * Listening, not just the file: it appears at bind, and QEMU's vfio-user-pci connects once.
+     */
+    static void awaitSocket(Path socket, Thread jvmm, ByteArrayOutputStream err) {
+        Await.until(() -> OpenFiles.isListening(socket) || !jvmm.isAlive(), Duration.ofSeconds(60),
+                () -> "jvmm did not listen on " + socket + " within 60 s: " + err.toString(StandardCharsets.UTF_8));
+        assertTrue(jvmm.isAlive(), () -> "jvmm ended before serving the device: " + err.toString(StandardCharsets.UTF_8));
     }
 
     /** The guest's /jvmm-run: every check prints a CHECK line; the exit status counts failures. */
