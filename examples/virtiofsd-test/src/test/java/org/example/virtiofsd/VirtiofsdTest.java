@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.jvmm.testkit.driver.Poll;
 import io.jvmm.testkit.driver.fs.FuseClient;
 import io.jvmm.testkit.driver.fs.FuseCreated;
 import io.jvmm.testkit.driver.fs.FuseEntryOut;
@@ -17,6 +18,7 @@ import io.jvmm.testkit.junit.JvmmMachine;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -67,7 +69,8 @@ class VirtiofsdTest {
         // gets an error instead of waiting for ever, and the device asks for a reset.
         FuseException broken = assertThrows(FuseException.class, () -> fuse.getattr(file.nodeId()));
         assertEquals(107, broken.errno(), "ENOTCONN: " + broken.getMessage());
-        assertTrue(fuse.driver().device().needsReset(), "the device set DEVICE_NEEDS_RESET");
+        // jvmm sets it just after answering the requests in flight: wait for it (bounded).
+        Poll.until(fuse.driver().device()::needsReset, Duration.ofSeconds(30), () -> "the device set DEVICE_NEEDS_RESET");
         assertEquals("myfs", fuse.driver().readConfig().tag(), "the machine still answers the guest");
     }
 }

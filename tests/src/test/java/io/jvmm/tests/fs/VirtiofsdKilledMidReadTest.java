@@ -145,7 +145,7 @@ class VirtiofsdKilledMidReadTest {
             long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killed);
             assertTrue(ms < FAIL_BOUND_MS, "the outstanding READs failed " + ms + " ms after the kill");
             assertEquals(0, bed.fs.inFlight(), "nothing left outstanding");
-            assertTrue(bed.fs.device().needsReset());
+            Await.until(bed.fs.device()::needsReset, "DEVICE_NEEDS_RESET, set just after the error replies");
             assertTrue(bed.fs.device().awaitConfigInterrupt(configInterrupts, Duration.ofSeconds(5)),
                     "a configuration interrupt announced DEVICE_NEEDS_RESET");
             assertTrue(log.anyContainsAll(peer(), "closed the connection") || log.anyContainsAll(peer(), "connection lost"),

@@ -1,5 +1,6 @@
 package io.jvmm.tests.fs;
 
+import io.jvmm.chardev.Await;
 import io.jvmm.testkit.driver.fs.Errno;
 import io.jvmm.testkit.driver.fs.FuseAttrOut;
 import io.jvmm.testkit.driver.fs.FuseClient;
@@ -213,7 +214,7 @@ class VirtiofsdTest {
         FuseException broken = assertThrows(FuseException.class, () -> b.fuse.read(e.nodeId(), o.fh(), 0, content.length));
         assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(15), "failed without waiting out the driver timeout");
         assertEquals("ENOTCONN", broken.errnoName(), "jvmm answers for the dead virtiofsd: " + broken.getMessage());
-        assertTrue(b.fs.device().needsReset());
+        Await.until(b.fs.device()::needsReset, "DEVICE_NEEDS_RESET, set just after the error replies");
         assertEquals(VirtiofsdBed.TAG, b.fs.readConfig().tag(), "the machine still answers the guest");
     }
 }

@@ -195,7 +195,8 @@ class DeadBackendTest {
             for (Request r : expected) {
                 assertError(bed, got.get(r), r);
             }
-            assertTrue(bed.driver.needsReset(), "the device also says DEVICE_NEEDS_RESET");
+            // Set just after the error replies (so a driver that sees it finds them answered): awaited.
+            Await.until(bed.driver::needsReset, "the device also says DEVICE_NEEDS_RESET");
 
             Request after = submit(bed, q, "after", NORMAL);
             Map<Request, UsedBuffer> late = drain(q);

@@ -302,6 +302,12 @@ public final class VirtioFsDriver {
                 return queue.awaitUsed(Duration.ofNanos(Math.max(0, Math.min(remaining, STATUS_CHECK.toNanos()))));
             } catch (DriverTimeoutException slice) {
                 if (device.needsReset()) {
+                    // A device may answer requests in flight before it sets the status (jvmm's
+                    // vhost-user front-end does, for a dead back-end): collect those first.
+                    List<UsedBuffer> answered = queue.takeUsed();
+                    if (!answered.isEmpty()) {
+                        return answered;
+                    }
                     throw new DeviceNeedsResetException(String.format("%s: the device set DEVICE_NEEDS_RESET with %d requests in flight"
                             + " (queue %d: %s); reset and re-initialise it", device, inFlight.size(), queue.index(), queue.describeState()));
                 }

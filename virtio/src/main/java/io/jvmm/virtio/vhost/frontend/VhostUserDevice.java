@@ -817,19 +817,30 @@ public final class VhostUserDevice implements VirtioDevice {
     }
 
     private void backendFailed(VhostUserFrontend f, VhostUserException e) {
+        boolean gone = !closed && inFlight != null && f.connection().peerGone();
+        boolean shuttingDown = false;
+        if (gone) {
+            // The requests in flight are answered before DEVICE_NEEDS_RESET is set (both tasks run
+            // on the transport's context, in this order): a driver that sees the status finds every
+            // one of them in the used ring already. The other order let a driver that checks the
+            // status while it waits give up on requests whose error replies were a moment away.
+            try {
+                transport.context().execute(options.id() + " requests in flight of a dead back-end",
+                        () -> inFlight.takeOver("vhost-user back-end gone (" + e.getMessage() + ")"));
+            } catch (java.util.concurrent.RejectedExecutionException closing) {
+                shuttingDown = true;   // the machine is closing: nobody waits for the requests any more
+            }
+        }
         markBroken("vhost-user back-end lost: " + e.getMessage());
-        if (closed || inFlight == null) {
+        if (closed || inFlight == null || shuttingDown) {
             return;
         }
         try {
-            if (f.connection().peerGone()) {
-                transport.context().execute(options.id() + " requests in flight of a dead back-end",
-                        () -> inFlight.takeOver("vhost-user back-end gone (" + e.getMessage() + ")"));
-            } else if (f.connection().peerPid() > 0) {
+            if (!gone && f.connection().peerPid() > 0) {
                 // Still there (stalled, or broke the protocol): it may still complete requests.
                 inFlight.takeOverWhenExited(f.connection().peerPid(), "vhost-user back-end disconnected (" + e.getMessage() + ")");
             }
-        } catch (java.util.concurrent.RejectedExecutionException shuttingDown) {
+        } catch (java.util.concurrent.RejectedExecutionException closing) {
             return;   // the machine is closing: nobody waits for the requests any more
         }
         if (options.chardev().server()) {
