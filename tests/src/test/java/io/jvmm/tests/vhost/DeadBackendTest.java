@@ -188,6 +188,18 @@ class DeadBackendTest {
             }
             bed.backend.kill();
 
+            // The moment DEVICE_NEEDS_RESET is visible, every request in flight is answered already
+            // (the front-end answers them first, on the same context): a driver that checks the
+            // status while it waits finds them instead of giving up on them. Watched as closely as
+            // the guest can (a spin on the status register), so the other order shows.
+            long deadline = System.nanoTime() + Await.HANG_GUARD.toNanos();
+            while (!bed.driver.needsReset()) {
+                assertTrue(System.nanoTime() - deadline < 0, "DEVICE_NEEDS_RESET after the back-end died");
+                Thread.onSpinWait();
+            }
+            assertEquals(kept.size() + untaken.size(), q.usedPending(),
+                    "requests in flight still unanswered when DEVICE_NEEDS_RESET became visible: " + q.describeState());
+
             Map<Request, UsedBuffer> got = drain(q);
             List<Request> expected = new ArrayList<>(kept);
             expected.addAll(untaken);
@@ -195,8 +207,6 @@ class DeadBackendTest {
             for (Request r : expected) {
                 assertError(bed, got.get(r), r);
             }
-            // Set just after the error replies (so a driver that sees it finds them answered): awaited.
-            Await.until(bed.driver::needsReset, "the device also says DEVICE_NEEDS_RESET");
 
             Request after = submit(bed, q, "after", NORMAL);
             Map<Request, UsedBuffer> late = drain(q);
