@@ -17,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
 import io.jvmm.chardev.UnixSocketChannel;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -32,6 +33,29 @@ class IvshmemSetupFailureTest {
 
     @TempDir
     Path dir;
+
+    /**
+     * One failing setup before any test counts fds: what the process opens once, at the first
+     * such failure in the JVM, is not a leak of the attempt that happens to come first (run alone,
+     * the class saw a socket "left open" by anInvalidIdAndAnInvalidMessage; after other tests, not).
+     * A leak per attempt still shows in every test.
+     */
+    @BeforeAll
+    static void firstFailureOfTheProcess(@TempDir Path warmUp) throws Exception {
+        try (ScriptedServer server = new ScriptedServer(warmUp.resolve("warm-up.sock"), c -> {
+            send(c, 0);
+            send(c, 1);
+            send(c, -7);
+        })) {
+            assertThrows(UserError.class, () -> TestMachine.builder()
+                    .option("-chardev", "socket,id=srv,path=" + warmUp.resolve("warm-up.sock") + ",timeout-ms=" + TIMEOUT_MS)
+                    .device("ivshmem-doorbell,id=iv0,chardev=srv,vectors=2")
+                    .build());
+        }
+        try (SharedMemory closed = SharedMemory.create("warm-up", 4096)) {
+            closed.fd();   // its close opens the process's guard memfd for closed regions
+        }
+    }
 
     private UserError buildFails(Path socket) {
         Set<String> fdsBefore = openFds();
@@ -77,6 +101,10 @@ class IvshmemSetupFailureTest {
             throw new AssertionError(e);
         }
         fds.removeIf(f -> f.contains("/proc/") || f.contains(" -> /proc"));
+        // SharedMemory's guard for closed regions: one memfd for the whole process, opened at the
+        // first close in this JVM, which is a test of this class when it runs first or alone (it
+        // then read as a leak: 2 of 2 runs of the class in a shake of devices tests).
+        fds.removeIf(f -> f.endsWith(" -> /memfd:jvmm-closed-memory (deleted)"));
         return fds;
     }
 
