@@ -136,8 +136,10 @@ final class PciRegions {
                 size >>= 1;
             }
             CompletableFuture<Void> done = piece.access(o, size, at);
-            IoCompletion.await(done, writeTimeout, String.format("%s region %d access of %d bytes at 0x%x",
-                    device.id(), index, size, o));
+            int accessSize = size;
+            long accessOffset = o;
+            IoCompletion.await(done, writeTimeout, () -> String.format("%s region %d access of %d bytes at 0x%x",   // only on failure
+                    device.id(), index, accessSize, accessOffset));
             at += size;
         }
     }
