@@ -35,37 +35,37 @@ JVMM_BUILD_PACKAGES=(openjdk-17-jdk-headless maven gcc make binutils)
 # qemu-system-x86 is QEMU 7.2, the reference the ivshmem and QMP compatibility tests compare jvmm with.
 JVMM_TEST_PACKAGES=(qemu-system-common debootstrap kmod cpio gzip prometheus qemu-system-x86 qemu-utils nbdkit libnbd-bin diod)
 
-# build_jvmm: compiles and packages jvmm (no tests) so scripts/jvmm can run it.
-build_jvmm() {
-  ensure_packages "${JVMM_BUILD_PACKAGES[@]}"
-  log "building jvmm (mvn -B -q -DskipTests install)"
-  (cd "$JVMM_ROOT" && mvn -B -q -DskipTests install) || die "the Maven build failed; run 'mvn -B -DskipTests install' to see why"
-}
-
-# ensure_jvmm_built: builds jvmm's launcher jar (the emulator module and what it depends on, no
-# tests) unless it is newer than every main source and pom, so a second scripts/demo starts in
-# seconds. The tests module is not built here: the demo does not need it.
+# ensure_jvmm_built [quiet]: builds jvmm's launcher (the emulator module's jar and, in
+# emulator/target/lib, the jars it runs with) unless it is newer than every pom and main source of
+# the modules it is made of, so a second run starts in seconds. `package`, not `install`: nothing is
+# written to ~/.m2. The tests module is not built here: running jvmm does not need it. With
+# "quiet", says nothing when nothing is to be done (scripts/jvmm, on every launch).
 ensure_jvmm_built() {
-  local jar newer
+  local jar newer dirs=() m
   jar=$(ls "$JVMM_ROOT"/emulator/target/jvmm-emulator-*.jar 2>/dev/null | head -n 1 || true)
   if [ -n "$jar" ] && [ -d "$JVMM_ROOT/emulator/target/lib" ]; then
-    newer=$(find "$JVMM_ROOT/pom.xml" "$JVMM_ROOT"/{chardev,pci,virtio,devices,emulator}/{pom.xml,src/main} \
+    # The modules jvmm is made of are the jvmm-*.jar beside it, so a new module is never missed.
+    for m in "$JVMM_ROOT"/emulator/target/lib/jvmm-*.jar; do
+      m=${m##*/jvmm-}; m=${m%-[0-9]*.jar}
+      [ -d "$JVMM_ROOT/$m" ] && dirs+=("$JVMM_ROOT/$m/pom.xml" "$JVMM_ROOT/$m/src/main")
+    done
+    newer=$(find "$JVMM_ROOT/pom.xml" "$JVMM_ROOT/emulator/pom.xml" "$JVMM_ROOT/emulator/src/main" "${dirs[@]}" \
               -newer "$jar" -type f -print -quit 2>/dev/null || true)
     if [ -z "$newer" ]; then
-      log "jvmm is up to date ($(basename "$jar"))"
+      [ "${1:-}" = quiet ] || log "jvmm is up to date ($(basename "$jar"))"
       return 0
     fi
     log "rebuilding jvmm: $newer changed since $(basename "$jar") was built"
   fi
   ensure_packages "${JVMM_BUILD_PACKAGES[@]}"
-  log "building jvmm (mvn -B -q -DskipTests -pl emulator -am install; the first build downloads dependencies)"
+  log "building jvmm (mvn -B -q -DskipTests -pl emulator -am package; the first build downloads dependencies)"
   # Maven's output goes to a log shown on failure: even with -q, Debian's Maven 3.8 writes
   # terminal colour resets.
   local mvnlog
   mvnlog=$(mktemp -t jvmm-mvn.XXXXXX)
-  if ! with_progress 20 -- bash -c 'cd "$1" && mvn -B -q -DskipTests -pl emulator -am install >"$2" 2>&1' mvn "$JVMM_ROOT" "$mvnlog"; then
+  if ! with_progress 20 -- bash -c 'cd "$1" && mvn -B -q -DskipTests -pl emulator -am package >"$2" 2>&1' mvn "$JVMM_ROOT" "$mvnlog"; then
     sed 's/\x1b\[[0-9;]*m//g' "$mvnlog" | tail -n 40 >&2
-    die "the Maven build failed (full log: $mvnlog); run 'mvn -B -DskipTests install' to see why"
+    die "the Maven build failed (full log: $mvnlog); run 'mvn -B -DskipTests -pl emulator -am package' to see why"
   fi
   rm -f "$mvnlog"
 }

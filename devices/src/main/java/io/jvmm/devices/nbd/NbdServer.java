@@ -7,6 +7,9 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.epoll.EpollServerDomainSocketChannel;
 import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.util.concurrent.GlobalEventExecutor;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
@@ -70,7 +73,8 @@ public final class NbdServer implements AutoCloseable {
     private final io.netty.channel.MultiThreadIoEventLoopGroup ioLoops;
     private final int maxConnections;
     private final Map<String, NbdExport> exports = new ConcurrentHashMap<>();
-    private final Set<Channel> connections = ConcurrentHashMap.newKeySet();
+    /** Open connections (a closed channel leaves the group by itself). */
+    private final ChannelGroup connections = new DefaultChannelGroup("nbd-clients", GlobalEventExecutor.INSTANCE);
     /** Connections in transmission, by export name (the lock also orders removals with attaches). */
     private final Map<String, Set<Channel>> users = new java.util.HashMap<>();
     private final AtomicInteger accepted = new AtomicInteger();
@@ -263,7 +267,6 @@ public final class NbdServer implements AutoCloseable {
             return;
         }
         connections.add(c);
-        c.closeFuture().addListener(f -> connections.remove(c));
         int n = accepted.incrementAndGet();
         c.pipeline().addLast(new NbdServerSession(this, id + "#" + n));
         metrics.connectionOpened();
@@ -283,8 +286,8 @@ public final class NbdServer implements AutoCloseable {
         closed = true;
         LISTENING.remove(bound.toString(), this);
         listener.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
-        for (Channel c : List.copyOf(connections)) {
-            c.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
+        if (!connections.close().awaitUninterruptibly(5, TimeUnit.SECONDS)) {
+            log.warn("NBD server '{}': connections did not all close within 5 s", id);
         }
         if (bound.isUnix()) {
             try {

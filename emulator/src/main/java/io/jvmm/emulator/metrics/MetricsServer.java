@@ -10,6 +10,8 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
@@ -17,12 +19,14 @@ import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.timeout.ReadTimeoutHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.UnknownHostException;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -46,11 +50,14 @@ public final class MetricsServer implements AutoCloseable {
 
     private final EventLoopGroup group;
     private final Channel channel;
+    private final ChannelGroup connections;
     private final InetSocketAddress address;
+    private final AtomicBoolean closed = new AtomicBoolean();
 
-    private MetricsServer(EventLoopGroup group, Channel channel) {
+    private MetricsServer(EventLoopGroup group, Channel channel, ChannelGroup connections) {
         this.group = group;
         this.channel = channel;
+        this.connections = connections;
         this.address = (InetSocketAddress) channel.localAddress();
     }
 
@@ -70,6 +77,7 @@ public final class MetricsServer implements AutoCloseable {
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("jvmm-metrics", true),
                 NioIoHandler.newFactory());
         AtomicInteger connections = new AtomicInteger();
+        ChannelGroup open = new DefaultChannelGroup("metrics-clients", GlobalEventExecutor.INSTANCE);
         ServerBootstrap bootstrap = new ServerBootstrap()
                 .group(group)
                 .channel(NioServerSocketChannel.class)
@@ -77,6 +85,7 @@ public final class MetricsServer implements AutoCloseable {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
+                        open.add(ch);
                         ch.pipeline().addLast(new ConnectionLimit(connections),
                                 new ReadTimeoutHandler(IDLE_SECONDS, TimeUnit.SECONDS),
                                 new HttpServerCodec(MAX_LINE, MAX_HEADERS, MAX_HEADERS),
@@ -86,7 +95,7 @@ public final class MetricsServer implements AutoCloseable {
                 });
         try {
             Channel channel = bootstrap.bind(new InetSocketAddress(address, port)).syncUninterruptibly().channel();
-            return new MetricsServer(group, channel);
+            return new MetricsServer(group, channel, open);
         } catch (Exception e) {   // a BindException comes through unchecked
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
             throw new UserError("-metrics: cannot listen on " + host + ":" + port + " (" + e.getMessage()
@@ -108,10 +117,18 @@ public final class MetricsServer implements AutoCloseable {
         return URI.create("http://" + host + ":" + address.getPort() + MetricsHandler.PATH);
     }
 
-    /** Stops listening, closes the connections and ends the event-loop thread. */
+    /**
+     * Stops listening, closes the connections and ends the event-loop thread (once; again does
+     * nothing). The connections are
+     * closed here, not left to the loop's shutdown (which left accepted sockets open in the 9P server).
+     */
     @Override
     public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
         channel.close().syncUninterruptibly();
+        connections.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         log.debug("metrics server on {} stopped", address);
     }

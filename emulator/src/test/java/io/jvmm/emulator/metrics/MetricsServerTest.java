@@ -134,6 +134,17 @@ class MetricsServerTest {
     }
 
     @Test
+    void closingTheServerEndsItsOpenConnections() throws Exception {
+        try (RawHttp idle = new RawHttp(server.address()); RawHttp used = new RawHttp(server.address())) {
+            assertEquals(200, used.exchange("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").status());
+            assertEquals(200, idle.exchange("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").status());
+            server.close();
+            assertTrue(used.closedByServer(), "a kept-alive connection ends with the server");
+            assertTrue(idle.closedByServer(), "so does every other one");
+        }
+    }
+
+    @Test
     void aPortInUseIsAUserErrorNamingIt() {
         InetSocketAddress taken = server.address();
         UserError e = assertThrows(UserError.class, () -> MetricsServer.start("127.0.0.1", taken.getPort(), registry));

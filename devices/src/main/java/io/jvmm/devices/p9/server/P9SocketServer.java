@@ -9,10 +9,13 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.epoll.EpollServerDomainSocketChannel;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
+import io.netty.util.concurrent.GlobalEventExecutor;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -23,9 +26,6 @@ import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.util.List;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -40,7 +40,8 @@ public final class P9SocketServer implements AutoCloseable {
     private final EventLoopGroup group;
     private final Channel listener;
     private final Path socketPath;
-    private final Set<Channel> connections = ConcurrentHashMap.newKeySet();
+    /** Open client connections (a closed channel leaves the group by itself). */
+    private final ChannelGroup connections = new DefaultChannelGroup("9p-clients", GlobalEventExecutor.INSTANCE);
     private volatile boolean closed;
 
     private P9SocketServer(P9Server server, SocketAddress address, Path socketPath) throws InterruptedException {
@@ -102,7 +103,6 @@ public final class P9SocketServer implements AutoCloseable {
                 return;
             }
             connections.add(channel);
-            channel.closeFuture().addListener(f -> connections.remove(channel));
             SocketAddress remote = channel.remoteAddress();
             peer = remote == null || socketPath != null ? "unix:" + socketPath : "tcp:" + remote;
             session = server.open(this);
@@ -162,10 +162,8 @@ public final class P9SocketServer implements AutoCloseable {
     public void close() {
         closed = true;
         listener.close().awaitUninterruptibly();
-        for (Channel c : List.copyOf(connections)) {
-            if (!c.close().awaitUninterruptibly(5, TimeUnit.SECONDS)) {
-                log.warn("9P {}: the connection of a client did not close within 5 s", server.name());
-            }
+        if (!connections.close().awaitUninterruptibly(5, TimeUnit.SECONDS)) {
+            log.warn("9P {}: client connections did not all close within 5 s", server.name());
         }
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
         if (socketPath != null) {
