@@ -17,7 +17,7 @@ public final class BlkDeviceType extends DeclaredDeviceType<BlkOptions> {
             "the -drive (or -blockdev node-name) holding the disk image").required();
     static final Property<String> SERIAL = Property.string("serial", "disk serial number reported by GET_ID")
             .allowing(s -> s.length() <= 20, "at most 20 characters");
-    static final Property<Integer> QUEUE_SIZE = Property.powerOfTwo("queue-size", "uint16", 4, 1024, "size of the request queue")
+    static final Property<Integer> QUEUE_SIZE = Property.powerOfTwo("queue-size", "uint16", 4, 1024, "size of each request queue")
             .withDefault(BlkOptions.DEFAULT_QUEUE_SIZE);
     /** QEMU's name; its default there is one per vCPU, which a device served over vfio-user cannot know. */
     static final Property<Integer> NUM_QUEUES = Property.integer("num-queues", "uint16", 1, BlkDevice.MAX_QUEUES,
