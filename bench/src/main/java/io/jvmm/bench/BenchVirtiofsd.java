@@ -49,6 +49,10 @@ final class BenchVirtiofsd implements AutoCloseable {
         return d;
     }
 
+    long pid() {
+        return process.pid();
+    }
+
     boolean alive() {
         return process.isAlive();
     }

@@ -349,8 +349,8 @@ public final class TestMachine implements OneGuestMachine, SupportedMachine, Aut
     private void portWrite(int port, int size, int value) {
         requireRunning("port write");
         CompletableFuture<Void> done = pio.write(port, size, Integer.toUnsignedLong(value));
-        if (done != IoCompletion.DONE) {   // the common case formats no message and allocates nothing
-            IoCompletion.await(done, writeTimeout, String.format("port write of %d bytes at 0x%x", size, port));
+        if (done != IoCompletion.DONE) {   // the common case allocates nothing; the message is made only on failure
+            IoCompletion.await(done, writeTimeout, () -> String.format("port write of %d bytes at 0x%x", size, port));
         }
     }
 
@@ -362,8 +362,8 @@ public final class TestMachine implements OneGuestMachine, SupportedMachine, Aut
     public void writeMmio(long address, int size, long value) {
         requireRunning("MMIO write");
         CompletableFuture<Void> done = mmio.write(address, size, value);
-        if (done != IoCompletion.DONE) {   // the common case (a doorbell) formats no message and allocates nothing
-            IoCompletion.await(done, writeTimeout, String.format("MMIO write of %d bytes at 0x%x", size, address));
+        if (done != IoCompletion.DONE) {   // the common case (a doorbell) allocates nothing; the message is made only on failure
+            IoCompletion.await(done, writeTimeout, () -> String.format("MMIO write of %d bytes at 0x%x", size, address));
         }
     }
 

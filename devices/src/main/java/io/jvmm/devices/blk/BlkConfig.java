@@ -9,6 +9,7 @@ final class BlkConfig {
     static final int SIZE_MAX = 8;                     // le32
     static final int SEG_MAX = 12;                     // le32
     static final int BLK_SIZE = 20;                    // le32
+    static final int NUM_QUEUES = 34;                  // le16 (VIRTIO_BLK_F_MQ)
     static final int MAX_DISCARD_SECTORS = 36;         // le32
     static final int MAX_DISCARD_SEG = 40;             // le32
     static final int DISCARD_SECTOR_ALIGNMENT = 44;    // le32
@@ -19,11 +20,12 @@ final class BlkConfig {
 
     private final ByteBuffer bytes = ByteBuffer.allocate(SIZE).order(ByteOrder.LITTLE_ENDIAN);
 
-    BlkConfig(long capacitySectors, int sizeMax, int segMax, int maxDiscardSectors) {
+    BlkConfig(long capacitySectors, int sizeMax, int segMax, int maxDiscardSectors, int numQueues) {
         bytes.putLong(CAPACITY, capacitySectors);
         bytes.putInt(SIZE_MAX, sizeMax);
         bytes.putInt(SEG_MAX, segMax);
         bytes.putInt(BLK_SIZE, BlkDevice.SECTOR);
+        bytes.putShort(NUM_QUEUES, (short) numQueues);
         bytes.putInt(MAX_DISCARD_SECTORS, maxDiscardSectors);
         bytes.putInt(MAX_DISCARD_SEG, 1);
         bytes.putInt(DISCARD_SECTOR_ALIGNMENT, 1);

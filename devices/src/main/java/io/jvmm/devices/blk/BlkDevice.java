@@ -23,8 +23,8 @@ import java.util.function.Consumer;
 
 /**
  * virtio-blk (virtio 1.x section 5.2) over a {@link BlockBackend}: IN, OUT, FLUSH, GET_ID,
- * DISCARD and WRITE_ZEROES, with several requests in flight. Requests are taken from the ring on
- * the device's context. A read or write of up to {@link #INLINE_MAX_BYTES} is first offered to
+ * DISCARD and WRITE_ZEROES, with several requests in flight, on one request queue or several
+ * (num-queues, VIRTIO_BLK_F_MQ). Requests are taken from the rings on the device's context. A read or write of up to {@link #INLINE_MAX_BYTES} is first offered to
  * the backend's fast path on the context itself ({@link BlockBackend#tryReadNow}: done only if it
  * need not wait, e.g. from the page cache), and completed there, with one interrupt for all the
  * requests of a pass over the ring and no object allocated; everything else runs on the backend's
@@ -45,7 +45,10 @@ public final class BlkDevice implements VirtioDevice {
     static final int F_BLK_SIZE = 6;
     static final int F_FLUSH = 9;
     static final int F_DISCARD = 13;
+    static final int F_MQ = 12;
     static final int F_WRITE_ZEROES = 14;
+    /** Most request queues a device may have (num-queues). */
+    public static final int MAX_QUEUES = 64;
 
     static final int SIZE_MAX = 1 << 20;
     static final int MAX_DISCARD_SECTORS = 1 << 22;
@@ -59,6 +62,7 @@ public final class BlkDevice implements VirtioDevice {
     private final byte[] serial;
     private final int queueSize;
     private final int segMax;
+    private final int numQueues;
     private final BlkConfig config;
 
     // Context-confined state.
@@ -86,11 +90,12 @@ public final class BlkDevice implements VirtioDevice {
         this.serial = options.serial() == null ? new byte[0] : options.serial().getBytes(StandardCharsets.US_ASCII);
         this.queueSize = options.queueSize();
         this.segMax = queueSize - 2;   // header and status take two descriptors
+        this.numQueues = options.numQueues();
         if (backend.size() % SECTOR != 0) {
             log.warn("virtio-blk {}: {} is {} bytes, not a multiple of {}; the last partial sector is not visible",
                     id, backend.describe(), backend.size(), SECTOR);
         }
-        this.config = new BlkConfig(backend.size() / SECTOR, SIZE_MAX, segMax, MAX_DISCARD_SECTORS);
+        this.config = new BlkConfig(backend.size() / SECTOR, SIZE_MAX, segMax, MAX_DISCARD_SECTORS, numQueues);
         this.iov = new IoVector(Math.min(segMax, LinuxConstants.IOV_MAX));
     }
 
@@ -108,12 +113,15 @@ public final class BlkDevice implements VirtioDevice {
     public long deviceFeatures() {
         long f = VirtioFeatures.bit(F_SIZE_MAX) | VirtioFeatures.bit(F_SEG_MAX) | VirtioFeatures.bit(F_BLK_SIZE)
                 | VirtioFeatures.bit(F_FLUSH) | VirtioFeatures.bit(F_DISCARD) | VirtioFeatures.bit(F_WRITE_ZEROES);
+        if (numQueues > 1) {
+            f |= VirtioFeatures.bit(F_MQ);
+        }
         return backend.readOnly() ? f | VirtioFeatures.bit(F_RO) : f;
     }
 
     @Override
     public int queueCount() {
-        return 1;
+        return numQueues;
     }
 
     @Override
@@ -148,7 +156,7 @@ public final class BlkDevice implements VirtioDevice {
 
     @Override
     public void queueNotified(int queue) {
-        SplitVirtqueue vq = activation == null ? null : activation.queue(0);
+        SplitVirtqueue vq = activation == null || queue < 0 || queue >= numQueues ? null : activation.queue(queue);
         if (vq == null) {
             return;
         }
@@ -167,10 +175,10 @@ public final class BlkDevice implements VirtioDevice {
     /** Parses one request; completes it here if the fast path can, else starts its I/O. */
     private void serve(DescriptorChain chain) {
         if (chain.writableLength() < 1) {
-            throw new VirtioFault("queue 0: request " + chain.head() + " has no device-writable status byte");
+            throw new VirtioFault("queue " + serving.index() + ": request " + chain.head() + " has no device-writable status byte");
         }
         if (chain.readableLength() < BlkRequestType.HEADER_SIZE) {
-            throw new VirtioFault("queue 0: request " + chain.head() + " has a " + chain.readableLength()
+            throw new VirtioFault("queue " + serving.index() + ": request " + chain.head() + " has a " + chain.readableLength()
                     + "-byte device-readable header, expected " + BlkRequestType.HEADER_SIZE);
         }
         int type;

@@ -17,8 +17,11 @@ public final class BlkDeviceType extends DeclaredDeviceType<BlkOptions> {
             "the -drive (or -blockdev node-name) holding the disk image").required();
     static final Property<String> SERIAL = Property.string("serial", "disk serial number reported by GET_ID")
             .allowing(s -> s.length() <= 20, "at most 20 characters");
-    static final Property<Integer> QUEUE_SIZE = Property.powerOfTwo("queue-size", "uint16", 4, 1024, "size of the request queue")
+    static final Property<Integer> QUEUE_SIZE = Property.powerOfTwo("queue-size", "uint16", 4, 1024, "size of each request queue")
             .withDefault(BlkOptions.DEFAULT_QUEUE_SIZE);
+    /** QEMU's name; its default there is one per vCPU, which a device served over vfio-user cannot know. */
+    static final Property<Integer> NUM_QUEUES = Property.integer("num-queues", "uint16", 1, BlkDevice.MAX_QUEUES,
+            "request queues (more than 1: multiqueue; give the guest's vCPU count)").withDefault(BlkOptions.DEFAULT_NUM_QUEUES);
     /** I/O threads of a raw image: several requests in flight without blocking the device's context. */
     static final int IO_THREADS = 2;
 
@@ -29,12 +32,12 @@ public final class BlkDeviceType extends DeclaredDeviceType<BlkOptions> {
 
     public BlkDeviceType() {
         super(DRIVER, DeviceCategory.STORAGE, "PCI", "virtio block device",
-                List.of(DRIVE, SERIAL, QUEUE_SIZE));
+                List.of(DRIVE, SERIAL, QUEUE_SIZE, NUM_QUEUES));
     }
 
     @Override
     public BlkOptions options(PropertyValues v) {
-        return new BlkOptions(v.id(), v.get(DRIVE), v.get(SERIAL), v.get(QUEUE_SIZE));
+        return new BlkOptions(v.id(), v.get(DRIVE), v.get(SERIAL), v.get(QUEUE_SIZE), v.get(NUM_QUEUES));
     }
 
     @Override

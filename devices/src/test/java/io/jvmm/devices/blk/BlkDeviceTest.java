@@ -117,6 +117,49 @@ class BlkDeviceTest {
         }
     }
 
+    /**
+     * num-queues=2: the device offers VIRTIO_BLK_F_MQ and num_queues 2, and serves each queue on
+     * its own notification (a device that served queue 0 for every kick would leave the requests
+     * on queue 1 unanswered). Without the option: one queue and no MQ, as before.
+     */
+    @Test
+    void multiqueueServesEveryQueueItOffers() throws Exception {
+        Path image = image(1 << 20, 8);
+        byte[] before = Files.readAllBytes(image);
+        long mq = 1L << BlkDevice.F_MQ;
+        try (TestMachine machine = TestMachine.builder()
+                .option("-drive", "file=" + image + ",format=raw,if=none,id=d0")
+                .device("virtio-blk-pci,id=blk0,drive=d0,num-queues=2").build()) {
+            VirtioBlkDriver blk = new VirtioBlkDriver(VirtioPciDriver.probeFirst(Guest.of(machine), BlkDevice.DEVICE_TYPE));
+            blk.initialize(VirtioBlkDriver.WANTED_FEATURES | mq, io.jvmm.testkit.driver.virtio.QueueSetup.deviceMax(), 2);
+            assertTrue((blk.device().negotiatedFeatures() & mq) != 0, "VIRTIO_BLK_F_MQ offered and negotiated");
+            assertEquals(2, blk.device().readConfig16(BlkConfig.NUM_QUEUES), "num_queues in the configuration");
+            for (int round = 0; round < 3; round++) {
+                for (int q = 1; q >= 0; q--) {
+                    long sector = (round * 2L + q) * 8;
+                    BlkResponse r = blk.useQueue(q).read(sector, 4096);
+                    assertTrue(r.ok(), "queue " + q + ": " + r);
+                    assertArrayEquals(Arrays.copyOfRange(before, (int) sector * SECTOR, (int) sector * SECTOR + 4096), r.data(),
+                            "queue " + q + " sector " + sector);
+                }
+            }
+            byte[] data = written(9, 4096);
+            assertTrue(blk.useQueue(1).write(300, data).ok());
+            assertArrayEquals(data, blk.useQueue(0).read(300, 4096).data());
+        }
+        try (TestMachine machine = TestMachine.builder()
+                .option("-drive", "file=" + image + ",format=raw,if=none,id=d0").device("virtio-blk-pci,drive=d0").build()) {
+            VirtioBlkDriver blk = new VirtioBlkDriver(VirtioPciDriver.probeFirst(Guest.of(machine), BlkDevice.DEVICE_TYPE));
+            blk.initialize(VirtioBlkDriver.WANTED_FEATURES | mq, io.jvmm.testkit.driver.virtio.QueueSetup.deviceMax());
+            assertEquals(0, blk.device().negotiatedFeatures() & mq, "one queue: no VIRTIO_BLK_F_MQ");
+            assertTrue(blk.read(0, 512).ok());
+        }
+        RuntimeException e = assertThrows(RuntimeException.class, () -> TestMachine.builder()
+                .option("-drive", "file=" + image + ",format=raw,if=none,id=d0")
+                .device("virtio-blk-pci,drive=d0,num-queues=" + (BlkDevice.MAX_QUEUES + 1)).build());
+        assertTrue(e.getMessage().contains("num-queues"), e.getMessage());
+    }
+
     @Test
     void aMissingImageIsAUserErrorNamingTheDrive() {
         Path absent = dir.resolve("absent.img");

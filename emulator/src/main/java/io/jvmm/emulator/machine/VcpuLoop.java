@@ -87,8 +87,8 @@ final class VcpuLoop implements Runnable, ExitHandler {
 
     private void complete(IoSpace space, long address, int size, long value, String kind) {
         try {
-            IoCompletion.await(space.write(address, size, value), WRITE_TIMEOUT,
-                    String.format("vCPU %d %s write of %d bytes at 0x%x", vcpu.id(), kind, size, address));
+            IoCompletion.await(space.write(address, size, value), WRITE_TIMEOUT,   // the message is formatted only on failure
+                    () -> String.format("vCPU %d %s write of %d bytes at 0x%x", vcpu.id(), kind, size, address));
         } catch (RuntimeException e) {
             // The device at fault has logged and marked itself; the vCPU goes on (the guest sees
             // the device broken, not a hung CPU).

@@ -163,7 +163,11 @@ final class MessageChannel implements AutoCloseable {
     }
 
     private static int[] toArray(List<Integer> fds) {
-        return fds.stream().mapToInt(Integer::intValue).toArray();
+        int[] out = new int[fds.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = fds.get(i);
+        }
+        return out;
     }
 
     private static void closeAll(List<Integer> fds) {

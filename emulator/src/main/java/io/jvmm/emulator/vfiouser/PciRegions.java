@@ -136,8 +136,13 @@ final class PciRegions {
                 size >>= 1;
             }
             CompletableFuture<Void> done = piece.access(o, size, at);
-            IoCompletion.await(done, writeTimeout, String.format("%s region %d access of %d bytes at 0x%x",
-                    device.id(), index, size, o));
+            if (done != IoCompletion.DONE) {   // the description only when there is something to wait for (JFR: String.format
+                                               // was most of this thread's CPU per doorbell), and formatted only on failure
+                int accessSize = size;
+                long accessOffset = o;
+                IoCompletion.await(done, writeTimeout, () -> String.format("%s region %d access of %d bytes at 0x%x",
+                        device.id(), index, accessSize, accessOffset));
+            }
             at += size;
         }
     }

@@ -6,6 +6,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
 
 /**
  * Helpers for the completions a guest write may hand back (rule 1: the vCPU waits for the
@@ -55,10 +56,22 @@ public final class IoCompletion {
         if (f == DONE) {
             return;
         }
+        await(f, timeout, () -> what);
+    }
+
+    /**
+     * As {@link #await(CompletableFuture, Duration, String)}, describing the operation only if it
+     * fails: a vCPU's or vfio-user session's write formats no message when it completes in time.
+     */
+    public static void await(CompletableFuture<Void> f, Duration timeout, Supplier<String> describe) {
+        if (f == DONE) {
+            return;
+        }
         try {
             f.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+            return;
         } catch (TimeoutException e) {
-            throw new IoTimeoutException("timed out after " + timeout.toMillis() + " ms waiting for " + what);
+            throw new IoTimeoutException("timed out after " + timeout.toMillis() + " ms waiting for " + describe.get());
         } catch (ExecutionException e) {
             Throwable cause = e.getCause();
             if (cause instanceof RuntimeException re) {
@@ -67,12 +80,12 @@ public final class IoCompletion {
             if (cause instanceof Error err) {
                 throw err;
             }
-            throw new IoFailedException(what + " failed: " + cause, cause);
+            throw new IoFailedException(describe.get() + " failed: " + cause, cause);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new IoFailedException("interrupted while waiting for " + what, e);
+            throw new IoFailedException("interrupted while waiting for " + describe.get(), e);
         } catch (java.util.concurrent.CancellationException e) {
-            throw new IoFailedException(what + " was cancelled", e);
+            throw new IoFailedException(describe.get() + " was cancelled", e);
         }
     }
 }

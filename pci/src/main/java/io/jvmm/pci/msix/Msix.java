@@ -11,7 +11,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -49,7 +48,11 @@ public final class Msix {
     private final VectorStates states;
     private final MsixCounters counters = new MsixCounters();
     private final AtomicReferenceArray<MsiMessage> messages;
-    private final List<MsixVectorObserver> observers = new CopyOnWriteArrayList<>();
+    /**
+     * Copy-on-write under {@link #lock}; an array rather than a CopyOnWriteArrayList so that a
+     * mask write iterates it without allocating an iterator (the unmask path allocates nothing).
+     */
+    private volatile MsixVectorObserver[] observers = new MsixVectorObserver[0];
     private final Object lock = new Object();
     private final IoHandler tableHandler = new MsixTableHandler(this);
     private final IoHandler pbaHandler = new MsixPbaHandler(this);
@@ -256,11 +259,28 @@ public final class Msix {
     }
 
     public void addObserver(MsixVectorObserver observer) {
-        observers.add(Objects.requireNonNull(observer, "observer"));
+        Objects.requireNonNull(observer, "observer");
+        synchronized (lock) {
+            MsixVectorObserver[] old = observers;
+            MsixVectorObserver[] grown = java.util.Arrays.copyOf(old, old.length + 1);
+            grown[old.length] = observer;
+            observers = grown;
+        }
     }
 
     public void removeObserver(MsixVectorObserver observer) {
-        observers.remove(observer);
+        synchronized (lock) {
+            MsixVectorObserver[] old = observers;
+            for (int i = 0; i < old.length; i++) {
+                if (old[i].equals(observer)) {
+                    MsixVectorObserver[] shrunk = new MsixVectorObserver[old.length - 1];
+                    System.arraycopy(old, 0, shrunk, 0, i);
+                    System.arraycopy(old, i + 1, shrunk, i, old.length - i - 1);
+                    observers = shrunk;
+                    return;
+                }
+            }
+        }
     }
 
     /**
@@ -277,7 +297,7 @@ public final class Msix {
             functionMasked = false;
             List<CompletableFuture<Void>> waits = new ArrayList<>();
             for (int v = 0; v < vectors; v++) {
-                applyChange(v, VectorStates.VECTOR_MASKED | VectorStates.DISABLED,
+                waits = applyChange(v, VectorStates.VECTOR_MASKED | VectorStates.DISABLED,
                         VectorStates.FUNCTION_MASKED | VectorStates.PENDING, waits);
                 setMessage(v, MsiMessage.ZERO);
             }
@@ -310,7 +330,7 @@ public final class Msix {
             int clear = (enable ? VectorStates.DISABLED : 0) | (mask ? 0 : VectorStates.FUNCTION_MASKED);
             List<CompletableFuture<Void>> waits = new ArrayList<>();
             for (int v = 0; v < vectors; v++) {
-                applyChange(v, set, clear, waits);
+                waits = applyChange(v, set, clear, waits);
             }
             return IoCompletion.all(waits);
         }
@@ -319,35 +339,41 @@ public final class Msix {
     /** Sets or clears a vector's mask bit. */
     CompletableFuture<Void> setVectorMask(int vector, boolean masked) {
         synchronized (lock) {
-            List<CompletableFuture<Void>> waits = new ArrayList<>(observers.size());
-            if (masked) {
-                applyChange(vector, VectorStates.VECTOR_MASKED, 0, waits);
-            } else {
-                applyChange(vector, 0, VectorStates.VECTOR_MASKED, waits);
-            }
-            return IoCompletion.all(waits);
+            List<CompletableFuture<Void>> waits = masked ? applyChange(vector, VectorStates.VECTOR_MASKED, 0, null)
+                    : applyChange(vector, 0, VectorStates.VECTOR_MASKED, null);
+            return waits == null ? IoCompletion.DONE : IoCompletion.all(waits);
         }
     }
 
-    /** Applies one state change; delivers a pending interrupt and tells observers, in that order. */
-    private void applyChange(int vector, int set, int clear, List<CompletableFuture<Void>> waits) {
+    /**
+     * Applies one state change; delivers a pending interrupt and tells observers, in that order.
+     * The completions observers hand back are added to {@code waits}, made only when there is one
+     * (null stays null otherwise): the returned list.
+     */
+    private List<CompletableFuture<Void>> applyChange(int vector, int set, int clear, List<CompletableFuture<Void>> waits) {
         int result = states.change(vector, set, clear);
         if ((result & VectorStates.DELIVER_PENDING) != 0) {
-            log.trace("{}: MSI-X vector {} unmasked with pending bit, delivering", deviceId, vector);
+            if (log.isTraceEnabled()) {
+                log.trace("{}: MSI-X vector {} unmasked with pending bit, delivering", deviceId, vector);
+            }
             counters.delivery(true);
             sink.deliver(this, vector, messages.get(vector));
         }
         boolean was = (result & VectorStates.WAS_BLOCKED) != 0;
         boolean now = (result & VectorStates.NOW_BLOCKED) != 0;
         if (was == now) {
-            return;
+            return waits;
         }
-        for (MsixVectorObserver observer : observers) {
+        for (MsixVectorObserver observer : observers) {   // an array: no iterator
             CompletableFuture<Void> wait = now ? observer.vectorMasked(vector) : observer.vectorUnmasked(vector);
             if (wait != IoCompletion.DONE) {
+                if (waits == null) {
+                    waits = new ArrayList<>(2);
+                }
                 waits.add(Objects.requireNonNull(wait, () -> deviceId + ": MSI-X observer returned a null completion"));
             }
         }
+        return waits;
     }
 
     /** Replaces a vector's address bits under {@code addressMask} and/or its data, as one new immutable message. */

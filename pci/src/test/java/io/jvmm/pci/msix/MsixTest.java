@@ -217,6 +217,58 @@ class MsixTest {
     }
 
     @Test
+    void observersAreToldInOrderUntilRemovedAndTheWriteWaitsForAllOfThem() {
+        List<String> events = Collections.synchronizedList(new ArrayList<>());
+        CompletableFuture<Void> firstAck = new CompletableFuture<>();
+        AtomicReference<CompletableFuture<Void>> secondAck = new AtomicReference<>(new CompletableFuture<>());
+        MsixVectorObserver first = new MsixVectorObserver() {
+            @Override
+            public CompletableFuture<Void> vectorMasked(int vector) {
+                events.add("first masked " + vector);
+                return firstAck;
+            }
+
+            @Override
+            public CompletableFuture<Void> vectorUnmasked(int vector) {
+                events.add("first unmasked " + vector);
+                return IoCompletion.DONE;
+            }
+        };
+        MsixVectorObserver second = new MsixVectorObserver() {
+            @Override
+            public CompletableFuture<Void> vectorMasked(int vector) {
+                events.add("second masked " + vector);
+                return secondAck.get();
+            }
+        };
+        msix.addObserver(first);
+        msix.addObserver(second);
+        control(Msix.CONTROL_ENABLE);
+        program(0);
+        assertSame(IoCompletion.DONE, setMask(0, false), "no observer waits at unmask: nothing to wait for");
+        CompletableFuture<Void> mask = setMask(0, true);
+        assertEquals(List.of("first unmasked 0", "first masked 0", "second masked 0"), events, "in the order they were added");
+        assertFalse(mask.isDone());
+        firstAck.complete(null);
+        assertFalse(mask.isDone(), "the write waits for every observer's completion");
+        secondAck.get().complete(null);
+        assertTrue(mask.isDone());
+
+        msix.removeObserver(first);
+        events.clear();
+        setMask(0, false);
+        secondAck.set(new CompletableFuture<>());
+        assertSame(secondAck.get(), setMask(0, true), "the one observer left hands back its own completion");
+        assertEquals(List.of("second masked 0"), events, "a removed observer is told nothing");
+        msix.removeObserver(second);
+        msix.removeObserver(second);   // not there any more: nothing happens
+        events.clear();
+        assertSame(IoCompletion.DONE, setMask(0, false));
+        assertSame(IoCompletion.DONE, setMask(0, true));
+        assertTrue(events.isEmpty());
+    }
+
+    @Test
     void messageChangesAreObservedAndQwordAddressWritesAreOneStep() {
         List<String> changes = new ArrayList<>();
         msix.addObserver(new MsixVectorObserver() {

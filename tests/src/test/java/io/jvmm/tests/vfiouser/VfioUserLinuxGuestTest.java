@@ -35,6 +35,8 @@ import org.junit.jupiter.api.io.TempDir;
  *       sha256 the host finds in the image file;</li>
  *   <li>virtio_rng feeds hw_random (rng_current is virtio_rng.*) and /dev/hwrng reads;</li>
  *   <li>/proc/interrupts shows both devices on PCI-MSIX vectors that fired;</li>
+ *   <li>the disk has two request queues (num-queues=2, VIRTIO_BLK_F_MQ): reads on each vCPU complete
+ *       on that queue's own vector;</li>
  *   <li>unbinding virtio-pci from each device in sysfs and binding it again resets the device and
  *       re-initialises it: the disk reads back what was written, the rng reads again.</li>
  * </ul>
@@ -57,7 +59,7 @@ class VfioUserLinuxGuestTest {
         Files.write(image, content);
         String diskSum = sha256(content, 0, content.length);
 
-        ServedDevice blk = ServedDevice.virtio(new BlkDevice(new BlkOptions("blk0", DriveOptions.raw("d0", image, false), "jvmm-blk", 256), new RawFileBackend("blk0", image, false, 2), BlkMetrics.unregistered("blk0")));
+        ServedDevice blk = ServedDevice.virtio(new BlkDevice(new BlkOptions("blk0", DriveOptions.raw("d0", image, false), "jvmm-blk", 256, 2), new RawFileBackend("blk0", image, false, 2), BlkMetrics.unregistered("blk0")));
         ServedDevice rng = ServedDevice.virtio(new RngDevice("rng0"));
         VfioUserServer blkServer = VfioUserServer.start(share.resolve("blk.sock"), blk);
         VfioUserServer rngServer = VfioUserServer.start(share.resolve("rng.sock"), rng);
@@ -76,7 +78,7 @@ class VfioUserLinuxGuestTest {
         List<String> failed = console.lines().filter(l -> l.startsWith("CHECK ") && !l.endsWith(" ok")).toList();
         assertTrue(failed.isEmpty(), "checks failed in the guest: " + failed + "\n" + QemuRig.tail(console));
         assertTrue(run.passed(), "the guest's status is the test's: QEMU exited " + run.exitStatus() + "\n" + QemuRig.tail(console));
-        for (String check : List.of("disk-sha256", "rng-current", "hwrng-read", "blk-msix", "rng-msix", "blk-unbound",
+        for (String check : List.of("disk-sha256", "rng-current", "hwrng-read", "blk-msix", "rng-msix", "blk-mq", "blk-mq-irqs", "blk-unbound",
                 "blk-rebound", "blk-reread", "rng-rebound", "rng-reread", "msix-after-rebind")) {
             assertTrue(console.contains("CHECK " + check + " ok"), "check " + check + " did not run\n" + QemuRig.tail(console));
         }
@@ -119,6 +121,14 @@ class VfioUserLinuxGuestTest {
                 grep PCI-MSIX /proc/interrupts
                 [ "$(msix "$blkvirtio-req")" -gt 0 ] && ok blk-msix || bad blk-msix "no PCI-MSIX interrupts for $blkvirtio"
                 [ "$(msix "$rngvirtio-input")" -gt 0 ] && ok rng-msix || bad rng-msix "no PCI-MSIX interrupts for $rngvirtio"
+                # num-queues=2: Linux maps each vCPU to its own request queue, completed on that queue's vector
+                nq=$(ls /sys/block/vda/mq | wc -l)
+                [ "$nq" -eq 2 ] && ok blk-mq || bad blk-mq "$nq request queues"
+                sync; echo 3 > /proc/sys/vm/drop_caches
+                taskset -c 0 dd if=/dev/vda of=/dev/null bs=65536 count=16 2>/dev/null || bad blk-mq-read "dd on vCPU 0 failed"
+                taskset -c 1 dd if=/dev/vda of=/dev/null bs=65536 skip=64 count=16 2>/dev/null || bad blk-mq-read "dd on vCPU 1 failed"
+                q0=$(msix "$blkvirtio-req.0"); q1=$(msix "$blkvirtio-req.1")
+                [ "$q0" -gt 0 ] && [ "$q1" -gt 0 ] && ok blk-mq-irqs || bad blk-mq-irqs "interrupts of req.0 $q0, req.1 $q1"
 
                 echo "$blkpci" > /sys/bus/pci/drivers/virtio-pci/unbind
                 [ ! -e /sys/block/vda ] && ok blk-unbound || bad blk-unbound "vda still there"

@@ -91,7 +91,11 @@ public final class VhostUserChannel implements AutoCloseable {
                 socket.receiveFully(receiveBuffer, fds);
                 receiveBuffer.flip().get(payload);
             }
-            return new VhostUserMessage(h.request(), h.flags(), payload, fds.stream().mapToInt(Integer::intValue).toArray());
+            int[] received = new int[fds.size()];   // a loop, not a stream: this runs once per reply, before its waiter wakes
+            for (int i = 0; i < received.length; i++) {
+                received[i] = fds.get(i);
+            }
+            return new VhostUserMessage(h.request(), h.flags(), payload, received);
         } catch (RuntimeException e) {
             Fds.closeQuietly(fds);
             throw e;

@@ -17,6 +17,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
@@ -47,7 +48,8 @@ public final class VirtioBlkDriver {
     private final VirtioPciDriver device;
     private final GuestMemory memory;
     private final PageAllocator pages;
-    private SplitQueue queue;
+    private SplitQueue queue;          // where requests go: one of queues
+    private List<SplitQueue> queues = List.of();
     private BlkConfig config;
     private int segmentBytes = 64 * 1024;
     private boolean useIndirect = true;
@@ -90,10 +92,19 @@ public final class VirtioBlkDriver {
 
     /** Initialises with these features (masked by the offer) and queue set-up; reads the configuration. */
     public VirtioBlkDriver initialize(long features, QueueSetup setup) {
+        return initialize(features, setup, 1);
+    }
+
+    /**
+     * Initialises {@code count} request queues alike (more than one needs VIRTIO_BLK_F_MQ in
+     * {@code features}); requests go to queue 0 until {@link #useQueue} picks another.
+     */
+    public VirtioBlkDriver initialize(long features, QueueSetup setup, int count) {
         if (queue != null) {
             reset();   // fail the requests of the previous initialisation rather than forget them
         }
-        queue = device.initialize(features, List.of(setup)).get(0);
+        queues = device.initialize(features, Collections.nCopies(count, setup));
+        queue = queues.get(0);
         config = readConfig();
         log.debug("{}: {} sectors, {}", device, config.capacitySectors(), queue);
         return this;
@@ -123,6 +134,13 @@ public final class VirtioBlkDriver {
     public SplitQueue queue() {
         checkInitialized();
         return queue;
+    }
+
+    /** Sends the next requests (and waits for completions) on request queue {@code index}. */
+    public VirtioBlkDriver useQueue(int index) {
+        checkInitialized();
+        queue = queues.get(index);
+        return this;
     }
 
     public boolean readOnly() {
@@ -353,6 +371,7 @@ public final class VirtioBlkDriver {
     public int completeReset() {
         List<Object> abandoned = device.awaitResetComplete();
         queue = null;
+        queues = List.of();
         int requests = 0;
         for (Object token : abandoned) {
             if (token instanceof Request r) {   // chains a test added by hand carry other tokens

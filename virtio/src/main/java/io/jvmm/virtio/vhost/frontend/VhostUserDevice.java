@@ -738,25 +738,36 @@ public final class VhostUserDevice implements VirtioDevice {
         CompletableFuture<Void> sent = frontend.setVringCall(q.index, target, syncVring, note);
         CompletableFuture<Void> switched = guard(sent, "SET_VRING_CALL");
         if (old == q.masked && target != q.masked) {
-            return switched.thenRun(() -> drainMasked(q, !sent.isCompletedExceptionally()));
+            boolean acked = syncVring;
+            return switched.thenRun(() -> drainMasked(q, !sent.isCompletedExceptionally(), acked));
         }
         return switched;
     }
 
     /**
-     * After the back-end switched away from the masked notifier: stop watching it, deliver what it
-     * holds. If the switch was never acknowledged (the connection failed), a back-end that is still
-     * alive may go on completing requests on the masked notifier it had: it stays watched until
-     * the reset, so those completions still reach the guest (found by the control-plane explorer).
+     * After the back-end switched away from the masked notifier: deliver what it holds. When the
+     * switch was acknowledged ({@code acked}: x-sync-vring on), the watch made at the first mask
+     * stays until the device reset: the back-end no longer signals the masked notifier, so it costs
+     * nothing, and keeping it saves an epoll registration and removal on every mask+unmask
+     * (issue 14). Watch and drain both consume the eventfd, so each completion is delivered once,
+     * by whichever sees it. If the switch never completed (the connection failed), a back-end that
+     * is still alive may go on completing requests on the masked notifier it had: the watch
+     * delivers those too (found by the control-plane explorer).
+     *
+     * <p>With x-sync-vring=off the switch was only written, not acknowledged, and the watch goes
+     * at once, as it did in QEMU before its fix: a completion the back-end signals on the masked
+     * notifier after this drain is lost until the vector is masked again (the switch's purpose).
      */
-    private void drainMasked(VhostQueue q, boolean acknowledged) {
+    private void drainMasked(VhostQueue q, boolean sentOk, boolean acked) {
         if (closed) {
             return;
         }
-        synchronized (lock) {
-            if (acknowledged && q.callFd != q.masked && q.maskedWatch != null) {
-                q.maskedWatch.cancel();
-                q.maskedWatch = null;
+        if (sentOk && (!acked || mutationNoMaskedDrain)) {
+            synchronized (lock) {
+                if (q.callFd != q.masked && q.maskedWatch != null) {
+                    q.maskedWatch.cancel();
+                    q.maskedWatch = null;
+                }
             }
         }
         if (mutationNoMaskedDrain) {
