@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jvmm.chardev.Await;
+import io.jvmm.chardev.ProcessThreads;
 import io.jvmm.chardev.SocketChardevSpec;
 import io.jvmm.testkit.TestMachine;
 import io.jvmm.testkit.driver.Guest;
@@ -122,9 +123,9 @@ class DeadBackendTest {
             return meters.get(name).counter().count();
         }
 
-        void signal(String signal) throws IOException, InterruptedException {
-            Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(backend.pid())).inheritIO().start();
-            assertTrue(kill.waitFor(10, TimeUnit.SECONDS) && kill.exitValue() == 0, "kill -" + signal);
+        /** SIGSTOP, returning once every thread of the back-end is stopped: a worker still running could complete a request. */
+        void freeze() throws IOException, InterruptedException {
+            ProcessThreads.stop(backend.pid(), "the back-end");
         }
     }
 
@@ -181,7 +182,7 @@ class DeadBackendTest {
             }
             assertEquals(3, q.inFlight(), "the kept requests are in flight, their avail slots reused " + 3 + " times");
 
-            bed.signal("STOP");   // frozen: what follows stays in the avail ring, not taken
+            bed.freeze();   // frozen: what follows stays in the avail ring, not taken
             List<Request> untaken = new ArrayList<>();
             for (int i = 0; i < 4; i++) {
                 untaken.add(submit(bed, q, "untaken-" + i, NORMAL));
@@ -227,7 +228,7 @@ class DeadBackendTest {
         Request first = submit(bed, q, "first", NORMAL);
         assertFilled(bed, drain(q).get(first), first);
 
-        bed.signal("STOP");
+        bed.freeze();
         Request stuck = submit(bed, q, "stuck", NORMAL);
         // A control message the back-end cannot answer: the mask waits for SET_VRING_CALL's reply
         // and ends after the reply timeout with the connection failed (stalled, not gone).
