@@ -27,7 +27,6 @@ import java.net.UnknownHostException;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -76,7 +75,6 @@ public final class MetricsServer implements AutoCloseable {
         }
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("jvmm-metrics", true),
                 NioIoHandler.newFactory());
-        AtomicInteger connections = new AtomicInteger();
         ChannelGroup open = new DefaultChannelGroup("metrics-clients", GlobalEventExecutor.INSTANCE);
         ServerBootstrap bootstrap = new ServerBootstrap()
                 .group(group)
@@ -86,7 +84,7 @@ public final class MetricsServer implements AutoCloseable {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                         open.add(ch);
-                        ch.pipeline().addLast(new ConnectionLimit(connections),
+                        ch.pipeline().addLast(new ConnectionLimit(open),
                                 new ReadTimeoutHandler(IDLE_SECONDS, TimeUnit.SECONDS),
                                 new HttpServerCodec(MAX_LINE, MAX_HEADERS, MAX_HEADERS),
                                 new HttpObjectAggregator(MAX_BODY, true),
@@ -133,35 +131,26 @@ public final class MetricsServer implements AutoCloseable {
         log.debug("metrics server on {} stopped", address);
     }
 
-    /** Closes connections beyond {@link #MAX_CONNECTIONS} as soon as they are accepted. */
+    /**
+     * Closes connections beyond {@link #MAX_CONNECTIONS} as soon as they are accepted: the open ones
+     * are the group's (a channel joins it when initialised, leaves it when closed).
+     */
     private static final class ConnectionLimit extends ChannelInboundHandlerAdapter {
-        private final AtomicInteger connections;
-        private boolean counted;
+        private final ChannelGroup open;
 
-        ConnectionLimit(AtomicInteger connections) {
-            this.connections = connections;
+        ConnectionLimit(ChannelGroup open) {
+            this.open = open;
         }
 
         @Override
         public void channelActive(ChannelHandlerContext ctx) throws Exception {
-            if (connections.incrementAndGet() > MAX_CONNECTIONS) {
-                connections.decrementAndGet();
+            if (open.size() > MAX_CONNECTIONS) {
                 log.warn("metrics: more than {} connections at once; closing the one from {}", MAX_CONNECTIONS,
                         ctx.channel().remoteAddress());
                 ctx.close();
                 return;
             }
-            counted = true;
             super.channelActive(ctx);
-        }
-
-        @Override
-        public void channelInactive(ChannelHandlerContext ctx) throws Exception {
-            if (counted) {
-                counted = false;
-                connections.decrementAndGet();
-            }
-            super.channelInactive(ctx);
         }
     }
 }
