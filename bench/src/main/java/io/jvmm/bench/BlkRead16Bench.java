@@ -30,10 +30,13 @@ public class BlkRead16Bench {
     @State(Scope.Thread)
     public static class Machine {
         BlkBenchGuest guest;
+        /** Appended to the -device option, e.g. {@code -p deviceOptions=,poll-max-ns=0}. */
+        @Param("")
+        public String deviceOptions;
 
         @Setup
         public void setUp() throws Exception {
-            guest = new BlkBenchGuest(BlkReadBench.IMAGE, IN_FLIGHT);
+            guest = new BlkBenchGuest(BlkReadBench.IMAGE, IN_FLIGHT, deviceOptions);
             for (int s = 0; s < IN_FLIGHT; s++) {
                 guest.submit(s, guest.nextSector());
             }

@@ -27,10 +27,13 @@ public class BlkReadBench {
     private BlkBenchGuest guest;
     private FileChannel file;
     private final ByteBuffer buffer = ByteBuffer.allocateDirect(BlkBenchGuest.BLOCK);
+    /** Appended to the -device option, e.g. {@code -p deviceOptions=,poll-max-ns=0} to measure without polling. */
+    @Param("")
+    public String deviceOptions;
 
     @Setup
     public void setUp() throws Exception {
-        guest = new BlkBenchGuest(IMAGE, 1);
+        guest = new BlkBenchGuest(IMAGE, 1, deviceOptions);
         file = FileChannel.open(guest.image, StandardOpenOption.READ);
     }
 

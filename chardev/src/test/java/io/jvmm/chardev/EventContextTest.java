@@ -401,4 +401,74 @@ class EventContextTest {
             Thread.currentThread().interrupt();
         }
     }
+
+    // ---------------------------------------------------------------- polling
+
+    /** Runs a no-op task and waits for it: one wake-up of the context and one wait recorded. */
+    private static void wakeAndWait(EventContext c) throws Exception {
+        c.submit(() -> null).get(5, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void aReadyPollerIsRunOnTheContextThreadByPollingOnceTheWindowHasGrown() throws Exception {
+        EventContext c = context("poll");
+        c.setPollMaxNs(Duration.ofSeconds(10).toNanos());   // every wait here is shorter: the window only grows
+        AtomicBoolean work = new AtomicBoolean();
+        AtomicReference<String> ranOn = new AtomicReference<>();
+        CountDownLatch ran = new CountDownLatch(1);
+        c.addPoller("test work", () -> work.getAndSet(false), () -> {
+            ranOn.set(Thread.currentThread().getName());
+            ran.countDown();
+        });
+        wakeAndWait(c);   // the first wait with the poller registered ends: the window grows from 0
+        work.set(true);
+        wakeAndWait(c);
+        assertTrue(ran.await(5, TimeUnit.SECONDS), "the ready poller was not run");
+        assertEquals("ctx-poll", ranOn.get());
+        assertTrue(c.polledDispatches() >= 1, "the handler ran, so polling found it ready");
+    }
+
+    @Test
+    void withPollingOffPollersAreNeverAsked() throws Exception {
+        EventContext c = context("no-poll");
+        AtomicInteger asked = new AtomicInteger();
+        c.addPoller("never", () -> {
+            asked.incrementAndGet();
+            return true;
+        }, () -> { });
+        for (int i = 0; i < 20; i++) {
+            wakeAndWait(c);
+        }
+        assertEquals(0, c.pollMaxNs());
+        assertEquals(0, asked.get());
+        assertEquals(0, c.polledDispatches());
+    }
+
+    @Test
+    void aCancelledPollerIsNotAskedAgainAndOneThatThrowsIsCancelledWhileTheContextGoesOn() throws Exception {
+        EventContext c = context("poll-cancel");
+        c.setPollMaxNs(Duration.ofSeconds(10).toNanos());
+        Registration failing = c.addPoller("failing", () -> {
+            throw new IllegalStateException("broken poller (expected by the test)");
+        }, () -> { });
+        AtomicInteger asked = new AtomicInteger();
+        CountDownLatch firstAsk = new CountDownLatch(1);
+        Registration counting = c.addPoller("counting", () -> {
+            asked.incrementAndGet();
+            firstAsk.countDown();
+            return false;
+        }, () -> { });
+        wakeAndWait(c);
+        wakeAndWait(c);   // this wait ended soon after it began: the window grows, the next sleep polls first
+        assertTrue(firstAsk.await(5, TimeUnit.SECONDS), "the counting poller was never asked");
+        assertTrue(failing.isCancelled(), "a poller whose check throws must be cancelled (it is asked first)");
+        counting.cancel();
+        wakeAndWait(c);   // a poll that started before the cancel may still be asking
+        int after = asked.get();
+        for (int i = 0; i < 5; i++) {
+            wakeAndWait(c);
+        }
+        assertEquals(after, asked.get(), "a cancelled poller was asked again");
+        assertEquals(42, (int) c.submit(() -> 42).get(5, TimeUnit.SECONDS));
+    }
 }

@@ -69,6 +69,14 @@ public interface VirtioDevice {
     // the guest's write waits for (rule 1).
 
     /**
+     * How long the device's context busy-polls the queues it serves before it sleeps, in
+     * nanoseconds (see {@code EventContext#setPollMaxNs}); 0, the default, never polls.
+     */
+    default long pollMaxNs() {
+        return 0;
+    }
+
+    /**
      * An eventfd that stands for guest notifications of {@code queue} outside the VMM (a vhost-user
      * back-end's kick fd), or null. The transport makes it the queue's notify register's I/O event,
      * so under KVM the guest's kick reaches the back-end without passing through Java.

@@ -63,6 +63,7 @@ public final class BlkDevice implements VirtioDevice {
     private final int queueSize;
     private final int segMax;
     private final int numQueues;
+    private final long pollMaxNs;
     private final BlkConfig config;
 
     // Context-confined state.
@@ -91,6 +92,7 @@ public final class BlkDevice implements VirtioDevice {
         this.queueSize = options.queueSize();
         this.segMax = queueSize - 2;   // header and status take two descriptors
         this.numQueues = options.numQueues();
+        this.pollMaxNs = options.pollMaxNs();
         if (backend.size() % SECTOR != 0) {
             log.warn("virtio-blk {}: {} is {} bytes, not a multiple of {}; the last partial sector is not visible",
                     id, backend.describe(), backend.size(), SECTOR);
@@ -122,6 +124,11 @@ public final class BlkDevice implements VirtioDevice {
     @Override
     public int queueCount() {
         return numQueues;
+    }
+
+    @Override
+    public long pollMaxNs() {
+        return pollMaxNs;
     }
 
     @Override

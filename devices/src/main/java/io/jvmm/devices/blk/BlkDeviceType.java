@@ -22,6 +22,10 @@ public final class BlkDeviceType extends DeclaredDeviceType<BlkOptions> {
     /** QEMU's name; its default there is one per vCPU, which a device served over vfio-user cannot know. */
     static final Property<Integer> NUM_QUEUES = Property.integer("num-queues", "uint16", 1, BlkDevice.MAX_QUEUES,
             "request queues (more than 1: multiqueue; give the guest's vCPU count)").withDefault(BlkOptions.DEFAULT_NUM_QUEUES);
+    /** QEMU's iothread property; here every device has its own context, which is what polls. */
+    static final Property<Long> POLL_MAX_NS = Property.number("poll-max-ns", "nanoseconds", 0, 1_000_000_000,
+            "how long the device's thread busy-polls its queues before it sleeps (adaptive; 0: never; QEMU's iothreads use 32768)")
+            .withDefault(BlkOptions.DEFAULT_POLL_MAX_NS);
     /** I/O threads of a raw image: several requests in flight without blocking the device's context. */
     static final int IO_THREADS = 2;
 
@@ -32,12 +36,12 @@ public final class BlkDeviceType extends DeclaredDeviceType<BlkOptions> {
 
     public BlkDeviceType() {
         super(DRIVER, DeviceCategory.STORAGE, "PCI", "virtio block device",
-                List.of(DRIVE, SERIAL, QUEUE_SIZE, NUM_QUEUES));
+                List.of(DRIVE, SERIAL, QUEUE_SIZE, NUM_QUEUES, POLL_MAX_NS));
     }
 
     @Override
     public BlkOptions options(PropertyValues v) {
-        return new BlkOptions(v.id(), v.get(DRIVE), v.get(SERIAL), v.get(QUEUE_SIZE), v.get(NUM_QUEUES));
+        return new BlkOptions(v.id(), v.get(DRIVE), v.get(SERIAL), v.get(QUEUE_SIZE), v.get(NUM_QUEUES), v.get(POLL_MAX_NS));
     }
 
     @Override

@@ -4,17 +4,23 @@ import io.jvmm.platform.registry.DeviceOptions;
 import java.util.Objects;
 
 /**
- * {@code -device virtio-blk-pci,drive=ID[,serial=S][,queue-size=N][,num-queues=N]}, validated here
+ * {@code -device virtio-blk-pci,drive=ID[,serial=S][,queue-size=N][,num-queues=N][,poll-max-ns=NS]}, validated here
  * (through the properties {@link BlkDeviceType} declares) however it was built.
  *
  * @param serial    up to 20 characters reported by GET_ID, or null
  * @param queueSize the size of each request queue
  * @param numQueues request queues (VIRTIO_BLK_F_MQ when more than one): one per guest vCPU lets
  *                  Linux complete each request on the vCPU that submitted it, as QEMU's default does
+ * @param pollMaxNs how long the device's context busy-polls its queues before it sleeps (QEMU's
+ *                  iothread {@code poll-max-ns}; QEMU's iothreads poll 32768 ns by default); 0, the
+ *                  default here, never polls: measured on 2 cores, polling gained nothing when the
+ *                  waiting side polls too and took CPU from TCG guests (PERFORMANCE.md, issue 14)
  */
-public record BlkOptions(String id, BlockSource drive, String serial, int queueSize, int numQueues) implements DeviceOptions {
+public record BlkOptions(String id, BlockSource drive, String serial, int queueSize, int numQueues, long pollMaxNs)
+        implements DeviceOptions {
     public static final int DEFAULT_QUEUE_SIZE = 256;
     public static final int DEFAULT_NUM_QUEUES = 1;
+    public static final long DEFAULT_POLL_MAX_NS = 0;
 
     public BlkOptions {
         Objects.requireNonNull(id, "id");
@@ -23,6 +29,12 @@ public record BlkOptions(String id, BlockSource drive, String serial, int queueS
         BlkDeviceType.SERIAL.check(owner, serial);
         BlkDeviceType.QUEUE_SIZE.check(owner, queueSize);
         BlkDeviceType.NUM_QUEUES.check(owner, numQueues);
+        BlkDeviceType.POLL_MAX_NS.check(owner, pollMaxNs);
+    }
+
+    /** Polling at its default. */
+    public BlkOptions(String id, BlockSource drive, String serial, int queueSize, int numQueues) {
+        this(id, drive, serial, queueSize, numQueues, DEFAULT_POLL_MAX_NS);
     }
 
     /** One request queue. */

@@ -13,6 +13,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * lets a test wait for them. It is also the sink of a machine with no CPU, so a delivery takes no
  * lock and allocates nothing once a message has been seen: the counts are atomics, and a delivery
  * wakes waiters only when some thread is waiting. Thread-safe.
+ *
+ * <p>A waiter spins for up to {@link #SPIN_NS} before it sleeps: a device that polls its queues
+ * completes a small request within microseconds, and waking a sleeping thread costs more than that
+ * on a nested host (an interrupt to a halted CPU; {@code scripts/host-wakeup-cost}). Linux's block
+ * layer polls its completions for the same reason (hybrid polling).
  */
 public final class RecordingInterruptSink implements InterruptSink {
     private final ConcurrentHashMap<MsiMessage, AtomicLong> counts = new ConcurrentHashMap<>();
@@ -20,6 +25,8 @@ public final class RecordingInterruptSink implements InterruptSink {
     private final AtomicInteger sleepers = new AtomicInteger();
     private final Object wakeup = new Object();
     private volatile MsiMessage last;
+    /** How long a waiter spins before it sleeps. */
+    static final long SPIN_NS = 50_000;
 
     @Override
     public void deliver(MsiMessage message) {
@@ -93,7 +100,15 @@ public final class RecordingInterruptSink implements InterruptSink {
         if (value.get() >= atLeast) {
             return true;
         }
-        long deadline = System.nanoTime() + timeout.toNanos();
+        long start = System.nanoTime();
+        long deadline = start + timeout.toNanos();
+        long spinEnd = start + Math.min(SPIN_NS, timeout.toNanos());
+        while (System.nanoTime() - spinEnd < 0) {
+            Thread.onSpinWait();
+            if (value.get() >= atLeast) {
+                return true;
+            }
+        }
         sleepers.incrementAndGet();
         try {
             synchronized (wakeup) {

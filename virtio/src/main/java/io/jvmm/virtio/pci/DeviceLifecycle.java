@@ -47,6 +47,8 @@ final class DeviceLifecycle {
     private volatile int isr;
     /** DRIVER_OK set and no reset under way: a copy of the status kept under the lock, read without it. */
     private volatile boolean serving;
+    /** The pollers of the current activation, or null. */
+    private QueuePollers pollers;
 
     /** @param interrupted told of every interrupt raised (metrics) */
     DeviceLifecycle(VirtioDevice device, EventContext context, Msix msix, GuestMemory memory, Runnable interrupted) {
@@ -181,6 +183,12 @@ final class DeviceLifecycle {
             if ((status & DeviceStatus.DRIVER_OK) == 0 || resetting) {
                 return;   // reset while the device was starting
             }
+            boolean[] polled = new boolean[rings.length];
+            for (int i = 0; i < rings.length; i++) {
+                polled[i] = device.notificationEventFd(i) == null;   // a vhost-user back-end serves its own rings
+            }
+            cancelPollers();
+            pollers = new QueuePollers(context, name, rings, polled, this::serveQueue);
         }
         guarded(() -> {
             for (int i = 0; i < rings.length; i++) {
@@ -189,6 +197,14 @@ final class DeviceLifecycle {
                 }
             }
         });
+    }
+
+    /** Under the lock. */
+    private void cancelPollers() {
+        if (pollers != null) {
+            pollers.cancel();
+            pollers = null;
+        }
     }
 
     /** Under the lock, after every change of the status or of the reset flag. */
@@ -232,6 +248,7 @@ final class DeviceLifecycle {
         }
         resetting = true;
         updateServing();
+        cancelPollers();
         log.debug("{}: reset requested (status {})", device.id(), DeviceStatus.describe(status));
         context.submit(device::reset).thenCompose(f -> f).whenComplete((ok, error) -> {
             if (error != null) {

@@ -79,6 +79,7 @@ public class VirtioPciDevice extends PciDevice {
         this.memory = services.memory();
         this.context = EventContext.start(identity.typeName() + "-" + identity.id());
         try {
+            context.setPollMaxNs(device.pollMaxNs());
             int queueCount = device.queueCount();
             this.msix = services.msix(identity.id(), queueCount + 1, context);
             this.interrupts = Counter.builder("jvmm.virtio.interrupts").description("interrupts raised by the device")

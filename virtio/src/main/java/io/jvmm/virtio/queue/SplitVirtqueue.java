@@ -124,6 +124,14 @@ public final class SplitVirtqueue {
         return usedIdx;
     }
 
+    /**
+     * The avail index the driver has published, read as it is (not checked against the queue
+     * size: {@link #pop} does that): a cheap check for pollers.
+     */
+    public int publishedAvailIndex() {
+        return memory.read16Acquire(avail + 2);
+    }
+
     /** Whether the driver has published chains the device has not taken yet. */
     public boolean hasAvailable() {
         return availIndex() != lastAvail;
