@@ -58,6 +58,11 @@ final class BlkBenchGuest implements AutoCloseable {
     private int lastUsed;
     private long sector;
 
+    /** The -device suffix setting poll-max-ns, or none for a negative value (the device's default). */
+    static String pollOption(long pollMaxNs) {
+        return pollMaxNs < 0 ? "" : ",poll-max-ns=" + pollMaxNs;
+    }
+
     /** A machine with one virtio-blk over a raw image of {@code imageBytes} of random data. */
     BlkBenchGuest(long imageBytes, int slots) throws IOException {
         this(imageBytes, slots, "");

@@ -93,6 +93,8 @@ public final class EventContext implements Executor, AutoCloseable, WatchedConte
     private volatile Poller[] pollers = new Poller[0];
     private final PollWindow pollWindow = new PollWindow(0);
     private volatile long polledDispatches;
+    /** Context thread only: the pollers were told polling started, and not yet that it ended. */
+    private boolean pollingStarted;
     private volatile boolean resourcesClosed;
     private int depth;
     // Controlled mode only, on the controller's thread.
@@ -221,8 +223,25 @@ public final class EventContext implements Executor, AutoCloseable, WatchedConte
      * whose check or handler throws is cancelled. Callable from any thread.
      */
     public Registration addPoller(String what, BooleanSupplier ready, Runnable onReady) {
+        Objects.requireNonNull(ready, "ready");
+        Objects.requireNonNull(onReady, "onReady");
+        return addPoller(what, new PollSource() {
+            @Override
+            public boolean ready() {
+                return ready.getAsBoolean();
+            }
+
+            @Override
+            public void run() {
+                onReady.run();
+            }
+        });
+    }
+
+    /** As {@link #addPoller(String, BooleanSupplier, Runnable)}, with the start and end of polling told. */
+    public Registration addPoller(String what, PollSource source) {
         Objects.requireNonNull(what, "what");
-        Poller p = new Poller(what, Objects.requireNonNull(ready, "ready"), Objects.requireNonNull(onReady, "onReady"));
+        Poller p = new Poller(what, Objects.requireNonNull(source, "source"));
         synchronized (epollLock) {
             ensureOpen("register poller " + what);
             Poller[] old = pollers;
@@ -433,6 +452,9 @@ public final class EventContext implements Executor, AutoCloseable, WatchedConte
                 timeout = 0;   // work was done: look at the fds, but do not sleep
             }
         }
+        if (timeout != 0 && pollingStarted && endPolling()) {
+            timeout = 0;   // work arrived as the producers were asked to signal again
+        }
         while (eventBuffers.size() <= depth) {
             eventBuffers.add(new Epoll.Events(MAX_EVENTS));
         }
@@ -467,6 +489,18 @@ public final class EventContext implements Executor, AutoCloseable, WatchedConte
             return 0;
         }
         long deadline = start + windowNs;
+        if (!pollingStarted) {
+            pollingStarted = true;
+            for (Poller p : pollers) {
+                if (!p.cancelled) {
+                    try {
+                        p.source.pollStarted();
+                    } catch (RuntimeException | Error e) {
+                        failed(p, e);
+                    }
+                }
+            }
+        }
         while (true) {
             long found = 0;
             for (Poller p : pollers) {
@@ -475,10 +509,9 @@ public final class EventContext implements Executor, AutoCloseable, WatchedConte
                 }
                 boolean ready;
                 try {
-                    ready = p.ready.getAsBoolean();
+                    ready = p.source.ready();
                 } catch (RuntimeException | Error e) {
-                    log.error("event context '{}': poller {} failed; cancelling it", name, p.what, e);
-                    p.cancel();
+                    failed(p, e);
                     continue;
                 }
                 if (ready) {
@@ -499,18 +532,48 @@ public final class EventContext implements Executor, AutoCloseable, WatchedConte
         }
     }
 
+    /**
+     * Tells every poller that polling ended (they ask their producers to signal again) and runs
+     * those that found work meanwhile. Returns whether any did: then the context must not sleep.
+     */
+    private boolean endPolling() {
+        pollingStarted = false;
+        boolean work = false;
+        for (Poller p : pollers) {
+            if (p.cancelled) {
+                continue;
+            }
+            boolean arrived;
+            try {
+                arrived = p.source.pollEnded();
+            } catch (RuntimeException | Error e) {
+                failed(p, e);
+                continue;
+            }
+            if (arrived) {
+                work = true;
+                runPoller(p);
+            }
+        }
+        return work;
+    }
+
     private void runPoller(Poller p) {
         String outer = running;
         running = p.what;
         try {
-            p.onReady.run();
+            p.source.run();
         } catch (RuntimeException | Error e) {
-            log.error("event context '{}': poller {} failed; cancelling it", name, p.what, e);
-            p.cancel();
+            failed(p, e);
         } finally {
             running = outer;
             madeProgress();
         }
+    }
+
+    private void failed(Poller p, Throwable e) {
+        log.error("event context '{}': poller {} failed; cancelling it", name, p.what, e);
+        p.cancel();
     }
 
     private long waitBudget(long maxWaitMs) {
@@ -924,14 +987,12 @@ public final class EventContext implements Executor, AutoCloseable, WatchedConte
     /** A busy-polled source (see {@link #addPoller}). */
     private final class Poller implements Registration {
         final String what;
-        final BooleanSupplier ready;
-        final Runnable onReady;
+        final PollSource source;
         volatile boolean cancelled;
 
-        Poller(String what, BooleanSupplier ready, Runnable onReady) {
+        Poller(String what, PollSource source) {
             this.what = what;
-            this.ready = ready;
-            this.onReady = onReady;
+            this.source = source;
         }
 
         @Override

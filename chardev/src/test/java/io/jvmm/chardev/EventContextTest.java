@@ -482,4 +482,47 @@ class EventContextTest {
         assertEquals(after, asked.get(), "a cancelled poller was asked again");
         assertEquals(42, (int) c.submit(() -> 42).get(5, TimeUnit.SECONDS));
     }
+
+    /**
+     * A source told of the start and end of polling: pollEnded comes before the context sleeps,
+     * after a pollStarted, and work it reports is run at once (a source that stopped its producer
+     * from signalling would otherwise never see what arrived as it asked for signals again).
+     */
+    @Test
+    void pollingEndsBeforeTheContextSleepsAndWorkFoundThenIsRun() throws Exception {
+        EventContext c = context("poll-end");
+        c.setPollMaxNs(Duration.ofSeconds(10).toNanos());
+        AtomicInteger started = new AtomicInteger();
+        AtomicInteger ended = new AtomicInteger();
+        AtomicReference<String> order = new AtomicReference<>("");
+        CountDownLatch ran = new CountDownLatch(1);
+        c.addPoller("start-end", new PollSource() {
+            @Override
+            public boolean ready() {
+                return false;
+            }
+
+            @Override
+            public void run() {
+                ran.countDown();
+            }
+
+            @Override
+            public void pollStarted() {
+                started.incrementAndGet();
+                order.accumulateAndGet("s", String::concat);
+            }
+
+            @Override
+            public boolean pollEnded() {
+                order.accumulateAndGet("e", String::concat);
+                return ended.incrementAndGet() == 1;   // work arrived as signals were asked for again
+            }
+        });
+        assertTrue(wakeUntil(c, ran), "work reported by pollEnded was not run");
+        assertTrue(started.get() >= 1);
+        String seen = order.get();
+        assertTrue(seen.startsWith("se"), "polling must start before it ends: " + seen);
+        assertFalse(seen.contains("ss") || seen.contains("ee"), "starts and ends alternate: " + seen);
+    }
 }

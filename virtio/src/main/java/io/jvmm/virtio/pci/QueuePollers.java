@@ -1,6 +1,7 @@
 package io.jvmm.virtio.pci;
 
 import io.jvmm.chardev.EventContext;
+import io.jvmm.chardev.PollSource;
 import io.jvmm.chardev.Registration;
 import io.jvmm.virtio.queue.SplitVirtqueue;
 import java.util.ArrayList;
@@ -13,7 +14,10 @@ import java.util.function.IntConsumer;
  * published, so that a context that polls (its {@code poll-max-ns}) serves a request as soon as it
  * is published instead of after the kick's eventfd wakes it. A poller says ready only for an index
  * it has not reported before, so a device that leaves buffers in the ring (back-pressure) is not
- * re-served in a spin. Made and cancelled under the lifecycle's lock.
+ * re-served in a spin. While the context polls, the ring suppresses the driver's notifications
+ * (no kick, so no eventfd write for the driver and no wake-up for the context); before the
+ * context sleeps they are asked for again and the ring re-checked. Made and cancelled under the
+ * lifecycle's lock.
  */
 final class QueuePollers {
     private final List<Registration> registrations = new ArrayList<>();
@@ -22,10 +26,8 @@ final class QueuePollers {
     QueuePollers(EventContext context, String deviceName, SplitVirtqueue[] rings, boolean[] polled, IntConsumer serve) {
         for (int i = 0; i < rings.length; i++) {
             if (rings[i] != null && polled[i]) {
-                RingPoll poll = new RingPoll(rings[i]);
-                int queue = i;
-                registrations.add(context.addPoller(deviceName + " queue " + i + " avail index", poll::published,
-                        () -> serve.accept(queue)));
+                registrations.add(context.addPoller(deviceName + " queue " + i + " avail index",
+                        new RingPoll(rings[i], i, serve)));
             }
         }
     }
@@ -36,22 +38,53 @@ final class QueuePollers {
     }
 
     /** On the context thread only. */
-    private static final class RingPoll {
+    private static final class RingPoll implements PollSource {
         private final SplitVirtqueue ring;
+        private final int queue;
+        private final IntConsumer serve;
         private int reported;
+        private boolean faultReported;
 
-        RingPoll(SplitVirtqueue ring) {
+        RingPoll(SplitVirtqueue ring, int queue, IntConsumer serve) {
             this.ring = ring;
+            this.queue = queue;
+            this.serve = serve;
             this.reported = ring.lastAvailIndex();
         }
 
-        boolean published() {
+        @Override
+        public boolean ready() {
             int idx = ring.publishedAvailIndex();
             if (idx == reported || idx == ring.lastAvailIndex()) {
                 return false;
             }
             reported = idx;
             return true;
+        }
+
+        @Override
+        public void run() {
+            serve.accept(queue);
+        }
+
+        @Override
+        public void pollStarted() {
+            ring.pollingStarted();
+        }
+
+        @Override
+        public boolean pollEnded() {
+            try {
+                ring.pollingEnded();
+            } catch (RuntimeException fault) {
+                // A bad avail index: serving the ring once reports it (the device is marked broken
+                // until the driver resets it, which cancels this poller); never again, or the
+                // context would not sleep.
+                boolean first = !faultReported;
+                faultReported = true;
+                return first;
+            }
+            return ready();
         }
     }
 }

@@ -44,6 +44,8 @@ public final class SplitVirtqueue {
     private int usedIdx;        // next used ring slot to fill (free-running u16)
     private int signalledUsed;  // used index at the last interrupt decision (EVENT_IDX)
     private boolean notificationsEnabled = true;
+    /** The device's context is polling this ring: the driver's notifications stay suppressed. */
+    private boolean polled;
     private final DescriptorChain[] chains;   // one per head, made on first use
     private final boolean[] inFlight;         // heads popped and not pushed yet
 
@@ -371,6 +373,9 @@ public final class SplitVirtqueue {
      * in between is not missed. Returns true if buffers are available (process them before sleeping).
      */
     public boolean enableNotifications() {
+        if (polled) {
+            return hasAvailable();   // the poller sees new buffers; the driver need not notify
+        }
         notificationsEnabled = true;
         if (eventIdx) {
             memory.write16(used + 4 + 8L * size, lastAvail);
@@ -379,6 +384,25 @@ public final class SplitVirtqueue {
         }
         GuestMemory.fullFence();   // publish our request before re-reading the avail index
         return hasAvailable();
+    }
+
+    /**
+     * The device's context starts polling this ring (QEMU's virtio_queue_set_notification(vq, 0)
+     * on io_poll_begin): notifications stay suppressed, even after a {@link #drain}, until
+     * {@link #pollingEnded}.
+     */
+    public void pollingStarted() {
+        polled = true;
+        disableNotifications();
+    }
+
+    /**
+     * Polling ends before the context sleeps: asks for notifications again and re-checks the ring,
+     * as {@link #enableNotifications} does. Returns true if buffers are available.
+     */
+    public boolean pollingEnded() {
+        polled = false;
+        return enableNotifications();
     }
 
     @Override

@@ -59,6 +59,7 @@ public final class SplitQueue {
     private int inFlightCount;
     private int availIdx;        // next avail index to publish (free-running u16)
     private int kickedAvailIdx;  // avail index at the last notification decision
+    private long notifications;  // notifications written
     private int lastUsed;        // next used index to collect (free-running u16)
     private boolean abandoned;
 
@@ -229,7 +230,18 @@ public final class SplitQueue {
 
     /** Writes this queue's index to its notification address, unconditionally. */
     public void notifyDevice() {
+        notifications++;
         cpu.writeMmio(notifyAddress, 2, index);
+    }
+
+    /** The avail index the device asked to be notified after (EVENT_IDX's avail_event), as it is in memory now. */
+    public int deviceAvailEvent() {
+        return memory.read16Acquire(ring.availEvent());
+    }
+
+    /** Notifications written so far (by {@link #kick} when the device asked, or {@link #notifyDevice}). */
+    public long notifications() {
+        return notifications;
     }
 
     /** Used entries the device has returned that were not collected yet. */
