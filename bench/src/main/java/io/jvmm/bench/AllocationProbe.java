@@ -8,11 +8,13 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * Which thread allocates on the virtio-blk request path: runs reads through {@link BlkBenchGuest}
- * (after a warm-up, so the JIT has settled), then prints the bytes each live thread allocated per
- * read. JMH's {@code -prof gc} gives the whole JVM's figure; this one says where it comes from.
+ * Which thread allocates, and which sleeps, on the virtio-blk request path: runs reads through
+ * {@link BlkBenchGuest} (after a warm-up, so the JIT has settled), then prints the bytes each live
+ * thread allocated per read and the context switches each made per read (a thread that sleeps and
+ * is woken switches once per sleep). JMH's {@code -prof gc} gives the whole JVM's allocation; this
+ * one says where it comes from. The device's poll-max-ns is the benchmarks' (32768) unless given.
  *
- * <pre>java -cp bench/target/benchmarks.jar io.jvmm.bench.AllocationProbe [reads (100000)] [in flight (1)]</pre>
+ * <pre>java -cp bench/target/benchmarks.jar io.jvmm.bench.AllocationProbe [reads (100000)] [in flight (1)] [poll-max-ns (32768)]</pre>
  */
 public final class AllocationProbe {
     private AllocationProbe() {
@@ -21,15 +23,28 @@ public final class AllocationProbe {
     public static void main(String[] args) throws Exception {
         int reads = args.length > 0 ? Integer.parseInt(args[0]) : 100_000;
         int inFlight = args.length > 1 ? Integer.parseInt(args[1]) : 1;
+        long pollMaxNs = args.length > 2 ? Long.parseLong(args[2]) : 32_768;
         ThreadMXBean threads = (ThreadMXBean) ManagementFactory.getThreadMXBean();
-        try (BlkBenchGuest guest = new BlkBenchGuest(BlkReadBench.IMAGE, inFlight)) {
+        try (BlkBenchGuest guest = new BlkBenchGuest(BlkReadBench.IMAGE, inFlight, BlkBenchGuest.pollOption(pollMaxNs))) {
             run(guest, reads, inFlight);   // warm-up
+            // The /proc reads allocate: they stay outside the allocation snapshots.
+            Map<String, Long> switchesBefore = ThreadSwitches.perThread();
             Map<String, Long> before = snapshot(threads);
             long t0 = System.nanoTime();
             run(guest, reads, inFlight);
             long t1 = System.nanoTime();
             Map<String, Long> after = snapshot(threads);
-            System.out.printf("%d reads, %d in flight, %.2f us per read%n", reads, inFlight, (t1 - t0) / 1e3 / reads);
+            Map<String, Long> switchesAfter = ThreadSwitches.perThread();
+            System.out.printf("%d reads, %d in flight, poll-max-ns %d, %.2f us per read%n", reads, inFlight, pollMaxNs,
+                    (t1 - t0) / 1e3 / reads);
+            System.out.println("context switches per read:");
+            for (Map.Entry<String, Long> e : new TreeMap<>(switchesAfter).entrySet()) {
+                double perRead = (double) (e.getValue() - switchesBefore.getOrDefault(e.getKey(), 0L)) / reads;
+                if (perRead >= 0.01) {
+                    System.out.printf("  %-50s %10.2f%n", e.getKey(), perRead);
+                }
+            }
+            System.out.println("bytes allocated per read:");
             long total = 0;
             for (Map.Entry<String, Long> e : new TreeMap<>(after).entrySet()) {
                 long delta = e.getValue() - before.getOrDefault(e.getKey(), 0L);

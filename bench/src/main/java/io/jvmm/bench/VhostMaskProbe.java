@@ -123,21 +123,7 @@ public final class VhostMaskProbe {
 
     /** Voluntary and involuntary context switches of every thread of this process, from /proc. */
     private static long contextSwitches() throws java.io.IOException {
-        long total = 0;
-        try (var tasks = java.nio.file.Files.list(Path.of("/proc/self/task"))) {
-            for (Path t : tasks.toList()) {
-                try {
-                    for (String line : java.nio.file.Files.readAllLines(t.resolve("status"))) {
-                        if (line.startsWith("voluntary_ctxt_switches:") || line.startsWith("nonvoluntary_ctxt_switches:")) {
-                            total += Long.parseLong(line.substring(line.indexOf(':') + 1).trim());
-                        }
-                    }
-                } catch (java.nio.file.NoSuchFileException gone) {
-                    // a thread that ended meanwhile
-                }
-            }
-        }
-        return total;
+        return ThreadSwitches.total();
     }
 
     private static void print(String what, long[] nanos) {
