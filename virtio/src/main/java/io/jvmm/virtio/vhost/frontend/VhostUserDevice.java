@@ -92,6 +92,9 @@ public final class VhostUserDevice implements VirtioDevice {
     private InFlightRequests inFlight;   // from attached()
     private volatile String reconnectFailure;
     private final java.util.concurrent.atomic.AtomicLong maskedDrainDeliveries = new java.util.concurrent.atomic.AtomicLong();
+    /** Threads listening again for a back-end after a failure (server chardev); close() waits for them. */
+    private final java.util.Set<Thread> relisteners = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private static final java.time.Duration RELISTEN_JOIN = java.time.Duration.ofSeconds(5);
     /** Server chardev: where a new back-end can connect after the old one failed; guarded by lock. */
     private VhostUserConnection standby;
     private final Object listenLock = new Object();
@@ -863,9 +866,12 @@ public final class VhostUserDevice implements VirtioDevice {
                     if (!closed) {
                         log.warn("{}: cannot listen for a new vhost-user back-end: {}", options.id(), ex.getMessage());
                     }
+                } finally {
+                    relisteners.remove(Thread.currentThread());
                 }
             }, "vhost-listen-" + options.id());
             t.setDaemon(true);
+            relisteners.add(t);
             t.start();
         }
     }
@@ -887,6 +893,21 @@ public final class VhostUserDevice implements VirtioDevice {
         }
         closed = true;
         frontend.close();
+        // A listener made after a failure must not outlive the device: one still binding would
+        // create the socket file after close() returned (and remove it a moment later).
+        for (Thread t : relisteners) {
+            if (t != Thread.currentThread()) {
+                try {
+                    t.join(RELISTEN_JOIN.toMillis());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+                if (t.isAlive()) {
+                    log.warn("{}: the thread listening for a new back-end did not end within {} ms", options.id(), RELISTEN_JOIN.toMillis());
+                }
+            }
+        }
         VhostUserConnection listening;
         synchronized (lock) {
             listening = standby;
