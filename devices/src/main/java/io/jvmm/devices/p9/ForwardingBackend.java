@@ -206,23 +206,22 @@ final class ForwardingBackend implements P9Backend {
     }
 
     private int failAllLocked() {
+        // Counted before any reply: a guest that sees its EIO and reads the meter finds it counted.
+        int n = inFlight.size();
+        metrics.failed(n);
         List<Map.Entry<Integer, P9Device.Slot>> flushes = new ArrayList<>();
-        int n = 0;
         for (Map.Entry<Integer, P9Device.Slot> e : inFlight.entrySet()) {
             if (flushVictims.containsKey(e.getKey())) {
                 flushes.add(e);
             } else {
                 sink.reply(e.getValue(), failure(0, e.getKey()));
-                n++;
             }
         }
         for (Map.Entry<Integer, P9Device.Slot> e : flushes) {
             sink.reply(e.getValue(), failure(TFLUSH, e.getKey()));   // after their victims' errors
-            n++;
         }
         inFlight.clear();
         flushVictims.clear();
-        metrics.failed(n);
         return n;
     }
 
