@@ -559,15 +559,9 @@ public final class EventContext implements Executor, AutoCloseable, WatchedConte
     }
 
     private void runPoller(Poller p) {
-        String outer = running;
-        running = p.what;
-        try {
-            p.source.run();
-        } catch (RuntimeException | Error e) {
-            failed(p, e);
-        } finally {
-            running = outer;
-            madeProgress();
+        if (!runGuarded(p.what, p.run)) {
+            log.error("event context '{}': cancelling poller {}", name, p.what);
+            p.cancel();
         }
     }
 
@@ -658,13 +652,16 @@ public final class EventContext implements Executor, AutoCloseable, WatchedConte
         }
     }
 
-    private void runGuarded(String what, Runnable r) {
+    /** Runs a callback, task or timer as the one running; false if it threw (logged). */
+    private boolean runGuarded(String what, Runnable r) {
         String outer = running;
         running = what;
         try {
             r.run();
+            return true;
         } catch (RuntimeException | Error e) {
             log.error("event context '{}': {} failed", name, what, e);
+            return false;
         } finally {
             running = outer;
             madeProgress();
@@ -988,11 +985,13 @@ public final class EventContext implements Executor, AutoCloseable, WatchedConte
     private final class Poller implements Registration {
         final String what;
         final PollSource source;
+        final Runnable run;   // source::run made once: dispatches allocate nothing
         volatile boolean cancelled;
 
         Poller(String what, PollSource source) {
             this.what = what;
             this.source = source;
+            this.run = source::run;
         }
 
         @Override

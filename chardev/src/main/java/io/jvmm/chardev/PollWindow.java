@@ -2,10 +2,11 @@ package io.jvmm.chardev;
 
 /**
  * How long an {@link EventContext} busy-polls its pollers before it sleeps in epoll_wait, adapted
- * as QEMU adapts an iothread's {@code poll-max-ns} window (32768 ns by default there) (util/aio-posix.c): waking a sleeping
- * thread costs an interrupt to a CPU that may be halted (22-25 us per round trip on an idle nested
- * host, measured by {@code scripts/host-wakeup-cost}), so when events come soon after the context
- * starts waiting, spinning for them is cheaper than sleeping.
+ * as QEMU adapts an iothread's polling window up to its {@code poll-max-ns} (util/aio-posix.c;
+ * 32768 ns by default there). Waking a sleeping thread costs an interrupt to a CPU that may be
+ * halted (22-25 us per round trip on an idle nested host, measured by
+ * {@code scripts/host-wakeup-cost}), so when events come soon after the context starts waiting,
+ * spinning for them is cheaper than sleeping.
  *
  * <ul>
  * <li>The window starts at 0 (no polling).

@@ -13,8 +13,9 @@ import java.util.Objects;
  *                  Linux complete each request on the vCPU that submitted it, as QEMU's default does
  * @param pollMaxNs how long the device's context busy-polls its queues before it sleeps (QEMU's
  *                  iothread {@code poll-max-ns}; QEMU's iothreads poll 32768 ns by default); 0, the
- *                  default here, never polls: measured on 2 cores, polling gained nothing when the
- *                  waiting side polls too and took CPU from TCG guests (PERFORMANCE.md, issue 14)
+ *                  default here, never polls: on 2 cores polling showed no gain over vfio-user,
+ *                  where it competes with the TCG guest's vCPU threads for a CPU, although it cuts
+ *                  a 4 KiB read on the no-CPU machine from about 20 to 6 us (PERFORMANCE.md, issue 14)
  */
 public record BlkOptions(String id, BlockSource drive, String serial, int queueSize, int numQueues, long pollMaxNs)
         implements DeviceOptions {

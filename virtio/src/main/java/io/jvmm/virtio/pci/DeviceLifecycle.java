@@ -183,12 +183,8 @@ final class DeviceLifecycle {
             if ((status & DeviceStatus.DRIVER_OK) == 0 || resetting) {
                 return;   // reset while the device was starting
             }
-            boolean[] polled = new boolean[rings.length];
-            for (int i = 0; i < rings.length; i++) {
-                polled[i] = device.notificationEventFd(i) == null;   // a vhost-user back-end serves its own rings
-            }
             cancelPollers();
-            pollers = new QueuePollers(context, name, rings, polled, this::serveQueue);
+            pollers = new QueuePollers(context, device, name, rings, this::serveQueue);
         }
         guarded(() -> {
             for (int i = 0; i < rings.length; i++) {

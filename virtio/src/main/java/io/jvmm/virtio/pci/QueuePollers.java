@@ -3,6 +3,7 @@ package io.jvmm.virtio.pci;
 import io.jvmm.chardev.EventContext;
 import io.jvmm.chardev.PollSource;
 import io.jvmm.chardev.Registration;
+import io.jvmm.virtio.VirtioDevice;
 import io.jvmm.virtio.queue.SplitVirtqueue;
 import java.util.ArrayList;
 import java.util.List;
@@ -22,10 +23,13 @@ import java.util.function.IntConsumer;
 final class QueuePollers {
     private final List<Registration> registrations = new ArrayList<>();
 
-    /** Pollers for {@code rings[i]} where {@code polled[i]}; each ready one calls {@code serve}. */
-    QueuePollers(EventContext context, String deviceName, SplitVirtqueue[] rings, boolean[] polled, IntConsumer serve) {
+    /**
+     * Pollers for the enabled rings whose notifications the context serves (not those a vhost-user
+     * back-end takes: {@link VirtioDevice#notificationEventFd}); each ready one calls {@code serve}.
+     */
+    QueuePollers(EventContext context, VirtioDevice device, String deviceName, SplitVirtqueue[] rings, IntConsumer serve) {
         for (int i = 0; i < rings.length; i++) {
-            if (rings[i] != null && polled[i]) {
+            if (rings[i] != null && device.notificationEventFd(i) == null) {
                 registrations.add(context.addPoller(deviceName + " queue " + i + " avail index",
                         new RingPoll(rings[i], i, serve)));
             }
@@ -75,7 +79,7 @@ final class QueuePollers {
         @Override
         public boolean pollEnded() {
             try {
-                ring.pollingEnded();
+                ring.pollingEnded();   // its answer counts buffers already reported: ready() says what is new
             } catch (RuntimeException fault) {
                 // A bad avail index: serving the ring once reports it (the device is marked broken
                 // until the driver resets it, which cancels this poller); never again, or the
