@@ -93,7 +93,7 @@ public final class EventContext implements Executor, AutoCloseable, WatchedConte
     private volatile Poller[] pollers = new Poller[0];
     private final PollWindow pollWindow = new PollWindow(0);
     private volatile long polledDispatches;
-    /** Context thread only: the pollers were told polling started, and not yet that it ended. */
+    /** Context thread only: polling started (see {@link Poller#started}), and has not ended yet. */
     private boolean pollingStarted;
     private volatile boolean resourcesClosed;
     private int depth;
@@ -489,15 +489,14 @@ public final class EventContext implements Executor, AutoCloseable, WatchedConte
             return 0;
         }
         long deadline = start + windowNs;
-        if (!pollingStarted) {
-            pollingStarted = true;
-            for (Poller p : pollers) {
-                if (!p.cancelled) {
-                    try {
-                        p.source.pollStarted();
-                    } catch (RuntimeException | Error e) {
-                        failed(p, e);
-                    }
+        pollingStarted = true;
+        for (Poller p : pollers) {   // also a poller added since polling started
+            if (!p.started && !p.cancelled) {
+                p.started = true;
+                try {
+                    p.source.pollStarted();
+                } catch (RuntimeException | Error e) {
+                    failed(p, e);
                 }
             }
         }
@@ -540,9 +539,10 @@ public final class EventContext implements Executor, AutoCloseable, WatchedConte
         pollingStarted = false;
         boolean work = false;
         for (Poller p : pollers) {
-            if (p.cancelled) {
+            if (!p.started || p.cancelled) {
                 continue;
             }
+            p.started = false;
             boolean arrived;
             try {
                 arrived = p.source.pollEnded();
@@ -987,6 +987,8 @@ public final class EventContext implements Executor, AutoCloseable, WatchedConte
         final PollSource source;
         final Runnable run;   // source::run made once: dispatches allocate nothing
         volatile boolean cancelled;
+        /** Context thread only: told pollStarted, not yet pollEnded. */
+        boolean started;
 
         Poller(String what, PollSource source) {
             this.what = what;

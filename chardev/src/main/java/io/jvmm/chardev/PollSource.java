@@ -23,8 +23,9 @@ public interface PollSource {
 
     /**
      * The context stops polling and will sleep: the producer must signal again. Returns true if
-     * work arrived meanwhile ({@link #run} is then called and the context does not sleep). Also
-     * called for a source added while polling had started, so it must be safe without a start.
+     * work arrived meanwhile ({@link #run} is then called and the context does not sleep). Called
+     * once after each {@link #pollStarted}; a source added while the context polls is told
+     * {@link #pollStarted} at the context's next pass over its pollers.
      */
     default boolean pollEnded() {
         return false;

@@ -168,6 +168,34 @@ class BlkDeviceTest {
     }
 
     /**
+     * The other half of the suppression: when the poll window runs out the ring asks for
+     * notifications again before the context sleeps. In each burst of 30 reads the window grows
+     * (up to 2 ms) until polling catches the reads, which leaves avail_event behind; each pause of
+     * 20 ms outlasts the window, so the context stops polling and sleeps, and the read after the
+     * pause reaches it only because the ring asked for notifications again (without that the
+     * driver, seeing avail_event behind, would not kick, and the read would time out).
+     */
+    @Test
+    void aReadAfterThePollWindowRanOutIsNotifiedAgain() throws Exception {
+        Path image = image(1 << 20, 12);
+        byte[] before = Files.readAllBytes(image);
+        try (TestMachine machine = TestMachine.builder()
+                .option("-drive", "file=" + image + ",format=raw,if=none,id=d0")
+                .device("virtio-blk-pci,id=blk0,drive=d0,poll-max-ns=2000000").build()) {
+            VirtioBlkDriver blk = driver(machine);
+            for (int pause = 0; pause < 10; pause++) {
+                for (int i = 0; i < 30; i++) {
+                    long sector = ((pause * 30L + i) * 37 % 250) * 8;
+                    BlkResponse r = blk.read(sector, 4096);
+                    assertTrue(r.ok(), "read " + i + " after pause " + pause + ": " + r);
+                    assertArrayEquals(Arrays.copyOfRange(before, (int) sector * SECTOR, (int) sector * SECTOR + 4096), r.data());
+                }
+                Thread.sleep(20);
+            }
+        }
+    }
+
+    /**
      * num-queues=2: the device offers VIRTIO_BLK_F_MQ and num_queues 2, and serves each queue on
      * its own notification (a device that served queue 0 for every kick would leave the requests
      * on queue 1 unanswered). Without the option: one queue and no MQ, as before.
