@@ -450,6 +450,8 @@ public final class EventContext implements Executor, AutoCloseable, WatchedConte
                 pollWindow.waited(found - pollStart);
                 pollStart = 0;
                 timeout = 0;   // work was done: look at the fds, but do not sleep
+            } else if (!tasks.isEmpty()) {
+                timeout = 0;   // a task came: run it without sleeping, and without ending the polling
             }
         }
         if (timeout != 0 && pollingStarted && endPolling()) {
