@@ -68,6 +68,81 @@ ensure_jvmm_built() {
     die "the Maven build failed (full log: $mvnlog); run 'mvn -B -DskipTests -pl emulator -am package' to see why"
   fi
   rm -f "$mvnlog"
+  # Maven leaves a jar whose content did not change as it was, so without this a source changed
+  # in a module that does not change the emulator's jar would rebuild on every launch.
+  touch "$(ls "$JVMM_ROOT"/emulator/target/jvmm-emulator-*.jar | head -n 1)"
+}
+
+# JVMM_JAVA_DEFAULTS: the JVM options the launchers start jvmm with (README, "JVM options"): guest
+# RAM, rings and I/O buffers live outside the Java heap and the request paths allocate (almost)
+# nothing, so the heap is small; the serial collector runs no GC threads beside the vCPU and device
+# threads and keeps the least native memory. JVMM_JAVA_OPTS, when set (even empty), replaces them.
+JVMM_JAVA_DEFAULTS="-XX:+UseSerialGC -Xms16m -Xmx256m -XX:MaxDirectMemorySize=256m"
+
+# jvmm_classpath: the emulator's jar and the jars it runs with (ensure_jvmm_built first).
+jvmm_classpath() {
+  local jar
+  jar=$(ls "$JVMM_ROOT"/emulator/target/jvmm-emulator-*.jar | head -n 1)
+  printf '%s' "$jar:$JVMM_ROOT/emulator/target/lib/*"
+}
+
+# jvmm_cds_options: sets JVMM_CDS_OPTS to the JVM options that start jvmm from a class-data-sharing
+# archive of its start-up classes (README, "JVM options"), making the archive first when this build
+# and JDK have none. The archive is keyed by the java binary and every jar on the class path (size
+# and time), so a rebuild or a JDK update makes a new one instead of the JVM refusing a stale one.
+# JVMM_CDS=off, or any failure to make it, leaves JVMM_CDS_OPTS empty: class-data sharing only
+# ever saves time, a launch never depends on it. One stat | cksum: this runs on every launch.
+jvmm_cds_options() {
+  JVMM_CDS_OPTS=()
+  [ "${JVMM_CDS:-on}" = off ] && return 0
+  local java_bin key archive
+  java_bin=$(command -v java) || return 0
+  key=$(stat -L -c '%n %s %Y' "$java_bin" "$JVMM_ROOT"/emulator/target/jvmm-emulator-*.jar \
+          "$JVMM_ROOT"/emulator/target/lib/*.jar | cksum) || return 0
+  archive=$JVMM_ROOT/emulator/target/cds/jvmm-${key%% *}.jsa
+  [ -e "$archive.failed" ] && return 0   # this build's training run failed once: do not retry it on every launch
+  [ -s "$archive" ] || jvmm_cds_make "$archive" || return 0
+  # Off: CDS's own warnings (e.g. an archive the JVM cannot map) must not reach jvmm's stderr.
+  JVMM_CDS_OPTS=("-XX:SharedArchiveFile=$archive" -Xlog:cds=off -Xlog:cds+dynamic=off)
+}
+
+# jvmm_cds_make ARCHIVE: the training run. jvmm serves a virtio-blk device over vfio-user on a
+# scratch socket (the command line, logging, metrics, Netty, jnr-ffi and device start-up paths)
+# until it says it is serving, then is stopped; the JVM writes the classes it loaded at exit
+# (-XX:ArchiveClassesAtExit, Java 13+). Takes a few seconds, once per build.
+jvmm_cds_make() {
+  local archive=$1 tmp pid i part
+  tmp=$(mktemp -d -t jvmm-cds.XXXXXX)   # the scratch socket, its disk and the log
+  part=$archive.$$.part                 # beside the archive: the rename below is atomic
+  mkdir -p "$(dirname "$archive")"
+  log "making jvmm's start-up archive (class-data sharing; once per build, a few seconds; JVMM_CDS=off skips it)"
+  truncate -s 1M "$tmp/disk.img"
+  # shellcheck disable=SC2086
+  java $JVMM_JAVA_DEFAULTS "-XX:ArchiveClassesAtExit=$part" -Xlog:cds=off -Xlog:cds+dynamic=off \
+      -cp "$(jvmm_classpath)" io.jvmm.emulator.Main --vfio-user-socket "$tmp/blk.sock" \
+      -drive "file=$tmp/disk.img,format=raw,if=none,id=d0" -device virtio-blk-pci,drive=d0,id=blk0 \
+      >"$tmp/log" 2>&1 &
+  pid=$!
+  for ((i = 0; i < 600; i++)); do
+    grep -q "serving" "$tmp/log" 2>/dev/null && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  if [ ! -s "$part" ]; then
+    log "warning: no class-data-sharing archive was made (jvmm starts without one); the training run said:"
+    tail -n 5 "$tmp/log" >&2
+    rm -rf "$tmp" "$part"
+    touch "$archive.failed"
+    return 1
+  fi
+  mv -f "$part" "$archive"   # a rename: a launch beside this one sees all of it or none
+  local old
+  for old in "$(dirname "$archive")"/jvmm-*.jsa "$(dirname "$archive")"/jvmm-*.jsa.failed; do
+    [ "$old" = "$archive" ] || rm -f "$old"   # earlier builds' archives and failure marks
+  done
+  rm -rf "$tmp"
 }
 
 # kvm_usable [DEVICE]: whether jvmm can run guests on /dev/kvm here, found out by trying it:
