@@ -86,6 +86,11 @@ final class Qcow2Header {
             if (h.headerLength < 104 || h.headerLength > 4096 - 8) {
                 throw new IllegalArgumentException(where + ": qcow2 header length " + h.headerLength + " is not valid");
             }
+            if (h.headerLength > b.limit()) {
+                // Found by Qcow2ImageFuzzTest: the header claims more bytes than the image has.
+                throw new IllegalArgumentException(where + ": truncated qcow2 header (header_length " + h.headerLength
+                        + ", the image has " + b.limit() + " bytes)");
+            }
             if (h.headerLength > 104) {
                 h.compressionType = b.get(104) & 0xff;
             }
