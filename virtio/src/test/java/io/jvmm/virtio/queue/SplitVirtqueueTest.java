@@ -124,6 +124,48 @@ class SplitVirtqueueTest {
         assertEquals(4, memory.read16(USED + 4 + 8L * SIZE));
     }
 
+    /**
+     * While its context polls the ring, the device's drains leave the driver's notifications
+     * suppressed (avail_event stays behind with EVENT_IDX, NO_NOTIFY stays set without), and when
+     * polling ends they are asked for again and the ring re-checked. Fails if pollingStarted does
+     * nothing (the drain would re-enable notifications) or pollingEnded does not re-enable them.
+     */
+    @Test
+    void aPolledRingKeepsTheDriversNotificationsSuppressedUntilPollingEnds() {
+        long availEvent = USED + 4 + 8L * SIZE;
+        SplitVirtqueue q = queue(true, false);
+        assertFalse(q.enableNotifications());
+        assertEquals(0, memory.read16(availEvent));
+        q.pollingStarted();
+        for (int i = 0; i < 3; i++) {
+            desc(DESC, i, 0x8000 + 64L * i, 8, SplitVirtqueue.DESC_F_WRITE, 0);
+            publish(i);
+            q.drain(c -> q.push(c, 0));
+            assertEquals(0, memory.read16(availEvent), "avail_event moved while polled: the driver would kick");
+            assertEquals(i + 1, q.usedIndex());
+        }
+        desc(DESC, 3, 0x8000 + 64L * 3, 8, SplitVirtqueue.DESC_F_WRITE, 0);
+        publish(3);
+        assertTrue(q.pollingEnded(), "a chain published just before polling ended is found by the re-check");
+        assertEquals(3, memory.read16(availEvent), "polling ended without asking the driver to kick again");
+        q.drain(c -> q.push(c, 0));
+        assertEquals(4, memory.read16(availEvent), "after polling the driver is asked to kick on its next chain");
+    }
+
+    /** The same without EVENT_IDX: the used ring's NO_NOTIFY flag stays set while the ring is polled. */
+    @Test
+    void aPolledRingKeepsNoNotifySetUntilPollingEnds() {
+        SplitVirtqueue q = queue(false, false);
+        q.pollingStarted();
+        desc(DESC, 0, 0x8000, 8, SplitVirtqueue.DESC_F_WRITE, 0);
+        publish(0);
+        q.drain(c -> q.push(c, 0));
+        assertEquals(1, q.usedIndex());
+        assertEquals(SplitVirtqueue.USED_F_NO_NOTIFY, memory.read16(USED), "NO_NOTIFY cleared while polled");
+        assertFalse(q.pollingEnded());
+        assertEquals(0, memory.read16(USED), "NO_NOTIFY still set after polling ended");
+    }
+
     @Test
     void noNotifyFlagIsSetWhileDraining() {
         SplitVirtqueue q = queue(false, false);
