@@ -74,6 +74,11 @@ public final class SplitVirtqueue {
         checkRing("descriptor table", desc, 16L * size, 16);
         checkRing("available ring", avail, 6L + 2L * size, 2);
         checkRing("used ring", used, 6L + 8L * size, 4);
+        // The device writes only the used ring: over the driver's rings its own writes would publish
+        // chains (a used idx that is also the avail idx grows with every push, and the device's
+        // drain never ends: found by RingFuzzTest).
+        checkApart("descriptor table", desc, 16L * size, used, 6L + 8L * size);
+        checkApart("available ring", avail, 6L + 2L * size, used, 6L + 8L * size);
         this.chains = new DescriptorChain[size];
         this.inFlight = new boolean[size];
     }
@@ -84,6 +89,13 @@ public final class SplitVirtqueue {
         }
         if (!memory.isValid(address, length)) {
             throw new VirtqueueFault(index, String.format("%s [0x%x, +%d) is outside guest memory", what, address, length));
+        }
+    }
+
+    private void checkApart(String what, long address, long length, long usedAddress, long usedLength) {
+        if (address < usedAddress + usedLength && usedAddress < address + length) {
+            throw new VirtqueueFault(index, String.format("used ring [0x%x, +%d) overlaps the %s [0x%x, +%d)",
+                    usedAddress, usedLength, what, address, length));
         }
     }
 

@@ -166,6 +166,23 @@ class SplitVirtqueueTest {
         assertEquals(0, memory.read16(USED), "NO_NOTIFY still set after polling ended");
     }
 
+    /**
+     * A used ring over the driver's rings is refused: the device's own writes would publish chains
+     * (a used idx that is also the avail idx grows with each push, and the drain never ends; found
+     * by RingFuzzTest as a hang).
+     */
+    @Test
+    void aUsedRingOverTheDriversRingsIsRefused() {
+        VirtqueueFault overAvail = assertThrows(VirtqueueFault.class, () -> new SplitVirtqueue(0, memory, SIZE, 256, DESC, AVAIL,
+                AVAIL, false, false, interrupts::incrementAndGet));
+        assertTrue(overAvail.getMessage().contains("overlaps the available ring"), overAvail.getMessage());
+        VirtqueueFault overDesc = assertThrows(VirtqueueFault.class, () -> new SplitVirtqueue(0, memory, SIZE, 256, DESC, AVAIL,
+                DESC + 16L * SIZE - 4, false, false, interrupts::incrementAndGet));
+        assertTrue(overDesc.getMessage().contains("overlaps the descriptor table"), overDesc.getMessage());
+        // Apart is fine: the used ring at the first 4-byte-aligned address after the available ring.
+        new SplitVirtqueue(0, memory, SIZE, 256, DESC, AVAIL, AVAIL + 6 + 2L * SIZE + 2, true, false, interrupts::incrementAndGet);
+    }
+
     @Test
     void noNotifyFlagIsSetWhileDraining() {
         SplitVirtqueue q = queue(false, false);
