@@ -42,7 +42,7 @@ JVMM_TEST_PACKAGES=(qemu-system-common debootstrap kmod cpio gzip prometheus qem
 # "quiet", says nothing when nothing is to be done (scripts/jvmm, on every launch).
 ensure_jvmm_built() {
   local jar newer dirs=() m
-  jar=$(ls "$JVMM_ROOT"/emulator/target/jvmm-emulator-*.jar 2>/dev/null | head -n 1 || true)
+  jar=$(jvmm_jar)
   if [ -n "$jar" ] && [ -d "$JVMM_ROOT/emulator/target/lib" ]; then
     # The modules jvmm is made of are the jvmm-*.jar beside it, so a new module is never missed.
     for m in "$JVMM_ROOT"/emulator/target/lib/jvmm-*.jar; do
@@ -70,7 +70,7 @@ ensure_jvmm_built() {
   rm -f "$mvnlog"
   # Maven leaves a jar whose content did not change as it was, so without this a source changed
   # in a module that does not change the emulator's jar would rebuild on every launch.
-  touch "$(ls "$JVMM_ROOT"/emulator/target/jvmm-emulator-*.jar | head -n 1)"
+  touch "$(jvmm_jar)"
 }
 
 # JVMM_JAVA_DEFAULTS: the JVM options the launchers start jvmm with (README, "JVM options"): guest
@@ -79,12 +79,19 @@ ensure_jvmm_built() {
 # threads and keeps the least native memory. JVMM_JAVA_OPTS, when set (even empty), replaces them.
 JVMM_JAVA_DEFAULTS="-XX:+UseSerialGC -Xms16m -Xmx256m -XX:MaxDirectMemorySize=256m"
 
+# jvmm_jar: the emulator module's jar; nothing before the first build.
+jvmm_jar() {
+  ls "$JVMM_ROOT"/emulator/target/jvmm-emulator-*.jar 2>/dev/null | head -n 1 || true
+}
+
 # jvmm_classpath: the emulator's jar and the jars it runs with (ensure_jvmm_built first).
 jvmm_classpath() {
-  local jar
-  jar=$(ls "$JVMM_ROOT"/emulator/target/jvmm-emulator-*.jar | head -n 1)
-  printf '%s' "$jar:$JVMM_ROOT/emulator/target/lib/*"
+  printf '%s' "$(jvmm_jar):$JVMM_ROOT/emulator/target/lib/*"
 }
+
+# CDS's own warnings (e.g. an archive the JVM cannot map, classes it cannot archive) must not
+# reach jvmm's stderr: the launch and the training run both start the JVM with these.
+JVMM_CDS_QUIET=(-Xlog:cds=off -Xlog:cds+dynamic=off)
 
 # jvmm_cds_options: sets JVMM_CDS_OPTS to the JVM options that start jvmm from a class-data-sharing
 # archive of its start-up classes (README, "JVM options"), making the archive first when this build
@@ -102,8 +109,7 @@ jvmm_cds_options() {
   archive=$JVMM_ROOT/emulator/target/cds/jvmm-${key%% *}.jsa
   [ -e "$archive.failed" ] && return 0   # this build's training run failed once: do not retry it on every launch
   [ -s "$archive" ] || jvmm_cds_make "$archive" || return 0
-  # Off: CDS's own warnings (e.g. an archive the JVM cannot map) must not reach jvmm's stderr.
-  JVMM_CDS_OPTS=("-XX:SharedArchiveFile=$archive" -Xlog:cds=off -Xlog:cds+dynamic=off)
+  JVMM_CDS_OPTS=("-XX:SharedArchiveFile=$archive" "${JVMM_CDS_QUIET[@]}")
 }
 
 # jvmm_cds_make ARCHIVE: the training run. jvmm serves a virtio-blk device over vfio-user on a
@@ -118,7 +124,7 @@ jvmm_cds_make() {
   log "making jvmm's start-up archive (class-data sharing; once per build, a few seconds; JVMM_CDS=off skips it)"
   truncate -s 1M "$tmp/disk.img"
   # shellcheck disable=SC2086
-  java $JVMM_JAVA_DEFAULTS "-XX:ArchiveClassesAtExit=$part" -Xlog:cds=off -Xlog:cds+dynamic=off \
+  java $JVMM_JAVA_DEFAULTS "-XX:ArchiveClassesAtExit=$part" "${JVMM_CDS_QUIET[@]}" \
       -cp "$(jvmm_classpath)" io.jvmm.emulator.Main --vfio-user-socket "$tmp/blk.sock" \
       -drive "file=$tmp/disk.img,format=raw,if=none,id=d0" -device virtio-blk-pci,drive=d0,id=blk0 \
       >"$tmp/log" 2>&1 &
