@@ -51,19 +51,28 @@ class BlkDeviceTest {
         return blk;
     }
 
+    /** A no-CPU machine with {@code image} as raw drive d0 and {@code device} (a virtio-blk-pci on drive=d0). */
+    private static TestMachine machine(Path image, String device) {
+        return TestMachine.builder().option("-drive", "file=" + image + ",format=raw,if=none,id=d0").device(device).build();
+    }
+
+    /** The 4 KiB a read of {@code sector} returned are the image's bytes there. */
+    private static void assertImageBytes(byte[] image, long sector, BlkResponse read, String message) {
+        int at = (int) sector * SECTOR;
+        assertArrayEquals(Arrays.copyOfRange(image, at, at + 4096), read.data(), message);
+    }
+
     @Test
     void readsAndWritesAreTheImageFilesBytes() throws Exception {
         Path image = image(1 << 20, 1);
         byte[] before = Files.readAllBytes(image);
-        try (TestMachine machine = TestMachine.builder()
-                .option("-drive", "file=" + image + ",format=raw,if=none,id=d0")
-                .device("virtio-blk-pci,id=blk0,drive=d0,serial=beside-the-code").build()) {
+        try (TestMachine machine = machine(image, "virtio-blk-pci,id=blk0,drive=d0,serial=beside-the-code")) {
             VirtioBlkDriver blk = driver(machine);
             assertEquals((1 << 20) / SECTOR, blk.config().capacitySectors());
             assertEquals("beside-the-code", blk.id());
             BlkResponse r = blk.read(8, 4096);
             assertTrue(r.ok(), r.toString());
-            assertArrayEquals(Arrays.copyOfRange(before, 8 * SECTOR, 8 * SECTOR + 4096), r.data());
+            assertImageBytes(before, 8, r, "sector 8");
 
             byte[] data = new byte[8192];
             new Random(2).nextBytes(data);
@@ -99,9 +108,7 @@ class BlkDeviceTest {
     @Test
     void theDevicesMetersCountWhatTheGuestDid() throws Exception {
         Path image = image(1 << 20, 4);
-        try (TestMachine machine = TestMachine.builder()
-                .option("-drive", "file=" + image + ",format=raw,if=none,id=d0")
-                .device("virtio-blk-pci,id=blk0,drive=d0").build()) {
+        try (TestMachine machine = machine(image, "virtio-blk-pci,id=blk0,drive=d0")) {
             VirtioBlkDriver blk = driver(machine);
             blk.read(0, 4096);
             blk.read(8, 8192);
@@ -129,9 +136,7 @@ class BlkDeviceTest {
     void withPollingOnRequestsAreServedByPollingWithTheImagesBytes() throws Exception {
         Path image = image(1 << 20, 11);
         byte[] before = Files.readAllBytes(image);
-        try (TestMachine machine = TestMachine.builder()
-                .option("-drive", "file=" + image + ",format=raw,if=none,id=d0")
-                .device("virtio-blk-pci,id=blk0,drive=d0,poll-max-ns=1000000000").build()) {
+        try (TestMachine machine = machine(image, "virtio-blk-pci,id=blk0,drive=d0,poll-max-ns=1000000000")) {
             VirtioPciDevice device = (VirtioPciDevice) ((BuiltDevice.Pci) machine.devices().get(0)).device();
             assertEquals(1_000_000_000L, device.context().pollMaxNs());
             for (int round = 0; round < 2; round++) {
@@ -140,15 +145,12 @@ class BlkDeviceTest {
                     long sector = (i * 37L % 250) * 8;
                     BlkResponse r = blk.read(sector, 4096);
                     assertTrue(r.ok(), r.toString());
-                    assertArrayEquals(Arrays.copyOfRange(before, (int) sector * SECTOR, (int) sector * SECTOR + 4096), r.data(),
-                            "round " + round + " sector " + sector);
+                    assertImageBytes(before, sector, r, "round " + round + " sector " + sector);
                 }
             }
             assertTrue(device.context().polledDispatches() > 0, "no request was found by polling");
         }
-        try (TestMachine machine = TestMachine.builder()
-                .option("-drive", "file=" + image + ",format=raw,if=none,id=d0")
-                .device("virtio-blk-pci,id=blk0,drive=d0").build()) {
+        try (TestMachine machine = machine(image, "virtio-blk-pci,id=blk0,drive=d0")) {
             VirtioBlkDriver blk = driver(machine);
             for (int i = 0; i < 10; i++) {
                 assertTrue(blk.read(i * 8L, 4096).ok());
@@ -157,9 +159,7 @@ class BlkDeviceTest {
             io.jvmm.chardev.Await.until(() -> blk.queue().availIndex() == blk.queue().deviceAvailEvent(),
                     "without polling the device asks for every next buffer (avail_event at the avail index)");
         }
-        RuntimeException e = assertThrows(RuntimeException.class, () -> TestMachine.builder()
-                .option("-drive", "file=" + image + ",format=raw,if=none,id=d0")
-                .device("virtio-blk-pci,id=blk0,drive=d0,poll-max-ns=-1").build());
+        RuntimeException e = assertThrows(RuntimeException.class, () -> machine(image, "virtio-blk-pci,id=blk0,drive=d0,poll-max-ns=-1"));
         assertTrue(e.getMessage().contains("poll-max-ns"), e.getMessage());
     }
 
@@ -175,16 +175,14 @@ class BlkDeviceTest {
     void aReadAfterThePollWindowRanOutIsNotifiedAgain() throws Exception {
         Path image = image(1 << 20, 12);
         byte[] before = Files.readAllBytes(image);
-        try (TestMachine machine = TestMachine.builder()
-                .option("-drive", "file=" + image + ",format=raw,if=none,id=d0")
-                .device("virtio-blk-pci,id=blk0,drive=d0,poll-max-ns=2000000").build()) {
+        try (TestMachine machine = machine(image, "virtio-blk-pci,id=blk0,drive=d0,poll-max-ns=2000000")) {
             VirtioBlkDriver blk = driver(machine);
             for (int pause = 0; pause < 10; pause++) {
                 for (int i = 0; i < 30; i++) {
                     long sector = ((pause * 30L + i) * 37 % 250) * 8;
                     BlkResponse r = blk.read(sector, 4096);
                     assertTrue(r.ok(), "read " + i + " after pause " + pause + ": " + r);
-                    assertArrayEquals(Arrays.copyOfRange(before, (int) sector * SECTOR, (int) sector * SECTOR + 4096), r.data());
+                    assertImageBytes(before, sector, r, "sector " + sector);
                 }
                 Thread.sleep(20);
             }
@@ -201,9 +199,7 @@ class BlkDeviceTest {
         Path image = image(1 << 20, 8);
         byte[] before = Files.readAllBytes(image);
         long mq = 1L << BlkDevice.F_MQ;
-        try (TestMachine machine = TestMachine.builder()
-                .option("-drive", "file=" + image + ",format=raw,if=none,id=d0")
-                .device("virtio-blk-pci,id=blk0,drive=d0,num-queues=2").build()) {
+        try (TestMachine machine = machine(image, "virtio-blk-pci,id=blk0,drive=d0,num-queues=2")) {
             VirtioBlkDriver blk = new VirtioBlkDriver(VirtioPciDriver.probeFirst(Guest.of(machine), BlkDevice.DEVICE_TYPE));
             blk.initialize(VirtioBlkDriver.WANTED_FEATURES | mq, io.jvmm.testkit.driver.virtio.QueueSetup.deviceMax(), 2);
             assertTrue((blk.device().negotiatedFeatures() & mq) != 0, "VIRTIO_BLK_F_MQ offered and negotiated");
@@ -213,24 +209,21 @@ class BlkDeviceTest {
                     long sector = (round * 2L + q) * 8;
                     BlkResponse r = blk.useQueue(q).read(sector, 4096);
                     assertTrue(r.ok(), "queue " + q + ": " + r);
-                    assertArrayEquals(Arrays.copyOfRange(before, (int) sector * SECTOR, (int) sector * SECTOR + 4096), r.data(),
-                            "queue " + q + " sector " + sector);
+                    assertImageBytes(before, sector, r, "queue " + q + " sector " + sector);
                 }
             }
             byte[] data = written(9, 4096);
             assertTrue(blk.useQueue(1).write(300, data).ok());
             assertArrayEquals(data, blk.useQueue(0).read(300, 4096).data());
         }
-        try (TestMachine machine = TestMachine.builder()
-                .option("-drive", "file=" + image + ",format=raw,if=none,id=d0").device("virtio-blk-pci,drive=d0").build()) {
+        try (TestMachine machine = machine(image, "virtio-blk-pci,drive=d0")) {
             VirtioBlkDriver blk = new VirtioBlkDriver(VirtioPciDriver.probeFirst(Guest.of(machine), BlkDevice.DEVICE_TYPE));
             blk.initialize(VirtioBlkDriver.WANTED_FEATURES | mq, io.jvmm.testkit.driver.virtio.QueueSetup.deviceMax());
             assertEquals(0, blk.device().negotiatedFeatures() & mq, "one queue: no VIRTIO_BLK_F_MQ");
             assertTrue(blk.read(0, 512).ok());
         }
-        RuntimeException e = assertThrows(RuntimeException.class, () -> TestMachine.builder()
-                .option("-drive", "file=" + image + ",format=raw,if=none,id=d0")
-                .device("virtio-blk-pci,drive=d0,num-queues=" + (BlkDevice.MAX_QUEUES + 1)).build());
+        RuntimeException e = assertThrows(RuntimeException.class,
+                () -> machine(image, "virtio-blk-pci,drive=d0,num-queues=" + (BlkDevice.MAX_QUEUES + 1)));
         assertTrue(e.getMessage().contains("num-queues"), e.getMessage());
     }
 
@@ -272,7 +265,7 @@ class BlkDeviceTest {
             for (int i = 0; i < 16; i++) {
                 BlkResponse r = blk.read(i * 8L, 4096);
                 assertTrue(r.ok(), r.toString());
-                assertArrayEquals(Arrays.copyOfRange(before, i * 4096, (i + 1) * 4096), r.data());
+                assertImageBytes(before, i * 8L, r, "sector " + i * 8);
             }
             assertTrue(blk.write(200, data).ok());
             assertArrayEquals(data, blk.read(200, 4096).data());
