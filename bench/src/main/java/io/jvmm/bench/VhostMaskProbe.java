@@ -76,7 +76,7 @@ public final class VhostMaskProbe {
                     msix.unmask(vector);
                     // Bare round trips back to back, for the same counts.
                     long bcpu0 = processCpuNanos();
-                    long bswitches0 = contextSwitches();
+                    long bswitches0 = ThreadSwitches.total();
                     long bwall0 = System.nanoTime();
                     for (int i = 0; i < n; i++) {
                         frontend.getFeatures().get(10, TimeUnit.SECONDS);
@@ -84,11 +84,11 @@ public final class VhostMaskProbe {
                     if (round == 1) {
                         System.out.printf("bare round trips back to back: this JVM used %.1f us of CPU and %.1f context switches per round"
                                 + " trip (%.1f us wall)%n", (processCpuNanos() - bcpu0) / 1e3 / n,
-                                (double) (contextSwitches() - bswitches0) / n, (System.nanoTime() - bwall0) / 1e3 / n);
+                                (double) (ThreadSwitches.total() - bswitches0) / n, (System.nanoTime() - bwall0) / 1e3 / n);
                     }
                     // Back to back, as the benchmark does.
                     long cpu0 = processCpuNanos();
-                    long switches0 = contextSwitches();
+                    long switches0 = ThreadSwitches.total();
                     long wall0 = System.nanoTime();
                     for (int i = 0; i < n; i++) {
                         long t0 = System.nanoTime();
@@ -98,7 +98,7 @@ public final class VhostMaskProbe {
                     }
                     if (round == 1) {
                         System.out.printf("mask+unmask back to back: this JVM used %.1f us of CPU and %.1f context switches per pair"
-                                + " (%.1f us wall)%n", (processCpuNanos() - cpu0) / 1e3 / n, (double) (contextSwitches() - switches0) / n,
+                                + " (%.1f us wall)%n", (processCpuNanos() - cpu0) / 1e3 / n, (double) (ThreadSwitches.total() - switches0) / n,
                                 (System.nanoTime() - wall0) / 1e3 / n);
                     }
                 }
@@ -119,11 +119,6 @@ public final class VhostMaskProbe {
     private static long processCpuNanos() {
         return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
                 .getProcessCpuTime();
-    }
-
-    /** Voluntary and involuntary context switches of every thread of this process, from /proc. */
-    private static long contextSwitches() throws java.io.IOException {
-        return ThreadSwitches.total();
     }
 
     private static void print(String what, long[] nanos) {
